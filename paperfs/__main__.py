@@ -1,0 +1,3 @@
+from paperfs.cli import main
+
+main()
