@@ -1,0 +1,108 @@
+"""Atomic file operations: a crash leaves either the old file or the new one.
+
+Every write goes to a temporary file in the destination folder (same
+filesystem, so the final rename is atomic), is fsynced, renamed over the
+target, and the folder is fsynced so the rename itself survives power loss.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+TMP_PREFIX = ".paperfs-tmp-"
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _temp_beside(target: Path) -> tuple[int, Path]:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=".part", dir=target.parent)
+    return fd, Path(name)
+
+
+def atomic_write_bytes(target: Path, data: bytes) -> None:
+    fd, tmp = _temp_beside(target)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(target.parent)
+
+
+def atomic_write_text(target: Path, text: str) -> None:
+    atomic_write_bytes(target, text.encode("utf-8"))
+
+
+def atomic_copy(src: Path, target: Path) -> None:
+    """Copy src to target atomically (content and mtime, not ownership)."""
+    fd, tmp = _temp_beside(target)
+    try:
+        with open(src, "rb") as fin, os.fdopen(fd, "wb") as fout:
+            shutil.copyfileobj(fin, fout, 1024 * 1024)
+            fout.flush()
+            os.fsync(fout.fileno())
+        shutil.copystat(src, tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(target.parent)
+
+
+def atomic_move(src: Path, target: Path, *, overwrite: bool = False) -> None:
+    """Rename src to target (same filesystem), never silently replacing a file.
+
+    Falls back to copy + unlink across filesystems (e.g. an inbox on another
+    mount); the copy is atomic at the target, the unlink follows it.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not overwrite and target.exists():
+        raise FileExistsError(target)
+    try:
+        os.rename(src, target)
+    except OSError as exc:
+        if exc.errno != 18:  # EXDEV: cross-device link
+            raise
+        atomic_copy(src, target)
+        os.unlink(src)
+        fsync_dir(src.parent)
+    fsync_dir(target.parent)
+    if src.parent != target.parent:
+        fsync_dir(src.parent)
+
+
+def remove_stale_temps(folder: Path) -> int:
+    """Remove temporary files an interrupted atomic write left behind."""
+    removed = 0
+    for tmp in folder.rglob(TMP_PREFIX + "*"):
+        tmp.unlink(missing_ok=True)
+        removed += 1
+    return removed
+
+
+def prune_empty_dirs(start: Path, stop: Path) -> None:
+    """Remove start and its parents while they are empty, up to (not incl.) stop."""
+    current = start
+    stop = stop.resolve()
+    while current.resolve() != stop and stop in current.resolve().parents:
+        try:
+            current.rmdir()
+        except OSError:
+            return
+        current = current.parent

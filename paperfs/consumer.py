@@ -1,0 +1,415 @@
+"""The consumer: inbox → claimed job → worker → writer, as a daemon or one-shot.
+
+One Consumer owns the data root while it runs (the writer lock). Its main
+loop is single-threaded: watchdog threads only collect paths and workers run
+in other processes, so every change to the tree happens here, in order.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import datetime as dt
+import fcntl
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, Callable, Iterable
+
+from paperfs.archive import Archive
+from paperfs.atomic import atomic_write_text, prune_empty_dirs, remove_stale_temps
+from paperfs.config import Config
+from paperfs.document import Document
+from paperfs.errors import (ConsumeError, DataRootError, EmptyFileError, UnsupportedFileError,
+                            BrokenFileError)
+from paperfs.index.sqlite import SqliteIndex
+from paperfs.jobs import Job, WorkQueue
+from paperfs.layout import DataRoot
+from paperfs.naming import PathRules, PathTemplate
+from paperfs.ocr import OcrSettings
+from paperfs.pipeline import DateSettings, WorkerTask, process
+from paperfs.pool import SerialPool, WorkerPool
+from paperfs.treesync import sync
+from paperfs.watcher import InboxWatcher, SidecarWatcher
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Result:
+    """How one input ended."""
+
+    source: str
+    doc: Document | None = None
+    path: str | None = None  # archive path (filed) or failed/ path
+    error: ConsumeError | None = None
+
+
+class WriterLock:
+    """Only one process changes a data root; a second one is told who holds it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise DataRootError(f"{self.path.parent.parent}: another paperfs process "
+                                f"(pid {holder}) is working on this data root") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+
+    def held_elsewhere(self) -> bool:
+        try:
+            self.acquire()
+        except DataRootError:
+            return True
+        self.release()
+        return False
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def build_rules(config: Config) -> PathRules:
+    rules = []
+    for i, rule in enumerate(config.archive.paths):
+        key = f"archive.paths[{i}]"
+        condition = None
+        if rule.when:
+            from paperfs.conditions import compile_condition
+            condition = compile_condition(rule.when, key=f"{key}.when")
+        rules.append((condition, PathTemplate(rule.path, key=f"{key}.path")))
+    return PathRules(rules, unknown=config.archive.unknown_correspondent,
+                     max_bytes=config.archive.max_name_bytes)
+
+
+def open_archive(config: Config, lock: WriterLock) -> Archive:
+    """Take the writer lock and bring the tree and index to a consistent state."""
+    root = DataRoot(config.data_root)
+    root.check_initialised()
+    root.create()
+    lock.acquire()
+    try:
+        archive = Archive(root, config, SqliteIndex(root.index_db), build_rules(config))
+        for folder in (root.archive, root.originals, root.failed):
+            remove_stale_temps(folder)
+        moved = archive.replay_journal()
+        if moved:
+            log.info("completed %d interrupted move(s)", moved)
+        report = sync(archive)
+        if report.indexed or report.removed:
+            log.info("archive changed while stopped: %d indexed, %d removed",
+                     report.indexed, report.removed)
+    except BaseException:
+        lock.release()
+        raise
+    return archive
+
+
+def ocr_settings(config: Config) -> OcrSettings:
+    return OcrSettings(**dataclasses.asdict(config.ocr))
+
+
+class Consumer:
+    def __init__(self, config: Config, *, serial: bool = False,
+                 on_result: Callable[[Result], None] | None = None) -> None:
+        self.config = config
+        self.root = DataRoot(config.data_root)
+        self.serial = serial
+        self.on_result = on_result
+        self.lock = WriterLock(self.root.lock_file)
+        self.queue = WorkQueue(self.root.work)
+        self.wake = threading.Event()
+        self.stopping = threading.Event()
+        self.jobs: collections.deque[Job] = collections.deque()
+        self.active: dict[str, Job] = {}
+        self.results: list[Result] = []
+        self.started = time.time()
+        self._ocr = ocr_settings(config)
+        self._dates = DateSettings(order=config.consume.date_order,
+                                   languages=config.consume.date_languages,
+                                   min_year=config.consume.min_year)
+        self.index: SqliteIndex | None = None
+        self.archive: Archive | None = None
+        self.pool: Any = None
+        self.inbox_watcher: InboxWatcher | None = None
+        self.sidecar_watcher: SidecarWatcher | None = None
+
+    # ------------------------------------------------------------ lifecycle
+
+    def open(self) -> None:
+        self.archive = open_archive(self.config, self.lock)
+        self.index = self.archive.index
+        self._recover_jobs()
+        pool_cls = SerialPool if self.serial else WorkerPool
+        self.pool = pool_cls(process, workers=self.config.workers,
+                             timeout=self.config.consume.timeout_seconds)
+
+    def _recover_jobs(self) -> None:
+        assert self.archive is not None
+        for job in self.queue.pending():
+            if self.archive.resume(job):
+                self.queue.finish(job)
+            else:
+                log.info("resuming job %s (%s)", job.job_id, job.source)
+                self.jobs.append(job)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(kill=True)
+        for watcher in (self.inbox_watcher, self.sidecar_watcher):
+            if watcher is not None:
+                watcher.stop()
+        if self.index is not None:
+            self.index.close()
+        self.lock.release()
+
+    # ------------------------------------------------------------ intake
+
+    def inboxes(self) -> list[Path]:
+        return [self.root.root / folder for folder in self.config.inbox.folders]
+
+    def _tags_for(self, path: Path, inbox: Path) -> tuple[str, ...]:
+        if not self.config.inbox.subfolders_as_tags:
+            return ()
+        parts = PurePosixPath(path.parent.relative_to(inbox).as_posix()).parts
+        return tuple(p for p in parts if p not in (".", ""))
+
+    def claim_ready(self) -> None:
+        assert self.inbox_watcher is not None
+        for ready in self.inbox_watcher.ready():
+            source = ready.path.relative_to(self.root.root).as_posix() \
+                if self.root.root in ready.path.parents else str(ready.path)
+            try:
+                job = self.queue.claim(ready.path, source=source,
+                                       tags=self._tags_for(ready.path, ready.inbox))
+            except OSError as exc:
+                log.error("cannot claim %s: %s", ready.path, exc)
+                continue
+            if ready.path.parent != ready.inbox:
+                prune_empty_dirs(ready.path.parent, ready.inbox)
+            if ready.incomplete:
+                self._finish(job, error=_incomplete_error(ready.incomplete, job.filename,
+                                                          self.config.inbox.incomplete_seconds))
+            else:
+                self.jobs.append(job)
+
+    def claim_files(self, paths: Iterable[Path]) -> int:
+        """One-shot intake of files named on the command line (copied, never moved)."""
+        count = 0
+        for path in paths:
+            path = Path(path)
+            if path.is_symlink() or not path.is_file():
+                self._report(Result(source=str(path), error=UnsupportedFileError(
+                    f"{path}: not a regular file")))
+                continue
+            self.jobs.append(self.queue.claim(path, source=str(path.resolve()), copy=True))
+            count += 1
+        return count
+
+    # ------------------------------------------------------------ the loop
+
+    def _task(self, job: Job) -> WorkerTask:
+        return WorkerTask(job_id=job.job_id, input=job.input, scratch=job.scratch,
+                          filename=job.filename, file_mtime=job.file_mtime,
+                          ocr=self._ocr, dates=self._dates)
+
+    def dispatch(self) -> None:
+        while self.jobs and self.pool.free > 0 and not self.stopping.is_set():
+            job = self.jobs.popleft()
+            self.active[job.job_id] = job
+            self.pool.submit(job.job_id, self._task(job))
+
+    def collect(self, timeout: float) -> int:
+        outcomes = self.pool.poll(timeout)
+        for outcome in outcomes:
+            job = self.active.pop(outcome.key)
+            if outcome.error is not None:
+                self._finish(job, error=outcome.error)
+                continue
+            try:
+                job, doc = self.archive.commit(job, outcome.result)
+            except ConsumeError as exc:
+                self._finish(job, error=exc)
+                continue
+            self.queue.finish(job)
+            self._report(Result(source=job.source, doc=doc, path=job.archive_path))
+        return len(outcomes)
+
+    def _finish(self, job: Job, *, error: ConsumeError) -> None:
+        path = self.archive.fail(job, error)
+        self.queue.finish(job)
+        self._report(Result(source=job.source, path=str(path), error=error))
+
+    def _report(self, result: Result) -> None:
+        self.results.append(result)
+        if self.on_result:
+            self.on_result(result)
+
+    def idle(self) -> bool:
+        return not self.jobs and not self.active
+
+    def step(self, timeout: float) -> None:
+        self.dispatch()
+        if self.active:
+            self.collect(timeout)
+        else:
+            self.wake.wait(timeout)
+            self.wake.clear()
+
+    def consume_now(self) -> list[Result]:
+        """Run queued jobs to completion (one-shot mode)."""
+        while not self.idle() and not self.stopping.is_set():
+            self.step(0.2)
+        return self.results
+
+    def run(self, notify: Callable[[str], None] = lambda s: None) -> None:
+        """The daemon loop, until stop() (SIGTERM/SIGINT)."""
+        assert self.archive is not None
+        self.inbox_watcher = InboxWatcher(self.inboxes(), self.config.inbox, self.wake,
+                                          incomplete_seconds=self.config.inbox.incomplete_seconds)
+        self.sidecar_watcher = SidecarWatcher(self.root.archive, self.wake)
+        self.inbox_watcher.start()
+        self.sidecar_watcher.start()
+        notify("READY=1")
+        log.info("paperfs consumer ready: watching %s with %d worker(s)",
+                 ", ".join(str(p) for p in self.inboxes()), self.pool.size)
+        last_status = 0.0
+        poll = self.config.inbox.poll_seconds
+        while not self.stopping.is_set():
+            self.claim_ready()
+            for sidecar in self.sidecar_watcher.changed():
+                try:
+                    self.archive.sidecar_changed(sidecar)
+                except Exception:  # noqa: BLE001 - one bad edit must not stop the daemon
+                    log.exception("could not apply the change to %s", sidecar)
+            self.step(poll)
+            now = time.monotonic()
+            if now - last_status >= 1.0:
+                last_status = now
+                self.write_status()
+                notify(f"WATCHDOG=1\nSTATUS={self.status_line()}")
+        notify("STOPPING=1")
+        self._drain()
+        self.write_status(running=False)
+
+    def _drain(self) -> None:
+        """On shutdown: let in-flight documents finish for a while, then return them."""
+        grace = min(30.0, self.config.consume.timeout_seconds)
+        deadline = time.monotonic() + grace
+        if self.active:
+            log.info("stopping: waiting up to %.0fs for %d document(s) in progress",
+                     grace, len(self.active))
+        while self.active and time.monotonic() < deadline:
+            self.collect(0.2)
+        if self.active:
+            log.info("stopping: %d document(s) go back to the queue", len(self.active))
+        # Claimed but unfinished jobs stay in .paperfs/work and resume at the next start.
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.wake.set()
+
+    # ------------------------------------------------------------ status
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "pid": os.getpid(),
+            "running": True,
+            "started": dt.datetime.fromtimestamp(self.started, dt.timezone.utc).isoformat(),
+            "updated": dt.datetime.now(dt.timezone.utc).isoformat(),
+            "waiting_in_inbox": self.inbox_watcher.pending() if self.inbox_watcher else 0,
+            "queued": len(self.jobs),
+            "in_flight": sorted(job.source for job in self.active.values()),
+            "workers": self.pool.size if self.pool else 0,
+            "filed_since_start": sum(1 for r in self.results if r.error is None),
+            "failed_since_start": sum(1 for r in self.results if r.error is not None),
+        }
+
+    def status_line(self) -> str:
+        s = self.status()
+        return (f"{s['queued']} queued, {len(s['in_flight'])} in progress, "
+                f"{s['filed_since_start']} filed, {s['failed_since_start']} failed")
+
+    def write_status(self, running: bool = True) -> None:
+        data = self.status()
+        data["running"] = running
+        atomic_write_text(self.root.status_file, json.dumps(data, indent=1) + "\n")
+
+
+def _incomplete_error(kind: str, filename: str, seconds: float) -> ConsumeError:
+    if kind == "symlink":
+        return UnsupportedFileError(f"{filename} is a symbolic link; paperfs does not follow "
+                                    "links out of the inbox. Copy the file itself in.")
+    if kind == "empty":
+        return EmptyFileError(f"{filename} is empty (0 bytes) and stayed so for "
+                              f"{seconds:g}s; the upload probably failed. Upload it again.")
+    return BrokenFileError(f"{filename} is not a complete PDF (no end-of-file marker or it "
+                           f"does not parse) and did not change for {seconds:g}s: a truncated "
+                           "file or an aborted upload. Upload it again.")
+
+
+def handoff_to_inbox(root: DataRoot, files: Iterable[Path]) -> list[Path]:
+    """Give files to a running daemon: copy each into the inbox atomically.
+
+    The copy is made under an ignored temporary name and renamed, so the
+    watcher never sees a half-written file.
+    """
+    from paperfs.atomic import atomic_copy
+
+    out = []
+    for path in files:
+        target = root.inbox / path.name
+        n = 1
+        while target.exists():
+            n += 1
+            target = root.inbox / f"{path.stem} ({n}){path.suffix}"
+        atomic_copy(path, target)
+        out.append(target)
+    return out
+
+
+def edit_document(config: Config, doc_id: int,
+                  change: Callable[[Document], Document]) -> tuple[Document, str, bool]:
+    """Change a document. Applied here when no daemon runs; with a daemon running,
+    the sidecar is rewritten and the daemon applies it like a hand edit.
+    Returns (document, archive path, applied here)."""
+    from paperfs.document import read_sidecar, write_sidecar
+    from paperfs.errors import NotFoundError
+
+    lock = WriterLock(DataRoot(config.data_root).lock_file)
+    try:
+        archive = open_archive(config, lock)
+    except DataRootError:
+        root = DataRoot(config.data_root)
+        index = SqliteIndex(root.index_db)
+        ref = index.ref(doc_id)
+        index.close()
+        if ref is None:
+            raise NotFoundError(f"no document with id {doc_id}") from None
+        sidecar = root.archive / (ref.path + ".yml")
+        doc = change(read_sidecar(sidecar))
+        write_sidecar(sidecar, doc)
+        return doc, ref.path, False
+    try:
+        doc = archive.update(doc_id, change)
+        ref = archive.index.ref(doc_id)
+        assert ref is not None
+        return doc, ref.path, True
+    finally:
+        archive.index.close()
+        lock.release()

@@ -1,0 +1,1 @@
+"""The search index: derived from the archive tree, rebuildable at any time."""

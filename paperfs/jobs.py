@@ -1,0 +1,136 @@
+"""The work queue on disk: one folder per claimed input under .paperfs/work/.
+
+Claiming is a rename, so a file is always in exactly one place: still in the
+inbox, or in its job folder. The job record (job.yml) is written before the
+input is moved in; a job folder without its input is an interrupted claim and
+is discarded (the file is still in the inbox). Every later decision the
+writer makes (document id, archive path, failed name) is recorded in job.yml
+before it acts on it, so a restart after a crash repeats the same decisions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import yaml
+
+from paperfs.atomic import atomic_move, atomic_write_text, fsync_dir
+
+log = logging.getLogger(__name__)
+
+JOB_FILE = "job.yml"
+INPUT_NAME = "input"
+
+
+@dataclass(frozen=True)
+class Job:
+    job_id: str
+    folder: Path
+    #: the file's name as the user gave it
+    filename: str
+    #: where it came from, relative to the data root (or an absolute path for CLI input)
+    source: str
+    claimed_at: dt.datetime
+    #: the input's mtime, the fallback for the created date
+    file_mtime: float
+    tags: tuple[str, ...] = ()
+    owner: str | None = None
+    #: decisions recorded by the writer, in the order it makes them
+    doc_id: int | None = None
+    archive_path: str | None = None
+    failed_name: str | None = None
+
+    @property
+    def input(self) -> Path:
+        return self.folder / (INPUT_NAME + Path(self.filename).suffix.lower()[:16])
+
+    @property
+    def scratch(self) -> Path:
+        """Where the worker writes its output (emptied before each attempt)."""
+        return self.folder / "scratch"
+
+    def record(self, **changes: object) -> "Job":
+        job = dataclasses.replace(self, **changes)
+        job.save()
+        return job
+
+    def save(self) -> None:
+        data = dataclasses.asdict(self)
+        data.pop("folder")
+        data["tags"] = list(self.tags)
+        atomic_write_text(self.folder / JOB_FILE,
+                          yaml.dump(data, Dumper=yaml.CSafeDumper, sort_keys=False,
+                                    allow_unicode=True))
+
+    @classmethod
+    def load(cls, folder: Path) -> "Job":
+        data = yaml.load((folder / JOB_FILE).read_text("utf-8"), Loader=yaml.CSafeLoader)
+        data["tags"] = tuple(data.get("tags") or ())
+        return cls(folder=folder, **data)
+
+
+class WorkQueue:
+    def __init__(self, work_dir: Path) -> None:
+        self.work_dir = work_dir
+        work_dir.mkdir(parents=True, exist_ok=True)
+
+    def claim(self, path: Path, *, source: str, tags: tuple[str, ...] = (),
+              owner: str | None = None, copy: bool = False) -> Job:
+        """Take a file into the queue; move it (inbox) or copy it (CLI input)."""
+        stat = path.stat()
+        job_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+        folder = self.work_dir / job_id
+        folder.mkdir()
+        job = Job(job_id=job_id, folder=folder, filename=path.name, source=source,
+                  claimed_at=dt.datetime.now(dt.timezone.utc), file_mtime=stat.st_mtime,
+                  tags=tags, owner=owner)
+        job.save()
+        try:
+            if copy:
+                shutil.copy2(path, job.input)
+                with open(job.input, "rb") as f:
+                    os.fsync(f.fileno())
+                fsync_dir(folder)
+            else:
+                atomic_move(path, job.input)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        log.info("claimed %s as job %s", source, job_id)
+        return job
+
+    def pending(self) -> Iterator[Job]:
+        """Jobs left by an earlier run, oldest first; interrupted claims are dropped."""
+        for folder in sorted(p for p in self.work_dir.iterdir() if p.is_dir()):
+            try:
+                job = Job.load(folder)
+            except FileNotFoundError:
+                # mkdir happened, job.yml never did: nothing was claimed.
+                shutil.rmtree(folder, ignore_errors=True)
+                continue
+            except Exception as exc:  # noqa: BLE001 - a damaged record must not stop start-up
+                log.error("job record %s is damaged (%s); leaving it for inspection",
+                          folder / JOB_FILE, exc)
+                continue
+            if not job.input.exists():
+                if job.doc_id is None and job.failed_name is None:
+                    log.info("dropping interrupted claim %s (%s stays in the inbox)",
+                             job.job_id, job.source)
+                    shutil.rmtree(folder, ignore_errors=True)
+                    continue
+            yield job
+
+    def finish(self, job: Job) -> None:
+        shutil.rmtree(job.folder)
+        fsync_dir(self.work_dir)
+
+    def count(self) -> int:
+        return sum(1 for p in self.work_dir.iterdir() if p.is_dir())

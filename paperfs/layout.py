@@ -1,0 +1,80 @@
+"""The data root: where every kind of file lives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from paperfs.errors import DataRootError
+
+
+@dataclass(frozen=True)
+class DataRoot:
+    root: Path
+
+    @property
+    def inbox(self) -> Path:
+        return self.root / "inbox"
+
+    @property
+    def archive(self) -> Path:
+        return self.root / "archive"
+
+    @property
+    def originals(self) -> Path:
+        return self.root / "originals"
+
+    @property
+    def failed(self) -> Path:
+        return self.root / "failed"
+
+    @property
+    def trash(self) -> Path:
+        return self.root / "trash"
+
+    @property
+    def state(self) -> Path:
+        """Private state: index, work queue, journals, locks."""
+        return self.root / ".paperfs"
+
+    @property
+    def work(self) -> Path:
+        """One folder per claimed input while it is being consumed."""
+        return self.state / "work"
+
+    @property
+    def journal(self) -> Path:
+        """Intent records of multi-file moves, replayed after a crash."""
+        return self.state / "journal"
+
+    @property
+    def index_db(self) -> Path:
+        return self.state / "index.sqlite3"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.state / "writer.lock"
+
+    @property
+    def status_file(self) -> Path:
+        return self.state / "status.json"
+
+    @property
+    def id_counter(self) -> Path:
+        return self.state / "next_id"
+
+    def original_path(self, doc_id: int, suffix: str) -> Path:
+        # Sharded by thousands so no folder grows past ~1000 entries.
+        return self.originals / f"{doc_id // 1000:04d}" / f"{doc_id:07d}{suffix}"
+
+    def create(self) -> None:
+        for folder in (self.inbox, self.archive, self.originals, self.failed,
+                       self.trash, self.work, self.journal):
+            folder.mkdir(parents=True, exist_ok=True)
+
+    def check_initialised(self) -> None:
+        if not self.state.is_dir():
+            raise DataRootError(
+                f"{self.root} is not a paperfs data root (no .paperfs/ folder); "
+                f"run 'paperfs init {self.root}' first"
+            )

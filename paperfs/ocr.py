@@ -1,0 +1,556 @@
+"""The text stage: one input file in, the archive PDF and its text out.
+
+Runs inside a worker process, one document at a time, so OCRmyPDF is always
+called with ``jobs=1, use_threads=True`` and tesseract is kept to one thread
+(``OMP_THREAD_LIMIT=1``).
+
+How a file is handled (``OcrSettings.mode``):
+
+======================  ====================================================
+input                   auto (default)
+======================  ====================================================
+text file               rendered to PDF (real text layer); never OCRed
+image                   converted to PDF, then OCRed (normal mode)
+PDF, every page has     born-digital: the archive PDF is a byte-identical
+>= min_text_chars       copy, text from pypdfium2; neither OCRmyPDF nor
+                        Ghostscript is started. With ``pdfa_born_digital``
+                        it goes through OCRmyPDF skip mode to PDF/A instead
+                        (kept as a copy if that does not give valid PDF/A,
+                        or if it is digitally signed)
+PDF without any text    OCRmyPDF normal mode → PDF/A
+mixed PDF               OCRmyPDF only on the pages with too little text
+                        (redo mode with ``pages=``: a page with a few
+                        characters, e.g. a scanner's stamp, is OCRed too,
+                        which skip mode would not do; its visible text is
+                        kept). PDF/A via the internal backend.
+======================  ====================================================
+
+``always`` forces OCR (every page rasterised), ``never`` only extracts what is
+there (images get no text), ``redo`` replaces an existing OCR layer.
+
+Why these OCRmyPDF options:
+
+* ``output_type='auto'``: OCRmyPDF makes PDF/A when it can and falls back to a
+  plain PDF instead of failing, without running OCR twice. Whether the result
+  really is PDF/A is then decided by pikepdf's validator
+  (``pikepdf.pdfa.validate_written``, ~10–30 ms): a PDF/A claim in the XMP is
+  not enough, because the fallback keeps a claim inherited from the input.
+* ``pdfa_backend='internal'`` for skip/redo: Debian 12's Ghostscript 10.0.0
+  corrupts PDFs that already have text, and OCRmyPDF refuses it for those
+  modes. Should OCRmyPDF still raise PdfaConversionFailedError, the call is
+  repeated with ``output_type='pdf'``.
+* ``tagged_pdf_mode='ignore'``: we already know the page needs OCR, a Tagged
+  PDF marker does not change that.
+* text comes from the output PDF via pypdfium2, not from OCRmyPDF's sidecar:
+  equally good on OCRed pages (same words found in linn.pdf), but the sidecar
+  has placeholders instead of the existing text of skipped pages, and reading
+  the output takes only a few milliseconds.
+
+Damaged PDFs: a PDF that pdfium cannot load, whose header is not at the
+start, or that has no ``%%EOF`` near its end is rebuilt by qpdf (pikepdf). If
+that gives a PDF with pages that pdfium can read, processing goes on with the
+repaired file (logged as a warning; the original is kept byte-identical by
+the caller anyway); otherwise BrokenFileError.
+
+Encryption: a PDF that needs a password to open raises EncryptedFileError. A
+PDF encrypted with only an owner password (opens without a password, e.g.
+pngx-signed.pdf) is copied as-is when no OCR is needed and decrypted with
+pikepdf before OCR otherwise.
+
+Digital signatures: a signed PDF with text is kept byte-identical in auto
+mode (also when ``pdfa_born_digital`` is set, since PDF/A conversion would
+break the signature for a cosmetic gain). When OCR is needed or forced, OCR
+wins: the archive copy's signature becomes invalid (logged as a warning),
+while the original under originals/ keeps the valid signature.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
+
+from paperfs import convert
+from paperfs import detect as det
+from paperfs.errors import (
+    BrokenFileError,
+    ConfigError,
+    EncryptedFileError,
+    MissingDependencyError,
+    NotFoundError,
+    OcrError,
+    UnsupportedFileError,
+)
+
+log = logging.getLogger(__name__)
+
+MODES = ("auto", "always", "never", "redo")
+ARCHIVE_NAME = "archive.pdf"
+_PDFA_FLAVOUR = "2b"  # what OCRmyPDF's default output type (pdfa-2) produces
+_LANGUAGES = re.compile(r"^[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*$")
+# pdfium text: drop control characters (incl. \f, our page separator) and
+# the non-characters some PDFs map glyphs to.
+_CONTROL = re.compile(r"[\x00-\x01\x03-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+
+
+@dataclass(frozen=True)
+class OcrSettings:
+    mode: str = "auto"  # auto | always | never | redo
+    languages: str = "eng"  # tesseract syntax, eng+deu
+    deskew: bool = False
+    rotate_pages: bool = False
+    clean: bool = False
+    pdfa_born_digital: bool = False  # run born-digital PDFs through PDF/A conversion too (slow)
+    image_dpi: int = 300  # assumed for images without DPI
+    min_text_chars: int = 20  # per page; fewer means the page needs OCR
+    tesseract_timeout: float = 180.0
+
+    def __post_init__(self) -> None:
+        # Validated here, at the edge, so a bad config fails at start-up and
+        # not inside a worker halfway through the inbox.
+        if self.mode not in MODES:
+            raise ConfigError(f"ocr.mode: {self.mode!r} is not one of {', '.join(MODES)}")
+        if not _LANGUAGES.match(self.languages):
+            raise ConfigError(
+                f"ocr.languages: {self.languages!r} is not in tesseract syntax, e.g. 'eng' or 'eng+deu'"
+            )
+        if not 10 <= self.image_dpi <= 2400:
+            raise ConfigError(f"ocr.image_dpi: {self.image_dpi} is not between 10 and 2400")
+        if self.min_text_chars < 0:
+            raise ConfigError(f"ocr.min_text_chars: {self.min_text_chars} must be >= 0")
+        if self.tesseract_timeout <= 0:
+            raise ConfigError(f"ocr.tesseract_timeout: {self.tesseract_timeout} must be > 0")
+
+
+@dataclass(frozen=True)
+class TextResult:
+    archive_pdf: Path  # the PDF to file under archive/ (inside workdir)
+    text: str  # full text, pages separated by "\f"
+    pages: int
+    mime_type: str  # of the ORIGINAL input
+    ocr_performed: bool
+    pdfa: bool  # archive_pdf is PDF/A (validated, not just claimed)
+
+
+@dataclass
+class _PdfInfo:
+    """What pdfium saw in a PDF, gathered while it was open once."""
+
+    texts: list[str]
+    encrypted: bool = False  # owner-password only; a user password fails earlier
+    signed: bool = False
+    repaired: Path | None = None  # the qpdf-rebuilt file, if the input was damaged
+    chars: list[int] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------ public API
+
+
+def produce_archive(src: Path, workdir: Path, settings: OcrSettings) -> TextResult:
+    """Turn *src* into ``workdir/archive.pdf`` plus its text.
+
+    *workdir* is scratch space for this one job (created if missing);
+    intermediate files land there too. Raises a ConsumeError subclass
+    (UnsupportedFileError, EmptyFileError, BrokenFileError,
+    EncryptedFileError, OcrError) for inputs that cannot be archived, and
+    MissingDependencyError when tesseract, a language pack or a font is
+    missing.
+    """
+    os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+    src = Path(src)
+    workdir = Path(workdir)
+    try:
+        data = src.read_bytes()
+    except FileNotFoundError:
+        raise NotFoundError(f"{src}: file not found") from None
+    except IsADirectoryError:
+        raise UnsupportedFileError(f"{src}: is a directory, not a file") from None
+    mime = det.detect(src, head=data[: det.HEAD_SIZE + 1])
+    workdir.mkdir(parents=True, exist_ok=True)
+    archive = workdir / ARCHIVE_NAME
+
+    if mime == det.MAIL:
+        raise UnsupportedFileError(
+            f"{src.name}: is an e-mail message; mail is consumed by the mail stage, "
+            "not converted as plain text"
+        )
+    if mime == det.TEXT:
+        return _from_text(src, archive, settings)
+    if mime in det.IMAGE_TYPES:
+        return _from_image(src, mime, workdir, archive, settings)
+    return _from_pdf(src, data, workdir, archive, settings)
+
+
+def page_count(pdf: Path) -> int:
+    """Number of pages of *pdf* (BrokenFileError / EncryptedFileError if it
+    cannot be opened)."""
+    try:
+        doc = pdfium.PdfDocument(pdf)
+    except pdfium.PdfiumError as e:
+        raise _pdfium_error(Path(pdf), e) from e
+    try:
+        return len(doc)
+    finally:
+        doc.close()
+
+
+def extract_text(pdf: Path) -> list[str]:
+    """Text of every page of *pdf*, cleaned (see :func:`clean_page_text`)."""
+    try:
+        doc = pdfium.PdfDocument(pdf)
+    except pdfium.PdfiumError as e:
+        raise _pdfium_error(Path(pdf), e) from e
+    try:
+        return _page_texts(doc, Path(pdf).name)
+    finally:
+        doc.close()
+
+
+def clean_page_text(raw: str) -> str:
+    """Normalise one page of pdfium text: ``\\n`` line ends, no trailing
+    spaces, no control characters (so ``\\f`` can separate pages)."""
+    text = raw.replace("\r\n", "\n").replace("\r", "\n").replace("\x02", "-")
+    text = _CONTROL.sub("", text)
+    return "\n".join(line.rstrip() for line in text.split("\n")).strip()
+
+
+# ---------------------------------------------------------------- input kinds
+
+
+def _from_text(src: Path, archive: Path, settings: OcrSettings) -> TextResult:
+    text = convert.read_text(src)
+    pages = convert.text_to_pdf(src, archive, text=text)
+    pdfa = False
+    if settings.pdfa_born_digital:
+        pdfa = _born_digital_pdfa(src.name, archive, archive.with_name("pdfa.pdf"), settings, archive)
+    # The file's own text is exact; text pulled back out of the rendered PDF
+    # would carry our line wrapping. No OCR: the text layer is authoritative.
+    return TextResult(archive, text.strip(), pages, det.TEXT, False, pdfa)
+
+
+def _from_image(
+    src: Path, mime: str, workdir: Path, archive: Path, settings: OcrSettings
+) -> TextResult:
+    converted = workdir / "converted.pdf"
+    pages = convert.image_to_pdf(src, converted, mime=mime, default_dpi=settings.image_dpi)
+    if settings.mode == "never":
+        shutil.move(converted, archive)
+        return TextResult(archive, "\f".join([""] * pages), pages, mime, False, False)
+    # A fresh image PDF has no text, so normal mode fits every OCR setting.
+    return _ocr(src.name, converted, archive, settings, mime=mime, mode="normal")
+
+
+def _from_pdf(
+    src: Path, data: bytes, workdir: Path, archive: Path, settings: OcrSettings
+) -> TextResult:
+    info = _inspect_pdf(src, data, workdir)
+    source = info.repaired or src
+    need = [i for i, n in enumerate(info.chars) if n < settings.min_text_chars]
+    mode = settings.mode
+
+    if mode == "never" or (mode == "auto" and not need):
+        if settings.pdfa_born_digital and mode == "auto":
+            if info.signed:
+                log.info("%s: digitally signed; kept as-is instead of converting to PDF/A", src.name)
+            elif _born_digital_pdfa(src.name, _decrypted(source, info, workdir), archive, settings, None):
+                return TextResult(archive, "\f".join(extract_text(archive)), len(info.texts),
+                                  det.PDF, False, True)
+        _place(source, data if info.repaired is None else None, archive)
+        log.debug("%s: text layer kept, %d page(s), no OCR", src.name, len(info.texts))
+        return TextResult(archive, "\f".join(info.texts), len(info.texts), det.PDF, False, False)
+
+    ocr_input = _decrypted(source, info, workdir)
+    pages: list[int] | None = None
+    if mode == "always":
+        ocr_mode = "force"
+    elif mode == "redo":
+        ocr_mode = "redo"
+    elif all(n == 0 for n in info.chars):
+        ocr_mode = "normal"
+    else:
+        # Mixed: OCR only the pages that lack text, leave the others untouched.
+        ocr_mode, pages = "redo", need
+    if info.signed:
+        log.warning(
+            "%s: digitally signed; OCR invalidates the signature in the archive copy "
+            "(the original keeps it)", src.name,
+        )
+    return _ocr(src.name, ocr_input, archive, settings, mime=det.PDF, mode=ocr_mode,
+                pages=pages, signed=info.signed)
+
+
+# ------------------------------------------------------------------ PDF input
+
+
+def _inspect_pdf(src: Path, data: bytes, workdir: Path) -> _PdfInfo:
+    """Open the PDF once with pdfium (repairing it first if needed) and
+    collect per-page text, encryption and signature state."""
+    repaired: Path | None = None
+    doc = None
+    # Cheap structural checks: a header after junk or a missing %%EOF mean the
+    # file is damaged; a byte copy of it would be a damaged archive PDF.
+    if data.startswith(b"%PDF-") and b"%%EOF" in data[-2048:]:
+        try:
+            doc = pdfium.PdfDocument(data)
+        except pdfium.PdfiumError as e:
+            if e.err_code == pdfium_c.FPDF_ERR_PASSWORD:
+                raise _encrypted(src) from e
+            log.info("%s: pdfium cannot load it (%s); trying to repair", src.name, e)
+    if doc is None:
+        repaired = _repair(src, workdir)
+        try:
+            doc = pdfium.PdfDocument(repaired)
+        except pdfium.PdfiumError as e:
+            raise _broken(src, f"not readable even after repair: {e}") from e
+    try:
+        if len(doc) == 0:
+            raise _broken(src, "it has no pages")
+        texts = _page_texts(doc, src.name)
+        encrypted = pdfium_c.FPDF_GetSecurityHandlerRevision(doc.raw) != -1
+        signed = pdfium_c.FPDF_GetSignatureCount(doc.raw) > 0
+    finally:
+        doc.close()
+    chars = [len("".join(t.split())) for t in texts]
+    return _PdfInfo(texts, encrypted, signed, repaired, chars)
+
+
+def _page_texts(doc: pdfium.PdfDocument, name: str) -> list[str]:
+    texts = []
+    for i in range(len(doc)):
+        try:
+            page = doc[i]
+            textpage = page.get_textpage()
+            texts.append(clean_page_text(textpage.get_text_bounded()))
+            textpage.close()
+            page.close()
+        except pdfium.PdfiumError as e:
+            raise BrokenFileError(f"{name}: page {i + 1} cannot be read ({e}); the PDF is damaged") from e
+    return texts
+
+
+def _repair(src: Path, workdir: Path) -> Path:
+    """Rebuild a damaged PDF with qpdf; BrokenFileError if that fails."""
+    import pikepdf
+
+    out = workdir / "repaired.pdf"
+    try:
+        with pikepdf.open(src) as pdf:
+            if len(pdf.pages) == 0:
+                raise _broken(src, "it has no pages")
+            warnings = pdf.get_warnings()
+            pdf.save(out)
+    except pikepdf.PasswordError as e:
+        raise _encrypted(src) from e
+    except pikepdf.PdfError as e:
+        raise _broken(src, str(e).replace(str(src), "").lstrip(": ")) from e
+    log.warning(
+        "%s: damaged PDF repaired by qpdf; the archive PDF is the repaired copy (%s)",
+        src.name, "; ".join(w.replace(str(src), "") for w in warnings[:3]) or "header not at start or no %%EOF",
+    )
+    return out
+
+
+def _decrypted(source: Path, info: _PdfInfo, workdir: Path) -> Path:
+    """OCRmyPDF refuses encrypted input, even with an empty user password."""
+    if not info.encrypted:
+        return source
+    import pikepdf
+
+    out = workdir / "decrypted.pdf"
+    with pikepdf.open(source) as pdf:
+        pdf.save(out)  # pikepdf writes unencrypted unless told otherwise
+    log.info("%s: removed owner-password encryption before processing", source.name)
+    return out
+
+
+def _place(source: Path, data: bytes | None, archive: Path) -> None:
+    """Put the unchanged PDF at *archive* (from the bytes already in memory)."""
+    if data is not None:
+        archive.write_bytes(data)
+    elif source != archive:
+        shutil.copyfile(source, archive)
+
+
+# ------------------------------------------------------------------- OCRmyPDF
+
+
+def _ocr(
+    name: str,
+    pdf_in: Path,
+    archive: Path,
+    settings: OcrSettings,
+    *,
+    mime: str,
+    mode: str,
+    pages: list[int] | None = None,
+    signed: bool = False,
+) -> TextResult:
+    """Run OCRmyPDF and build the result from its output."""
+    from ocrmypdf.exceptions import InputFileError, PriorOcrFoundError
+
+    try:
+        _run_ocrmypdf(name, pdf_in, archive, settings, mode=mode, pages=pages, signed=signed)
+    except PriorOcrFoundError:
+        # pdfium saw no text, OCRmyPDF found some (e.g. only whitespace).
+        log.info("%s: OCRmyPDF found prior text; OCRing only pages without it", name)
+        _run_ocrmypdf(name, pdf_in, archive, settings, mode="skip", signed=signed)
+    except InputFileError as e:
+        if mode != "redo" or "form" not in str(e):
+            raise _map_ocrmypdf_error(name, e) from e
+        # Redo is impossible on fillable forms; skip mode still OCRs the pages
+        # without text.
+        log.warning("%s: has a fillable form, so the OCR layer cannot be redone; "
+                    "OCRing only pages without text", name)
+        _run_ocrmypdf(name, pdf_in, archive, settings, mode="skip", signed=signed)
+    texts = extract_text(archive)
+    pdfa = _is_pdfa(archive)
+    log.debug("%s: OCR (%s) done, %d page(s), PDF/A=%s", name, mode, len(texts), pdfa)
+    return TextResult(archive, "\f".join(texts), len(texts), mime, True, pdfa)
+
+
+def _run_ocrmypdf(
+    name: str,
+    pdf_in: Path,
+    pdf_out: Path,
+    settings: OcrSettings,
+    *,
+    mode: str,
+    pages: list[int] | None = None,
+    signed: bool = False,
+    ocr: bool = True,
+) -> None:
+    """One OCRmyPDF call with our fixed options; exceptions other than
+    PriorOcrFoundError/InputFileError are mapped to paperfs errors."""
+    import ocrmypdf
+    from ocrmypdf.exceptions import (
+        ExitCodeException,
+        InputFileError,
+        PdfaConversionFailedError,
+        PriorOcrFoundError,
+    )
+
+    kwargs: dict = dict(
+        language=settings.languages.split("+"),
+        jobs=1,
+        use_threads=True,
+        progress_bar=False,
+        output_type="auto",
+        tagged_pdf_mode="ignore",
+        tesseract_timeout=settings.tesseract_timeout,
+        invalidate_digital_signatures=signed,
+    )
+    if ocr:
+        kwargs.update(deskew=settings.deskew, rotate_pages=settings.rotate_pages, clean=settings.clean)
+    if mode != "normal":
+        kwargs["mode"] = mode
+    if mode in ("skip", "redo"):
+        kwargs["pdfa_backend"] = "internal"  # Ghostscript 10.0.0 corrupts existing text
+    if pages:
+        kwargs["pages"] = ",".join(str(p + 1) for p in pages)
+    log.debug("%s: ocrmypdf %s", name, kwargs)
+    try:
+        try:
+            ocrmypdf.ocr(pdf_in, pdf_out, **kwargs)
+        except PdfaConversionFailedError as e:
+            log.info("%s: PDF/A conversion failed (%s); writing a regular PDF", name, str(e).split("\n")[0])
+            kwargs["output_type"] = "pdf"
+            ocrmypdf.ocr(pdf_in, pdf_out, **kwargs)
+    except (PriorOcrFoundError, InputFileError):
+        raise
+    except ExitCodeException as e:
+        raise _map_ocrmypdf_error(name, e) from e
+    except (OSError, RuntimeError, ValueError) as e:
+        raise OcrError(f"{name}: OCR failed unexpectedly ({type(e).__name__}: {e})") from e
+
+
+def _born_digital_pdfa(
+    name: str, pdf_in: Path, archive: Path, settings: OcrSettings, replace: Path | None
+) -> bool:
+    """Convert a PDF that already has text to PDF/A (OCRmyPDF skip mode, no
+    page is OCRed). Returns True and leaves the PDF/A at *archive* on success;
+    otherwise leaves everything as it was and returns False."""
+    out = archive.with_name("pdfa-candidate.pdf")
+    try:
+        _run_ocrmypdf(name, pdf_in, out, settings, mode="skip", ocr=False)
+    except Exception as e:  # PDF/A here is a nicety; the copy is still good
+        log.info("%s: not converted to PDF/A (%s); keeping the PDF as it is", name, e)
+        return False
+    if not _is_pdfa(out):
+        log.info("%s: PDF/A conversion did not validate; keeping the PDF as it is", name)
+        out.unlink(missing_ok=True)
+        return False
+    os.replace(out, replace or archive)
+    return True
+
+
+def _is_pdfa(pdf: Path) -> bool:
+    """True if pikepdf's validator approves *pdf* as PDF/A-2b."""
+    from pikepdf.pdfa import validate_written
+
+    try:
+        report = validate_written(pdf, _PDFA_FLAVOUR)
+    except Exception as e:  # a validator crash must not fail the document
+        log.info("%s: PDF/A validation failed to run (%s)", pdf.name, e)
+        return False
+    if report.verdict != "pass":
+        log.debug("%s: not PDF/A: %s", pdf.name, report.verdict)
+    return report.verdict == "pass"
+
+
+# --------------------------------------------------------------------- errors
+
+
+def _encrypted(src: Path) -> EncryptedFileError:
+    return EncryptedFileError(
+        f"{src.name}: is password-protected; remove the password "
+        f"(e.g. qpdf --decrypt --password=PASSWORD '{src.name}' decrypted.pdf) and drop it again"
+    )
+
+
+def _broken(src: Path, why: str) -> BrokenFileError:
+    return BrokenFileError(
+        f"{src.name}: not a readable PDF ({why}); it is damaged or truncated — "
+        "scan or export it again"
+    )
+
+
+def _pdfium_error(path: Path, e: pdfium.PdfiumError) -> Exception:
+    if e.err_code == pdfium_c.FPDF_ERR_PASSWORD:
+        return _encrypted(path)
+    return _broken(path, str(e))
+
+
+def _map_ocrmypdf_error(name: str, e: Exception) -> Exception:
+    """Translate an OCRmyPDF exception into the paperfs hierarchy."""
+    from ocrmypdf import exceptions as ox
+
+    detail = " ".join(str(e).split()) or type(e).__name__
+    if isinstance(e, ox.MissingDependencyError):
+        return MissingDependencyError(
+            f"{name}: OCR needs a program or language pack that is missing: {detail}. "
+            "Install it (Debian: apt-get install tesseract-ocr tesseract-ocr-<lang> ghostscript) "
+            "or change ocr.languages"
+        )
+    if isinstance(e, ox.EncryptedPdfError):
+        return EncryptedFileError(
+            f"{name}: is encrypted; remove the encryption (e.g. qpdf --decrypt "
+            f"'{name}' decrypted.pdf) and drop it again"
+        )
+    if isinstance(e, ox.DigitalSignatureError):
+        return OcrError(f"{name}: is digitally signed and OCR would invalidate the signature ({detail})")
+    if isinstance(e, ox.InputFileError):  # also UnsupportedImageFormatError's kin
+        return BrokenFileError(f"{name}: OCRmyPDF cannot process this PDF: {detail}")
+    if isinstance(e, (ox.UnsupportedImageFormatError, ox.DpiError)):
+        return BrokenFileError(f"{name}: the image cannot be OCRed: {detail}")
+    if isinstance(e, ox.BadArgsError):
+        return OcrError(f"{name}: the OCR settings do not work for this file: {detail}; check the ocr section of the config")
+    if isinstance(e, ox.SubprocessOutputError):
+        return OcrError(f"{name}: tesseract or Ghostscript failed: {detail}")
+    return OcrError(f"{name}: OCR failed: {detail} (OCRmyPDF exit code {int(e.exit_code)})")
