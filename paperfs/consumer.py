@@ -90,7 +90,7 @@ def build_rules(config: Config) -> PathRules:
         key = f"archive.paths[{i}]"
         condition = None
         if rule.when:
-            from paperfs.conditions import compile_condition
+            from paperfs.search.match import compile_condition
             condition = compile_condition(rule.when, key=f"{key}.when")
         rules.append((condition, PathTemplate(rule.path, key=f"{key}.path")))
     return PathRules(rules, unknown=config.archive.unknown_correspondent,

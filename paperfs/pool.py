@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import time
 import traceback
 from dataclasses import dataclass
@@ -40,10 +41,23 @@ class Outcome(Generic[K]):
     error: ConsumeError | None = None
 
 
-def _worker_main(conn: Any, func: Callable[[Any], Any]) -> None:
+def _die_with_parent(parent_pid: int) -> None:
+    """Have the kernel kill this worker when the daemon dies (even by SIGKILL), so an
+    orphan never keeps writing into a job the restarted daemon is redoing."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _worker_main(conn: Any, func: Callable[[Any], Any], parent_pid: int) -> None:
+    _die_with_parent(parent_pid)
     # One thread for tesseract/OpenMP: parallelism comes from the workers.
     os.environ["OMP_THREAD_LIMIT"] = "1"
-    import signal
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
     while True:
         try:
@@ -72,7 +86,7 @@ def _rebuild_error(name: str, message: str) -> ConsumeError:
 class _Worker:
     def __init__(self, ctx: Any, func: Callable[[Any], Any]) -> None:
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_worker_main, args=(child, func), daemon=False,
+        self.process = ctx.Process(target=_worker_main, args=(child, func, os.getpid()), daemon=False,
                                    name="paperfs-worker")
         self.process.start()
         child.close()

@@ -1,0 +1,162 @@
+"""Match a parsed query against one document in Python (no index needed).
+
+Used where a single document is tested: path-template conditions
+(``archive.paths[].when``) and, later, rules. Word splitting and folding
+follow the embedded index (unicode61 with diacritics removed), so a condition
+agrees with a search for the same query.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import re
+import unicodedata
+from typing import Callable
+
+from paperfs.document import Document
+from paperfs.errors import ConfigError
+from paperfs.search.query import (And, DateRange, Exists, FieldEquals, MatchAll, Node, Not,
+                                  NumberRange, Or, Phrase, Prefix, QuerySyntaxError, Term,
+                                  Wildcard, parse)
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def fold(text: str) -> str:
+    """Case- and diacritics-insensitive form: 'Müller' -> 'muller'."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(fold(text))
+
+
+def _text_values(doc: Document, field: str, path: str | None) -> list[str]:
+    if field == "title":
+        return [doc.title]
+    if field == "content":
+        return [doc.content]
+    if field == "correspondent":
+        return [doc.correspondent or ""]
+    if field == "type":
+        return [doc.document_type or ""]
+    if field == "note":
+        return list(doc.notes)
+    if field == "path":
+        return [path or ""]
+    if field == "tag":
+        return list(doc.tags)
+    if field == "owner":
+        return [doc.owner] if doc.owner else []
+    return []
+
+
+_DEFAULT = ("title", "content", "tag", "correspondent", "type", "note")
+
+
+class _Matcher:
+    def __init__(self, doc: Document, path: str | None, tz: dt.tzinfo | None) -> None:
+        self.doc = doc
+        self.path = path
+        self.tz = tz
+        self._words: dict[str, list[str]] = {}
+
+    def words_of(self, field: str) -> list[str]:
+        if field not in self._words:
+            self._words[field] = [w for v in _text_values(self.doc, field, self.path)
+                                  for w in words(v)]
+        return self._words[field]
+
+    def fields(self, field: str | None) -> tuple[str, ...]:
+        return _DEFAULT if field is None else (field,)
+
+    def keyword_values(self, field: str) -> list[str]:
+        return [fold(v) for v in _text_values(self.doc, field, self.path)]
+
+    def match(self, node: Node) -> bool:
+        match node:
+            case MatchAll():
+                return True
+            case And(children):
+                return all(self.match(c) for c in children)
+            case Or(children):
+                return any(self.match(c) for c in children)
+            case Not(child):
+                return not self.match(child)
+            case Term(field, text):
+                wanted = words(text)
+                return any(self._phrase_in(self.words_of(f), wanted) for f in self.fields(field))
+            case Phrase(field, phrase):
+                wanted = [w for part in phrase for w in words(part)]
+                return any(self._phrase_in(self.words_of(f), wanted) for f in self.fields(field))
+            case Prefix(field, prefix):
+                p = fold(prefix)
+                if field in ("tag", "owner"):
+                    return any(v.startswith(p) for v in self.keyword_values(field))
+                return any(w.startswith(p) for f in self.fields(field) for w in self.words_of(f))
+            case Wildcard(field, pattern):
+                p = fold(pattern)
+                if field in ("tag", "owner"):
+                    return any(fnmatch.fnmatchcase(v, p) for v in self.keyword_values(field))
+                return any(fnmatch.fnmatchcase(w, p)
+                           for f in self.fields(field) for w in self.words_of(f))
+            case FieldEquals(field, value):
+                return fold(value) in self.keyword_values(field)
+            case Exists(field):
+                return bool(self._value(field))
+            case DateRange(field, start, end):
+                value = self._value(field)
+                if value is None:
+                    return False
+                return (start is None or value >= start) and (end is None or value < end)
+            case NumberRange(field, lo, hi):
+                value = self._value(field)
+                if value is None:
+                    return False
+                return (lo is None or value >= lo) and (hi is None or value <= hi)
+        raise TypeError(f"unknown query node {node!r}")
+
+    @staticmethod
+    def _phrase_in(haystack: list[str], needle: list[str]) -> bool:
+        if not needle:
+            return False
+        n = len(needle)
+        return any(haystack[i:i + n] == needle for i in range(len(haystack) - n + 1))
+
+    def _value(self, field: str) -> object:
+        doc = self.doc
+        if field == "created":
+            return dt.datetime.combine(doc.created, dt.time(), tzinfo=self.tz)
+        if field in ("added", "modified"):
+            return getattr(doc, field)
+        if field == "asn":
+            return doc.asn
+        if field == "id":
+            return doc.id
+        if field == "tag":
+            return doc.tags
+        values = _text_values(doc, field, self.path)
+        return any(v.strip() for v in values)
+
+
+def matches(node: Node, doc: Document, *, path: str | None = None,
+            now: dt.datetime | None = None) -> bool:
+    now = now or dt.datetime.now().astimezone()
+    return _Matcher(doc, path, now.tzinfo).match(node)
+
+
+def compile_condition(query: str, *, key: str) -> Callable[[Document], bool]:
+    """A config condition: checked now, evaluated per document (relative dates
+    such as ``created:"this year"`` are resolved when the document is placed)."""
+    try:
+        parse(query)
+    except QuerySyntaxError as exc:
+        raise ConfigError(f"{key}: {exc}") from None
+
+    def condition(doc: Document) -> bool:
+        now = dt.datetime.now().astimezone()
+        return matches(parse(query, now=now), doc, now=now)
+
+    return condition

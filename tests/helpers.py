@@ -1,0 +1,61 @@
+"""Helpers shared by the consumer and daemon tests."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import yaml
+
+from paperfs.config import load_config
+from paperfs.document import read_sidecar
+from paperfs.layout import DataRoot
+
+
+def init_root(tmp_path: Path, extra: str = "") -> DataRoot:
+    root = DataRoot(tmp_path / "data")
+    root.create()
+    (root.root / "paperfs.yml").write_text(
+        "data_root: .\n"
+        "inbox:\n  stable_seconds: 0.3\n  incomplete_seconds: 2\n  poll_seconds: 0.1\n"
+        "consume:\n  workers: 2\n  timeout_seconds: 120\n" + extra)
+    return root
+
+
+def config_for(root: DataRoot, **env: str):
+    return load_config(root.root / "paperfs.yml",
+                       environ={f"PAPERFS_{k.upper()}": v for k, v in env.items()})
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def archive_state(root: DataRoot) -> dict:
+    """Every filed document, checked for consistency on the way."""
+    docs = {}
+    pdfs = sorted(root.archive.rglob("*.pdf"))
+    sidecars = sorted(root.archive.rglob("*.yml"))
+    assert [p.with_suffix("") for p in pdfs] == [s.with_suffix("") for s in sidecars], \
+        "every PDF has a sidecar and every sidecar a PDF"
+    for sidecar in sidecars:
+        doc = read_sidecar(sidecar)  # every sidecar parses
+        assert doc.id not in docs, f"id {doc.id} used twice"
+        pdf = sidecar.with_suffix(".pdf")
+        assert sha256(pdf) == doc.archive.sha256, f"{pdf} does not match its sidecar"
+        original = root.root / doc.original.path
+        assert sha256(original) == doc.original.sha256, f"{original} was changed"
+        docs[doc.id] = doc
+    leftovers = [p for p in root.root.rglob("*") if p.name.startswith(".paperfs-tmp-")]
+    assert not leftovers, f"partial files left: {leftovers}"
+    return docs
+
+
+def failed_state(root: DataRoot) -> dict[str, dict]:
+    out = {}
+    for info in sorted(root.failed.glob("*.error.yml")):
+        data = yaml.safe_load(info.read_text())
+        name = info.name[: -len(".error.yml")]
+        assert (root.failed / name).exists() or data["reason"] == "missing", info
+        out[name] = data
+    return out
