@@ -31,7 +31,7 @@ case "${1:-}" in
   --print) mode=print ;;
   --force) mode=force ;;
   "") ;;
-  -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
   *) echo "install.sh: unknown option: $1 (try --help)" >&2; exit 2 ;;
 esac
 
@@ -82,11 +82,13 @@ M2="${PAPERFS_SOLR_M2:-$CACHE/m2}"
 echo "installing Apache Solr $SOLR_VERSION (solr-test-framework) from Maven Central into $CACHE ..." >&2
 start=$(date +%s)
 rm -rf "$CACHE/lib.tmp"
-if ! mvn -q -B -f "$HERE/pom.xml" \
+LOG="$CACHE/install.log"
+if ! mvn -B -ntp -Dstyle.color=never -f "$HERE/pom.xml" \
       -Dmaven.repo.local="$M2" \
       -Dpaperfs.solr.cache="$CACHE" \
-      dependency:copy-dependencies -DoutputDirectory="$CACHE/lib.tmp" >&2; then
-  echo "install.sh: Maven failed to fetch Solr $SOLR_VERSION (is Maven Central reachable? proxy settings in ~/.m2/settings.xml)" >&2
+      dependency:copy-dependencies -DoutputDirectory="$CACHE/lib.tmp" >"$LOG" 2>&1; then
+  grep -E 'ERROR|FAIL' "$LOG" | head -20 >&2 || true
+  echo "install.sh: Maven failed to fetch Solr $SOLR_VERSION (is Maven Central reachable? proxy settings in ~/.m2/settings.xml); full log: $LOG" >&2
   exit 4
 fi
 if ! ls "$CACHE/lib.tmp"/solr-core-*.jar >/dev/null 2>&1; then
@@ -99,4 +101,5 @@ fingerprint > "$MARKER.tmp" && mv "$MARKER.tmp" "$MARKER"
 echo "installed $(ls "$CACHE/lib" | wc -l) jars ($(du -sh "$CACHE/lib" | cut -f1)) in $(( $(date +%s) - start ))s:" >&2
 echo "  jars:            $CACHE/lib" >&2
 echo "  maven repo:      $M2" >&2
+echo "  maven log:       $LOG" >&2
 echo "$CACHE"
