@@ -77,6 +77,7 @@ class OcrConfig:
 class ConsumeConfig:
     workers: int = 0
     timeout_seconds: float = 600.0
+    worker_idle_seconds: float = 60.0
     date_order: str = "DMY"
     date_languages: tuple[str, ...] = ("en", "de")
     min_year: int = 1900
@@ -116,8 +117,9 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "ocr.mode": ("auto", "always", "never", "redo"),
     "consume.date_order": ("DMY", "MDY", "YMD"),
 }
-_POSITIVE = {"inbox.stable_seconds", "inbox.incomplete_seconds", "inbox.poll_seconds", "consume.timeout_seconds",
-             "ocr.image_dpi", "ocr.tesseract_timeout", "archive.max_name_bytes"}
+_POSITIVE = {"inbox.stable_seconds", "inbox.incomplete_seconds", "inbox.poll_seconds",
+             "consume.timeout_seconds", "consume.worker_idle_seconds", "ocr.image_dpi",
+             "ocr.tesseract_timeout", "archive.max_name_bytes"}
 
 
 class _Loader:

@@ -157,7 +157,8 @@ class Consumer:
         self._recover_jobs()
         pool_cls = SerialPool if self.serial else WorkerPool
         self.pool = pool_cls(process, workers=self.config.workers,
-                             timeout=self.config.consume.timeout_seconds)
+                             timeout=self.config.consume.timeout_seconds,
+                             idle_seconds=self.config.consume.worker_idle_seconds)
 
     def _recover_jobs(self) -> None:
         assert self.archive is not None

@@ -23,6 +23,10 @@ mixed PDF               OCRmyPDF only on the pages with too little text
                         characters, e.g. a scanner's stamp, is OCRed too,
                         which skip mode would not do; its visible text is
                         kept). PDF/A via the internal backend.
+garbage text layer      pages whose text is mostly U+FFFD, private-use or
+                        byte-swapped characters (a broken ToUnicode map,
+                        scans/cmyk.pdf) count as having no text and are
+                        force-OCRed (rasterised) on those pages only.
 ======================  ====================================================
 
 ``always`` forces OCR (every page rasterised), ``never`` only extracts what is
@@ -66,7 +70,6 @@ while the original under originals/ keeps the valid signature.
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import re
@@ -93,11 +96,21 @@ log = logging.getLogger(__name__)
 
 MODES = ("auto", "always", "never", "redo")
 ARCHIVE_NAME = "archive.pdf"
+#: Inputs up to this size are read once into memory and served from there
+#: (detection, pdfium, the archive copy); larger ones are opened by path.
+IN_MEMORY_LIMIT = 64 * 1024 * 1024
 _PDFA_FLAVOUR = "2b"  # what OCRmyPDF's default output type (pdfa-2) produces
 _LANGUAGES = re.compile(r"^[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*$")
 # pdfium text: drop control characters (incl. \f, our page separator) and
 # the non-characters some PDFs map glyphs to.
 _CONTROL = re.compile(r"[\x00-\x01\x03-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+# Characters a broken text layer produces instead of real text: U+FFFD and
+# private-use code points (unmapped glyphs), and ASCII with its UTF-16 bytes
+# swapped (U+4D00 for "M": a wrong ToUnicode map, as in scans/cmyk.pdf). Real
+# CJK text hits the latter class for ~1 character in 256.
+_GARBAGE = re.compile(
+    "[\ufffd\ue000-\uf8ff" + "".join(chr(c << 8) for c in range(0x21, 0x7F)) + "]"
+)
 
 
 @dataclass(frozen=True)
@@ -147,7 +160,8 @@ class _PdfInfo:
     encrypted: bool = False  # owner-password only; a user password fails earlier
     signed: bool = False
     repaired: Path | None = None  # the qpdf-rebuilt file, if the input was damaged
-    chars: list[int] = field(default_factory=list)
+    chars: list[int] = field(default_factory=list)  # usable characters per page
+    corrupt: list[bool] = field(default_factory=list)  # page text is mostly garbage
 
 
 # ------------------------------------------------------------------ public API
@@ -167,12 +181,12 @@ def produce_archive(src: Path, workdir: Path, settings: OcrSettings) -> TextResu
     src = Path(src)
     workdir = Path(workdir)
     try:
-        data = src.read_bytes()
+        data, head, tail = _read_input(src)
     except FileNotFoundError:
         raise NotFoundError(f"{src}: file not found") from None
     except IsADirectoryError:
         raise UnsupportedFileError(f"{src}: is a directory, not a file") from None
-    mime = det.detect(src, head=data[: det.HEAD_SIZE + 1])
+    mime = det.detect(src, head=head)
     workdir.mkdir(parents=True, exist_ok=True)
     archive = workdir / ARCHIVE_NAME
 
@@ -185,7 +199,7 @@ def produce_archive(src: Path, workdir: Path, settings: OcrSettings) -> TextResu
         return _from_text(src, archive, settings)
     if mime in det.IMAGE_TYPES:
         return _from_image(src, mime, workdir, archive, settings)
-    return _from_pdf(src, data, workdir, archive, settings)
+    return _from_pdf(src, data, head, tail, workdir, archive, settings)
 
 
 def page_count(pdf: Path) -> int:
@@ -229,7 +243,7 @@ def _from_text(src: Path, archive: Path, settings: OcrSettings) -> TextResult:
     pages = convert.text_to_pdf(src, archive, text=text)
     pdfa = False
     if settings.pdfa_born_digital:
-        pdfa = _born_digital_pdfa(src.name, archive, archive.with_name("pdfa.pdf"), settings, archive)
+        pdfa = _born_digital_pdfa(src.name, archive, archive, settings)
     # The file's own text is exact; text pulled back out of the rendered PDF
     # would carry our line wrapping. No OCR: the text layer is authoritative.
     return TextResult(archive, text.strip(), pages, det.TEXT, False, pdfa)
@@ -248,9 +262,15 @@ def _from_image(
 
 
 def _from_pdf(
-    src: Path, data: bytes, workdir: Path, archive: Path, settings: OcrSettings
+    src: Path,
+    data: bytes | None,
+    head: bytes,
+    tail: bytes,
+    workdir: Path,
+    archive: Path,
+    settings: OcrSettings,
 ) -> TextResult:
-    info = _inspect_pdf(src, data, workdir)
+    info = _inspect_pdf(src, data, head, tail, workdir)
     source = info.repaired or src
     need = [i for i, n in enumerate(info.chars) if n < settings.min_text_chars]
     mode = settings.mode
@@ -259,10 +279,13 @@ def _from_pdf(
         if settings.pdfa_born_digital and mode == "auto":
             if info.signed:
                 log.info("%s: digitally signed; kept as-is instead of converting to PDF/A", src.name)
-            elif _born_digital_pdfa(src.name, _decrypted(source, info, workdir), archive, settings, None):
+            elif _born_digital_pdfa(src.name, _decrypted(source, info, workdir), archive, settings):
                 return TextResult(archive, "\f".join(extract_text(archive)), len(info.texts),
                                   det.PDF, False, True)
-        _place(source, data if info.repaired is None else None, archive)
+        if data is not None and info.repaired is None:
+            archive.write_bytes(data)  # the bytes we already have: no second read
+        else:
+            shutil.copyfile(source, archive)
         log.debug("%s: text layer kept, %d page(s), no OCR", src.name, len(info.texts))
         return TextResult(archive, "\f".join(info.texts), len(info.texts), det.PDF, False, False)
 
@@ -272,10 +295,15 @@ def _from_pdf(
         ocr_mode = "force"
     elif mode == "redo":
         ocr_mode = "redo"
-    elif all(n == 0 for n in info.chars):
+    elif not any(info.texts):
         ocr_mode = "normal"
+    elif any(info.corrupt[i] for i in need) or settings.deskew:
+        # A garbage text layer must go: rasterise those pages and OCR them.
+        # Deskewing also needs the rasterised page (OCRmyPDF refuses it in redo).
+        ocr_mode, pages = "force", need
     else:
-        # Mixed: OCR only the pages that lack text, leave the others untouched.
+        # Mixed: OCR only the pages that lack text and leave the others
+        # untouched; redo (unlike skip) also OCRs pages with a few characters.
         ocr_mode, pages = "redo", need
     if info.signed:
         log.warning(
@@ -289,16 +317,30 @@ def _from_pdf(
 # ------------------------------------------------------------------ PDF input
 
 
-def _inspect_pdf(src: Path, data: bytes, workdir: Path) -> _PdfInfo:
+def _read_input(src: Path) -> tuple[bytes | None, bytes, bytes]:
+    """(whole content or None if large, first bytes for detection, last 2 KiB)."""
+    with open(src, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size <= IN_MEMORY_LIMIT:
+            data = fh.read()
+            return data, data[: det.HEAD_SIZE + 1], data[-2048:]
+        head = fh.read(det.HEAD_SIZE + 1)
+        fh.seek(-2048, os.SEEK_END)
+        return None, head, fh.read()
+
+
+def _inspect_pdf(
+    src: Path, data: bytes | None, head: bytes, tail: bytes, workdir: Path
+) -> _PdfInfo:
     """Open the PDF once with pdfium (repairing it first if needed) and
     collect per-page text, encryption and signature state."""
     repaired: Path | None = None
     doc = None
     # Cheap structural checks: a header after junk or a missing %%EOF mean the
     # file is damaged; a byte copy of it would be a damaged archive PDF.
-    if data.startswith(b"%PDF-") and b"%%EOF" in data[-2048:]:
+    if head.startswith(b"%PDF-") and b"%%EOF" in tail:
         try:
-            doc = pdfium.PdfDocument(data)
+            doc = pdfium.PdfDocument(data if data is not None else src)
         except pdfium.PdfiumError as e:
             if e.err_code == pdfium_c.FPDF_ERR_PASSWORD:
                 raise _encrypted(src) from e
@@ -313,12 +355,21 @@ def _inspect_pdf(src: Path, data: bytes, workdir: Path) -> _PdfInfo:
         if len(doc) == 0:
             raise _broken(src, "it has no pages")
         texts = _page_texts(doc, src.name)
+        if repaired is not None and not any(texts) and not _has_content(doc):
+            # qpdf "recovered" page objects whose content was cut off
+            raise _broken(src, "repair recovered no page content")
         encrypted = pdfium_c.FPDF_GetSecurityHandlerRevision(doc.raw) != -1
         signed = pdfium_c.FPDF_GetSignatureCount(doc.raw) > 0
     finally:
         doc.close()
-    chars = [len("".join(t.split())) for t in texts]
-    return _PdfInfo(texts, encrypted, signed, repaired, chars)
+    chars: list[int] = []
+    corrupt: list[bool] = []
+    for text in texts:
+        total = len("".join(text.split()))
+        bad = len(_GARBAGE.findall(text)) if total else 0
+        chars.append(total - bad)
+        corrupt.append(bad > total // 2)
+    return _PdfInfo(texts, encrypted, signed, repaired, chars, corrupt)
 
 
 def _page_texts(doc: pdfium.PdfDocument, name: str) -> list[str]:
@@ -333,6 +384,18 @@ def _page_texts(doc: pdfium.PdfDocument, name: str) -> list[str]:
         except pdfium.PdfiumError as e:
             raise BrokenFileError(f"{name}: page {i + 1} cannot be read ({e}); the PDF is damaged") from e
     return texts
+
+
+def _has_content(doc: pdfium.PdfDocument) -> bool:
+    """True if any page draws anything (text, image or path objects)."""
+    for i in range(len(doc)):
+        page = doc[i]
+        try:
+            if pdfium_c.FPDFPage_CountObjects(page.raw) > 0:
+                return True
+        finally:
+            page.close()
+    return False
 
 
 def _repair(src: Path, workdir: Path) -> Path:
@@ -370,14 +433,6 @@ def _decrypted(source: Path, info: _PdfInfo, workdir: Path) -> Path:
     return out
 
 
-def _place(source: Path, data: bytes | None, archive: Path) -> None:
-    """Put the unchanged PDF at *archive* (from the bytes already in memory)."""
-    if data is not None:
-        archive.write_bytes(data)
-    elif source != archive:
-        shutil.copyfile(source, archive)
-
-
 # ------------------------------------------------------------------- OCRmyPDF
 
 
@@ -399,8 +454,8 @@ def _ocr(
         _run_ocrmypdf(name, pdf_in, archive, settings, mode=mode, pages=pages, signed=signed)
     except PriorOcrFoundError:
         # pdfium saw no text, OCRmyPDF found some (e.g. only whitespace).
-        log.info("%s: OCRmyPDF found prior text; OCRing only pages without it", name)
-        _run_ocrmypdf(name, pdf_in, archive, settings, mode="skip", signed=signed)
+        log.info("%s: OCRmyPDF found prior text that pdfium did not; redoing OCR", name)
+        _run_ocrmypdf(name, pdf_in, archive, settings, mode="redo", signed=signed)
     except InputFileError as e:
         if mode != "redo" or "form" not in str(e):
             raise _map_ocrmypdf_error(name, e) from e
@@ -429,6 +484,7 @@ def _run_ocrmypdf(
     """One OCRmyPDF call with our fixed options; exceptions other than
     PriorOcrFoundError/InputFileError are mapped to paperfs errors."""
     import ocrmypdf
+    import pikepdf
     from ocrmypdf.exceptions import (
         ExitCodeException,
         InputFileError,
@@ -448,10 +504,14 @@ def _run_ocrmypdf(
     )
     if ocr:
         kwargs.update(deskew=settings.deskew, rotate_pages=settings.rotate_pages, clean=settings.clean)
+        if mode == "redo" and settings.deskew:
+            log.info("%s: deskew is not possible when redoing OCR; pages are not deskewed", name)
+            kwargs["deskew"] = False
     if mode != "normal":
         kwargs["mode"] = mode
-    if mode in ("skip", "redo"):
-        kwargs["pdfa_backend"] = "internal"  # Ghostscript 10.0.0 corrupts existing text
+    if mode in ("skip", "redo") or pages:
+        # Pages keep existing text: Ghostscript 10.0.0 would corrupt it.
+        kwargs["pdfa_backend"] = "internal"
     if pages:
         kwargs["pages"] = ",".join(str(p + 1) for p in pages)
     log.debug("%s: ocrmypdf %s", name, kwargs)
@@ -466,17 +526,17 @@ def _run_ocrmypdf(
         raise
     except ExitCodeException as e:
         raise _map_ocrmypdf_error(name, e) from e
-    except (OSError, RuntimeError, ValueError) as e:
-        raise OcrError(f"{name}: OCR failed unexpectedly ({type(e).__name__}: {e})") from e
+    except pikepdf.PdfError as e:
+        raise BrokenFileError(f"{name}: the PDF is damaged beyond repair ({_strip_paths(str(e))})") from e
+    except Exception as e:  # OCRmyPDF is a pipeline of its own; this is its boundary
+        raise OcrError(f"{name}: OCR failed unexpectedly ({type(e).__name__}: {_strip_paths(str(e))})") from e
 
 
-def _born_digital_pdfa(
-    name: str, pdf_in: Path, archive: Path, settings: OcrSettings, replace: Path | None
-) -> bool:
+def _born_digital_pdfa(name: str, pdf_in: Path, dest: Path, settings: OcrSettings) -> bool:
     """Convert a PDF that already has text to PDF/A (OCRmyPDF skip mode, no
-    page is OCRed). Returns True and leaves the PDF/A at *archive* on success;
-    otherwise leaves everything as it was and returns False."""
-    out = archive.with_name("pdfa-candidate.pdf")
+    page is OCRed). Returns True and leaves the PDF/A at *dest* on success
+    (*dest* may be *pdf_in*); otherwise changes nothing and returns False."""
+    out = dest.with_name("pdfa-candidate.pdf")
     try:
         _run_ocrmypdf(name, pdf_in, out, settings, mode="skip", ocr=False)
     except Exception as e:  # PDF/A here is a nicety; the copy is still good
@@ -486,7 +546,7 @@ def _born_digital_pdfa(
         log.info("%s: PDF/A conversion did not validate; keeping the PDF as it is", name)
         out.unlink(missing_ok=True)
         return False
-    os.replace(out, replace or archive)
+    os.replace(out, dest)
     return True
 
 
@@ -505,6 +565,12 @@ def _is_pdfa(pdf: Path) -> bool:
 
 
 # --------------------------------------------------------------------- errors
+
+
+def _strip_paths(message: str) -> str:
+    """Drop temporary file paths from third-party messages (they mean nothing
+    to the reader and differ on every run)."""
+    return re.sub(r"/\S*/(\S+?):", r"\1:", message)
 
 
 def _encrypted(src: Path) -> EncryptedFileError:

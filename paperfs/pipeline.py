@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from paperfs.dates import find_created_date
+from paperfs.errors import ConsumeError
 from paperfs.ocr import OcrSettings, produce_archive
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,12 @@ def process(task: WorkerTask) -> Processed:
     shutil.rmtree(task.scratch, ignore_errors=True)
     task.scratch.mkdir(parents=True)
     original_sha = sha256_file(task.input)
-    result = produce_archive(task.input, task.scratch, task.ocr)
+    try:
+        result = produce_archive(task.input, task.scratch, task.ocr)
+    except ConsumeError as exc:
+        # Messages should name the user's file, not the job's internal copy.
+        message = str(exc).replace(str(task.input), task.filename)
+        raise type(exc)(message.replace(task.input.name, task.filename)) from None
     created = find_created_date(result.text, date_order=task.dates.order,
                                 languages=list(task.dates.languages),
                                 min_year=task.dates.min_year)

@@ -12,7 +12,7 @@ from paperfs.consumer import Consumer, WriterLock, open_archive
 from paperfs.document import read_sidecar, write_sidecar
 from paperfs.errors import DataRootError
 from paperfs.jobs import Job
-from tests.conftest import make_text_pdf
+from tests.samples import make_text_pdf
 from tests.helpers import archive_state, config_for, failed_state, init_root, sha256
 
 

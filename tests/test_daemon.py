@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.conftest import make_scan, make_text_pdf
+from tests.samples import make_scan, make_text_pdf
 from tests.daemon import Daemon
 from tests.helpers import archive_state, failed_state, init_root, sha256
 
@@ -80,7 +80,7 @@ def test_bad_input_gets_a_clear_outcome(daemon, corpus, tmp_path):
     make_text_pdf(tmp_path / "u.pdf", ["unicode name 02.02.2012"])
     drop(tmp_path / "u.pdf", inbox, "Rechnung Müller – 東京 ☃.pdf")
     make_text_pdf(tmp_path / "dots.pdf", ["dots 03.03.2013"])
-    drop(tmp_path / "dots.pdf", inbox, "..%2e%2f..pdf")
+    drop(tmp_path / "dots.pdf", inbox, "report..%2e%2e%2f..pdf")
     folder = tmp_path / "folder"
     folder.mkdir()
     make_text_pdf(folder / "inside.pdf", ["inside a folder 04.04.2014"])
@@ -92,7 +92,7 @@ def test_bad_input_gets_a_clear_outcome(daemon, corpus, tmp_path):
     docs = archive_state(daemon.root)
     failed = failed_state(daemon.root)
     names = {d.original.filename for d in docs.values()}
-    assert {long_name, "Rechnung Müller – 東京 ☃.pdf", "..%2e%2f..pdf", "inside.pdf"} <= names
+    assert {long_name, "Rechnung Müller – 東京 ☃.pdf", "report..%2e%2e%2f..pdf", "inside.pdf"} <= names
     assert all("secret" not in d.content for d in docs.values()), "symlink was followed"
     assert failed["link.pdf"]["reason"] == "unsupported"
     assert outside.exists() and (daemon.root.failed / "link.pdf").is_symlink()

@@ -1,0 +1,173 @@
+"""Consume benchmarks: OCR throughput vs plain ocrmypdf, born-digital throughput,
+daemon memory at rest. Run: .venv/bin/python -m benchmarks consume
+
+Targets (issue 2): OCR throughput ≥ 0.9× the reference (`ocrmypdf --jobs 1`,
+as many at once as there are cores); born-digital ≥ 20 documents/s on 2 cores;
+daemon RSS at rest ≤ 150 MB.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tests.samples import make_scan, make_text_pdf
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+CORES = os.cpu_count() or 1
+
+
+def _new_root(base: Path, name: str, extra: str = "") -> Path:
+    root = base / name
+    subprocess.run([BIN / "paperfs", "init", str(root)], check=True, capture_output=True)
+    with open(root / "paperfs.yml", "a") as f:
+        f.write(extra)
+    return root
+
+
+def _scans(base: Path, n: int) -> list[Path]:
+    folder = base / "scans"
+    folder.mkdir()
+    files = []
+    for i in range(n):
+        png = make_scan(folder / f"scan-{i:02d}.png",
+                        [f"Benchmark scan number {i}", "ACME Corporation", "Invoice 2024-03-15",
+                         "The quick brown fox jumps over the lazy dog.",
+                         "Total amount due: 1,234.56 EUR"], dpi=300)
+        pdf = png.with_suffix(".pdf")
+        subprocess.run([BIN / "img2pdf", str(png), "-o", str(pdf)], check=True)
+        png.unlink()
+        files.append(pdf)
+    return files
+
+
+def _consume(root: Path, files: list[Path]) -> float:
+    start = time.perf_counter()
+    subprocess.run([BIN / "paperfs", "--root", str(root), "consume", *map(str, files)],
+                   check=True, capture_output=True, env={**os.environ, "OMP_THREAD_LIMIT": "1"})
+    return time.perf_counter() - start
+
+
+def _reference_ocr(files: list[Path], out: Path) -> float:
+    out.mkdir()
+    env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+
+    def one(src: Path) -> None:
+        subprocess.run([BIN / "ocrmypdf", "--jobs", "1", "-q", str(src), str(out / src.name)],
+                       check=True, env=env)
+
+    start = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(CORES) as pool:
+        list(pool.map(one, files))
+    return time.perf_counter() - start
+
+
+def bench_ocr(base: Path, n: int = 20) -> dict:
+    files = _scans(base, n)
+    reference = _reference_ocr(files, base / "ref-out")
+    ours = _consume(_new_root(base, "ocr-root"), files)
+    return {"files": n, "reference_s": reference, "paperfs_s": ours,
+            "reference_per_min": 60 * n / reference, "paperfs_per_min": 60 * n / ours,
+            "ratio": reference / ours}
+
+
+def bench_digital(base: Path, n: int = 200) -> dict:
+    folder = base / "digital"
+    folder.mkdir()
+    files = [make_text_pdf(folder / f"doc-{i:03d}.pdf",
+                           [f"Born-digital benchmark document {i}", "Invoice date 15.03.2024",
+                            "Lorem ipsum dolor sit amet, consectetur adipiscing elit."] * 5,
+                           pages=1 + i % 3) for i in range(n)]
+    root = _new_root(base, "digital-root")
+    # Whole command (start-up, spawning workers) and steady state (in-process, timed from
+    # the first claim to the last filing) are both reported.
+    whole = _consume(root, files[: n // 2])
+    code = (
+        "import sys, time, os\n"
+        "from pathlib import Path\n"
+        "from paperfs.config import load_config\n"
+        "from paperfs.consumer import Consumer\n"
+        f"c = Consumer(load_config(Path({str(root)!r}) / 'paperfs.yml'))\n"
+        "c.open()\n"
+        "files = [Path(p) for p in sys.argv[1:]]\n"
+        "c.claim_files(files[:4]); c.consume_now()  # warm the workers\n"
+        "t = time.perf_counter(); c.claim_files(files[4:]); c.consume_now()\n"
+        "print(time.perf_counter() - t); c.close()\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, *map(str, files[n // 2:])], check=True,
+                         capture_output=True, text=True, env={**os.environ, "OMP_THREAD_LIMIT": "1"})
+    steady = float(out.stdout.strip().splitlines()[-1])
+    steady_n = n - n // 2 - 4
+    return {"files": n, "whole_command_docs_per_s": (n // 2) / whole,
+            "steady_docs_per_s": steady_n / steady}
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split()]
+
+
+def bench_memory(base: Path) -> dict:
+    root = _new_root(base, "mem-root", "consume:\n  worker_idle_seconds: 3\n")
+    proc = subprocess.Popen([BIN / "paperfs", "--root", str(root), "run"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(5)
+        idle_fresh = _rss_mb(proc.pid)
+        folder = base / "mem-docs"
+        folder.mkdir()
+        for i in range(10):
+            make_text_pdf(folder / f"m{i}.pdf", [f"memory {i}"])
+            os.rename(folder / f"m{i}.pdf", root / "inbox" / f"m{i}.pdf")
+        deadline = time.time() + 60
+        while len(list((root / "archive").rglob("*.yml"))) < 10 and time.time() < deadline:
+            time.sleep(0.5)
+        busy_total = _rss_mb(proc.pid) + sum(_rss_mb(c) for c in _children(proc.pid))
+        time.sleep(8)  # workers retire after worker_idle_seconds
+        at_rest = _rss_mb(proc.pid)
+        at_rest_total = at_rest + sum(_rss_mb(c) for c in _children(proc.pid))
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    return {"fresh_mb": idle_fresh, "after_batch_with_workers_mb": busy_total,
+            "at_rest_mb": at_rest, "at_rest_incl_children_mb": at_rest_total}
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="paperfs-bench-") as tmp:
+        base = Path(tmp)
+        print(f"consume benchmarks on {CORES} core(s)")
+        ocr = bench_ocr(base)
+        print(f"OCR, {ocr['files']} single-page 300-dpi scans:")
+        print(f"  reference ocrmypdf --jobs 1 x{CORES} at once: {ocr['reference_s']:7.1f} s "
+              f"({ocr['reference_per_min']:.1f} pages/min)")
+        print(f"  paperfs consume:                      {ocr['paperfs_s']:7.1f} s "
+              f"({ocr['paperfs_per_min']:.1f} pages/min)")
+        print(f"  ratio paperfs/reference throughput:   {ocr['ratio']:.2f}  (target ≥ 0.90)")
+        dig = bench_digital(base)
+        print(f"born-digital, {dig['files']} PDFs of 1-3 pages:")
+        print(f"  steady state:        {dig['steady_docs_per_s']:6.1f} docs/s  (target ≥ 20)")
+        print(f"  whole command incl. start-up: {dig['whole_command_docs_per_s']:6.1f} docs/s")
+        mem = bench_memory(base)
+        print("daemon memory:")
+        print(f"  at rest, fresh:                  {mem['fresh_mb']:6.1f} MB RSS")
+        print(f"  busy, daemon + workers:          {mem['after_batch_with_workers_mb']:6.1f} MB RSS")
+        print(f"  at rest after a batch:           {mem['at_rest_mb']:6.1f} MB RSS  (target ≤ 150)")
+        print(f"  at rest after a batch, + children: {mem['at_rest_incl_children_mb']:6.1f} MB RSS")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,249 @@
+"""Detect what kind of file arrived, from its bytes (never from its name).
+
+Scanners, phones and mail clients name files carelessly (``scan.PDF``,
+``IMG_0001.JPG`` that is really HEIC, ``document`` with no extension), so the
+type comes from magic bytes. The answer is a MIME type string; everything the
+text stage cannot handle raises :class:`~paperfs.errors.UnsupportedFileError`
+(naming the file and listing what is supported) and an empty file raises
+:class:`~paperfs.errors.EmptyFileError`.
+
+Plain text has no magic number. A file counts as ``text/plain`` when it
+decodes as text, tried in this order:
+
+1. a byte-order mark: UTF-8 (BOM), UTF-32 LE/BE, UTF-16 LE/BE;
+2. strict UTF-8 (what nearly every modern tool writes);
+3. Windows-1252 (a superset of the printable part of ISO-8859-1), which is
+   what old Windows/European tools write. We accept it only when the text
+   contains no NUL and almost no control characters, so binary files are not
+   mistaken for text. ``Pantothens\\xe4ure`` (ISO-8859-1) thus becomes
+   "Pantothensäure" instead of failing or turning into replacement characters.
+
+E-mail (RFC 822 headers followed by a blank line) is reported as
+``message/rfc822`` so the pipeline can route it to the mail stage instead of
+archiving the raw source as text; HTML, SVG and RTF are markup, not text, and
+are refused.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import re
+from pathlib import Path
+
+from paperfs.errors import EmptyFileError, NotFoundError, UnsupportedFileError
+
+log = logging.getLogger(__name__)
+
+PDF = "application/pdf"
+PNG = "image/png"
+JPEG = "image/jpeg"
+TIFF = "image/tiff"
+WEBP = "image/webp"
+HEIC = "image/heic"
+HEIF = "image/heif"
+GIF = "image/gif"
+BMP = "image/bmp"
+TEXT = "text/plain"
+MAIL = "message/rfc822"
+
+#: MIME type -> short human name, in the order shown in error messages.
+SUPPORTED_TYPES: dict[str, str] = {
+    PDF: "PDF",
+    PNG: "PNG",
+    JPEG: "JPEG",
+    TIFF: "TIFF",
+    WEBP: "WebP",
+    HEIC: "HEIC",
+    HEIF: "HEIF",
+    GIF: "GIF",
+    BMP: "BMP",
+    TEXT: "plain text (UTF-8, UTF-16 with BOM, or Windows-1252)",
+}
+IMAGE_TYPES: frozenset[str] = frozenset({PNG, JPEG, TIFF, WEBP, HEIC, HEIF, GIF, BMP})
+
+#: How much of the file detection looks at. PDF allows the header anywhere in
+#: the first 1024 bytes; 64 KiB is enough to judge whether something is text.
+HEAD_SIZE = 64 * 1024
+
+_HEIC_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs"}
+_HEIF_BRANDS = {b"mif1", b"msf1", b"mif2"}
+_BMP_DIB_SIZES = {12, 16, 40, 52, 56, 64, 108, 124}
+
+# Control characters other than \t \n \v \f \r (and ESC, used by some printers'
+# text dumps) mark a file as binary when there are more than a few.
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f]")
+_HEADER_LINE = re.compile(rb"^[!-9;-~]+:[ \t]?")
+_MAIL_HEADERS = {
+    b"from", b"to", b"subject", b"date", b"message-id", b"mime-version",
+    b"received", b"return-path", b"delivered-to", b"reply-to", b"cc",
+    b"content-type", b"x-mailer", b"dkim-signature", b"authentication-results",
+}
+
+
+def supported_list() -> str:
+    """Supported types as one human-readable line, for error messages."""
+    return ", ".join(SUPPORTED_TYPES.values())
+
+
+def detect(path: Path, head: bytes | None = None) -> str:
+    """Return the MIME type of *path* judged from its content.
+
+    *head*, when given, must be the first bytes of the file (at least
+    :data:`HEAD_SIZE` of them, or the whole file); it saves a read when the
+    caller already has the bytes.
+
+    Raises EmptyFileError, UnsupportedFileError, NotFoundError.
+    """
+    if head is None:
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(HEAD_SIZE + 1)
+        except FileNotFoundError:
+            raise NotFoundError(f"{path}: file not found") from None
+        except IsADirectoryError:
+            raise UnsupportedFileError(f"{path}: is a directory, not a file") from None
+    complete = len(head) <= HEAD_SIZE
+    if not head:
+        raise EmptyFileError(
+            f"{path.name}: the file is empty (0 bytes); the upload or scan was probably "
+            "interrupted — send it again"
+        )
+    mime = _sniff_binary(head)
+    if mime is not None:
+        return mime
+    reason = _sniff_refused(head)
+    if reason is not None:
+        raise UnsupportedFileError(f"{path.name}: {reason}; supported types: {supported_list()}")
+    text = decode_text(head if complete else head[:HEAD_SIZE], partial=not complete)
+    if text is None:
+        raise UnsupportedFileError(
+            f"{path.name}: unsupported file type (not a known document or image format, "
+            f"and not readable as text); supported types: {supported_list()}"
+        )
+    if _looks_like_mail(head):
+        return MAIL
+    return TEXT
+
+
+def _sniff_binary(head: bytes) -> str | None:
+    """Magic-number checks for the binary formats we accept."""
+    # PDF readers accept the header anywhere in the first 1 KiB; scanners and
+    # broken mailers sometimes prepend junk (pngx-invalid_pdf.pdf does).
+    if head.startswith(b"%PDF-") or b"%PDF-" in head[:1024]:
+        return PDF
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return PNG
+    if head.startswith(b"\xff\xd8\xff"):
+        return JPEG
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return TIFF
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return WEBP
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return GIF
+    if head[4:8] == b"ftyp":
+        return _sniff_isobmff(head)
+    if head[:2] == b"BM" and len(head) >= 18:
+        # "BM" alone is too weak (a text file may start with "BMW ..."): also
+        # require zero reserved bytes and a known DIB header size.
+        dib = int.from_bytes(head[14:18], "little")
+        if head[6:10] == b"\x00\x00\x00\x00" and dib in _BMP_DIB_SIZES:
+            return BMP
+    return None
+
+
+def _sniff_isobmff(head: bytes) -> str | None:
+    """HEIC/HEIF: an ISO-BMFF 'ftyp' box whose major or compatible brand says so."""
+    size = int.from_bytes(head[0:4], "big")
+    box = head[8 : max(16, min(size, 256))]
+    brands = {box[i : i + 4] for i in range(0, len(box) - 3, 4)}
+    brands.discard(box[4:8])  # minor version, not a brand
+    if brands & _HEIC_BRANDS:
+        return HEIC
+    if brands & _HEIF_BRANDS:
+        return HEIF
+    return None  # MP4, MOV, AVIF...: not ours
+
+
+def _sniff_refused(head: bytes) -> str | None:
+    """Recognise common formats we refuse, to give a more helpful message."""
+    if head.startswith(b"PK\x03\x04"):
+        if b"word/" in head or b"opendocument" in head or b"xl/" in head or b"ppt/" in head:
+            return "office documents (.docx, .odt, .xlsx…) are not supported yet; export the document to PDF and drop the PDF instead"
+        return "ZIP archives are not supported; unpack it and drop the files inside"
+    if head.startswith(b"{\\rtf"):
+        return "RTF documents are not supported; export the document to PDF"
+    if head.startswith(b"%!PS"):
+        return "PostScript is not supported; convert it to PDF (e.g. ps2pdf)"
+    if head[4:8] == b"ftyp":
+        return "this ISO media file (video or AVIF image) is not supported"
+    lower = head[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if lower.startswith((b"<!doctype html", b"<html")):
+        return "HTML pages are not supported; print the page to PDF"
+    if lower.startswith(b"<svg") or (lower.startswith(b"<?xml") and b"<svg" in lower):
+        return "SVG drawings are not supported; export the drawing to PDF or PNG"
+    return None
+
+
+def decode_text(data: bytes, *, partial: bool = False) -> str | None:
+    """Decode bytes of a text file, or return None if they are not text.
+
+    See the module docstring for the order of encodings tried. With
+    *partial*, *data* is a prefix of a longer file, so a multi-byte sequence
+    cut at the end is not an error.
+    """
+    for bom, encoding in (
+        (codecs.BOM_UTF8, "utf-8-sig"),
+        (codecs.BOM_UTF32_LE, "utf-32"),
+        (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
+        if data.startswith(bom):
+            text = _decode(data, encoding, partial)
+            return text if text is not None and _is_texty(text) else None
+    if b"\x00" in data:
+        return None  # UTF-16 without BOM is too rare to guess at; binary is likely
+    for encoding in ("utf-8", "cp1252"):
+        text = _decode(data, encoding, partial)
+        if text is not None and _is_texty(text):
+            if encoding != "utf-8":
+                log.debug("decoded text as %s (not valid UTF-8)", encoding)
+            return text
+    return None
+
+
+def _decode(data: bytes, encoding: str, partial: bool) -> str | None:
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    try:
+        return decoder.decode(data, final=not partial)
+    except UnicodeDecodeError:
+        return None
+
+
+def _is_texty(text: str) -> bool:
+    """True when there are (almost) no control characters: binary is full of them."""
+    if "\x00" in text:
+        return False
+    bad = len(_CONTROL.findall(text))
+    return bad <= max(2, len(text) // 1000)
+
+
+def _looks_like_mail(head: bytes) -> bool:
+    """An RFC 822 message: a block of header lines ending at a blank line,
+    including at least two well-known mail headers."""
+    header, sep, _ = head.replace(b"\r\n", b"\n").partition(b"\n\n")
+    if not sep:
+        return False
+    known = 0
+    for i, line in enumerate(header.split(b"\n")):
+        if line[:1] in (b" ", b"\t") and i > 0:
+            continue  # folded continuation of the previous header
+        if i == 0 and line.startswith(b"From "):
+            continue  # mbox separator line
+        if not _HEADER_LINE.match(line):
+            return False
+        if line.split(b":", 1)[0].lower() in _MAIL_HEADERS:
+            known += 1
+    return known >= 2
