@@ -146,7 +146,7 @@ def bench_memory(base: Path) -> dict:
             "at_rest_mb": at_rest, "at_rest_incl_children_mb": at_rest_total}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="paperfs-bench-") as tmp:
         base = Path(tmp)
         print(f"consume benchmarks on {CORES} core(s)")
@@ -167,7 +167,8 @@ def main() -> None:
         print(f"  busy, daemon + workers:          {mem['after_batch_with_workers_mb']:6.1f} MB RSS")
         print(f"  at rest after a batch:           {mem['at_rest_mb']:6.1f} MB RSS  (target ≤ 150)")
         print(f"  at rest after a batch, + children: {mem['at_rest_incl_children_mb']:6.1f} MB RSS")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(sys.argv[1:]))

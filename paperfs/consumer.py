@@ -35,6 +35,7 @@ from paperfs.pipeline import DateSettings, WorkerTask, process
 from paperfs.pool import SerialPool, WorkerPool
 from paperfs.treesync import sync
 from paperfs.watcher import InboxWatcher, SidecarWatcher
+from paperfs.writer import LockedWriter
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +147,7 @@ class Consumer:
         self.index: SqliteIndex | None = None
         self.archive: Archive | None = None
         self.pool: Any = None
+        self.writer: LockedWriter | None = None
         self.inbox_watcher: InboxWatcher | None = None
         self.sidecar_watcher: SidecarWatcher | None = None
 
@@ -154,6 +156,7 @@ class Consumer:
     def open(self) -> None:
         self.archive = open_archive(self.config, self.lock)
         self.index = self.archive.index
+        self.writer = LockedWriter(self.archive)
         self._recover_jobs()
         pool_cls = SerialPool if self.serial else WorkerPool
         self.pool = pool_cls(process, workers=self.config.workers,
@@ -243,7 +246,7 @@ class Consumer:
                 self._finish(job, error=outcome.error)
                 continue
             try:
-                job, doc = self.archive.commit(job, outcome.result)
+                job, doc = self.writer.run(lambda a: a.commit(job, outcome.result))
             except ConsumeError as exc:
                 self._finish(job, error=exc)
                 continue
@@ -252,7 +255,7 @@ class Consumer:
         return len(outcomes)
 
     def _finish(self, job: Job, *, error: ConsumeError) -> None:
-        path = self.archive.fail(job, error)
+        path = self.writer.run(lambda a: a.fail(job, error))
         self.queue.finish(job)
         self._report(Result(source=job.source, path=str(path), error=error))
 
@@ -295,7 +298,7 @@ class Consumer:
             self.claim_ready()
             for sidecar in self.sidecar_watcher.changed():
                 try:
-                    self.archive.sidecar_changed(sidecar)
+                    self.writer.sidecar_changed(sidecar)
                 except Exception:  # noqa: BLE001 - one bad edit must not stop the daemon
                     log.exception("could not apply the change to %s", sidecar)
             self.step(poll)
