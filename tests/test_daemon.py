@@ -207,3 +207,22 @@ def test_crash_at_random_moments_loses_and_duplicates_nothing(daemon, tmp_path):
     assert not any(daemon.root.work.iterdir())
     assert not list(daemon.root.journal.iterdir())
     daemon.stop()
+
+
+def test_files_present_at_start_and_subfolders_as_tags(daemon, tmp_path):
+    """Files already waiting are consumed at start-up; subfolder names become tags."""
+    daemon.env["PAPERFS_INBOX__SUBFOLDERS_AS_TAGS"] = "true"
+    make_text_pdf(tmp_path / "w.pdf", ["waiting since before the start 07.07.2017"])
+    drop(tmp_path / "w.pdf", daemon.root.inbox / "Taxes" / "2017")
+    ignored = daemon.root.inbox / "@eaDir" / "w.pdf"
+    drop(tmp_path / "w.pdf", ignored.parent)
+    (daemon.root.inbox / "scan.pdf.part").write_bytes(b"%PDF-1.4 still uploading")
+    daemon.start()
+    daemon.wait_for(lambda: len(archive_state(daemon.root)) == 1, 60, "the waiting file")
+    [doc] = archive_state(daemon.root).values()
+    assert doc.tags == ("Taxes", "2017")
+    assert doc.source["path"] == "inbox/Taxes/2017/w.pdf"
+    time.sleep(1.5)
+    assert ignored.exists() and (daemon.root.inbox / "scan.pdf.part").exists()
+    assert not (daemon.root.inbox / "Taxes").exists(), "emptied subfolders are removed"
+    daemon.stop()
