@@ -5,9 +5,10 @@ Images: img2pdf embeds JPEG, PNG, TIFF (CCITT G4 too) and GIF without
 re-encoding where it can. Pillow steps in where img2pdf cannot or should not
 work alone:
 
-* HEIC/HEIF (via pillow_heif): decoded and stored as high-quality JPEG — the
-  source is a lossy phone photo, and a PNG of a 12-megapixel photo would be
-  ~20 MB;
+* HEIC/HEIF (via pillow_heif) and lossy WebP: decoded and stored as
+  high-quality JPEG — the source is lossy already, and a lossless copy of the
+  decoded pixels of a 12-megapixel photo would be ~20 MB (lossless WebP goes
+  through img2pdf, which stores it losslessly);
 * images with transparency (RGBA PNG, transparent GIF, …) are flattened onto
   white. img2pdf could keep an /SMask, but a transparent page makes PDF/A-1
   impossible, renders black-on-black in some viewers and gains nothing for a
@@ -51,7 +52,7 @@ log = logging.getLogger(__name__)
 MAX_PAGE_INCHES = 25.0
 #: DPIs below this are placeholders (e.g. JFIF "aspect ratio only" = 1 dpi).
 MIN_PLAUSIBLE_DPI = 50
-HEIC_JPEG_QUALITY = 92
+LOSSY_JPEG_QUALITY = 92  # for HEIC and lossy WebP
 
 _FONT_DIRS = (
     Path(__file__).resolve().parent / "fonts",
@@ -101,11 +102,8 @@ def image_to_pdf(src: Path, dst: Path, *, mime: str, default_dpi: int = 300) -> 
         with Image.open(src) as im:
             frames = getattr(im, "n_frames", 1)
             dpi = effective_dpi(im, default_dpi)
-            needs_pillow = (
-                mime in (det.HEIC, det.HEIF)
-                or (mime == det.GIF and frames > 1)
-                or _has_alpha(im)
-            )
+            lossy = mime in (det.HEIC, det.HEIF) or (mime == det.WEBP and _lossy_webp(src))
+            needs_pillow = lossy or (mime == det.GIF and frames > 1) or _has_alpha(im)
             layout = img2pdf.get_fixed_dpi_layout_fun((dpi, dpi))
             pdf: bytes | None = None
             if not needs_pillow:
@@ -118,7 +116,6 @@ def image_to_pdf(src: Path, dst: Path, *, mime: str, default_dpi: int = 300) -> 
                 except Exception as e:  # img2pdf refuses some colour spaces/depths
                     log.info("%s: img2pdf cannot embed it directly (%s); re-encoding", src.name, e)
             if pdf is None:
-                lossy = mime in (det.HEIC, det.HEIF)
                 blobs = list(_reencode(im, lossy=lossy, first_only=mime == det.GIF))
                 pdf = img2pdf.convert(blobs, layout_fun=layout)
                 frames = len(blobs)
@@ -135,6 +132,19 @@ def image_to_pdf(src: Path, dst: Path, *, mime: str, default_dpi: int = 300) -> 
     dst.write_bytes(pdf)
     log.debug("%s: %s -> PDF, %d page(s) at %d dpi", src.name, mime, frames, dpi)
     return frames
+
+
+def _lossy_webp(src: Path) -> bool:
+    """A WebP without a VP8L (lossless) chunk is lossy: re-encoding its
+    pixels as Flate would only make the PDF many times larger."""
+    with open(src, "rb") as fh:
+        fh.seek(12)  # after "RIFF", size, "WEBP"
+        while len(header := fh.read(8)) == 8:
+            fourcc, size = header[:4], int.from_bytes(header[4:], "little")
+            if fourcc in (b"VP8 ", b"VP8L"):
+                return fourcc == b"VP8 "
+            fh.seek(size + (size & 1), io.SEEK_CUR)  # chunks are padded to even sizes
+    return True
 
 
 def effective_dpi(im: Image.Image, default_dpi: int) -> int:
@@ -174,7 +184,7 @@ def _reencode(im: Image.Image, *, lossy: bool, first_only: bool) -> Iterator[byt
             page = page.convert("L" if page.mode in ("I;16", "I", "F", "LA") else "RGB")
         buf = io.BytesIO()
         if lossy:
-            page.save(buf, format="JPEG", quality=HEIC_JPEG_QUALITY, optimize=True)
+            page.save(buf, format="JPEG", quality=LOSSY_JPEG_QUALITY, optimize=True)
         else:
             page.save(buf, format="PNG")
         yield buf.getvalue()

@@ -129,8 +129,13 @@ def detect(path: Path, head: bytes | None = None) -> str:
 def _sniff_binary(head: bytes) -> str | None:
     """Magic-number checks for the binary formats we accept."""
     # PDF readers accept the header anywhere in the first 1 KiB; scanners and
-    # broken mailers sometimes prepend junk (pngx-invalid_pdf.pdf does).
-    if head.startswith(b"%PDF-") or b"%PDF-" in head[:1024]:
+    # broken mailers sometimes prepend junk (pngx-invalid_pdf.pdf does). A
+    # later header must be followed by an object, so that a text file that
+    # merely mentions "%PDF-" stays text.
+    if head.startswith(b"%PDF-"):
+        return PDF
+    at = head.find(b"%PDF-", 0, 1024)
+    if at > 0 and re.search(rb"\d+\s+\d+\s+obj\b", head[at : at + 4096]):
         return PDF
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
         return PNG

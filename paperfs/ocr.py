@@ -447,23 +447,26 @@ def _ocr(
     pages: list[int] | None = None,
     signed: bool = False,
 ) -> TextResult:
-    """Run OCRmyPDF and build the result from its output."""
-    from ocrmypdf.exceptions import InputFileError, PriorOcrFoundError
+    """Run OCRmyPDF (with the fallbacks below) and build the result from its output."""
+    from ocrmypdf.exceptions import ExitCodeException, InputFileError, PriorOcrFoundError
 
     try:
-        _run_ocrmypdf(name, pdf_in, archive, settings, mode=mode, pages=pages, signed=signed)
-    except PriorOcrFoundError:
-        # pdfium saw no text, OCRmyPDF found some (e.g. only whitespace).
-        log.info("%s: OCRmyPDF found prior text that pdfium did not; redoing OCR", name)
-        _run_ocrmypdf(name, pdf_in, archive, settings, mode="redo", signed=signed)
-    except InputFileError as e:
-        if mode != "redo" or "form" not in str(e):
-            raise _map_ocrmypdf_error(name, e) from e
-        # Redo is impossible on fillable forms; skip mode still OCRs the pages
-        # without text.
-        log.warning("%s: has a fillable form, so the OCR layer cannot be redone; "
-                    "OCRing only pages without text", name)
-        _run_ocrmypdf(name, pdf_in, archive, settings, mode="skip", signed=signed)
+        try:
+            _run_ocrmypdf(name, pdf_in, archive, settings, mode=mode, pages=pages, signed=signed)
+        except PriorOcrFoundError:
+            # pdfium saw no text, OCRmyPDF found some (e.g. only whitespace).
+            log.info("%s: OCRmyPDF found prior text that pdfium did not; redoing OCR", name)
+            _run_ocrmypdf(name, pdf_in, archive, settings, mode="redo", signed=signed)
+        except InputFileError as e:
+            if mode != "redo" or "form" not in str(e):
+                raise
+            # Redo is impossible on fillable forms; skip mode still OCRs the
+            # pages without text.
+            log.warning("%s: has a fillable form, so the OCR layer cannot be redone; "
+                        "OCRing only pages without text", name)
+            _run_ocrmypdf(name, pdf_in, archive, settings, mode="skip", signed=signed)
+    except ExitCodeException as e:  # whatever the first try or a fallback raised
+        raise _map_ocrmypdf_error(name, e) from e
     texts = extract_text(archive)
     pdfa = _is_pdfa(archive)
     log.debug("%s: OCR (%s) done, %d page(s), PDF/A=%s", name, mode, len(texts), pdfa)
@@ -481,8 +484,9 @@ def _run_ocrmypdf(
     signed: bool = False,
     ocr: bool = True,
 ) -> None:
-    """One OCRmyPDF call with our fixed options; exceptions other than
-    PriorOcrFoundError/InputFileError are mapped to paperfs errors."""
+    """One OCRmyPDF call with our fixed options. PriorOcrFoundError and
+    InputFileError pass through for the caller's fallbacks; every other
+    exception becomes a paperfs error."""
     import ocrmypdf
     import pikepdf
     from ocrmypdf.exceptions import (

@@ -4,7 +4,7 @@
 #   scripts/install-system-deps.sh --test   plus what the test suite needs
 set -euo pipefail
 
-runtime=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-fra ghostscript
+runtime=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-fra tesseract-ocr-osd ghostscript
          unpaper pngquant poppler-utils qpdf fonts-dejavu-core libzbar0 python3-venv)
 testing=(litmus rclone cadaver)
 
