@@ -97,6 +97,17 @@ class ArchiveConfig:
 
 
 @dataclass(frozen=True)
+class IndexConfig:
+    backend: str = "sqlite"
+    url: str = ""
+    zk_hosts: str = ""
+    collection: str = "paperfs"
+    timeout_seconds: float = 10.0
+    commit_within_ms: int = 1000
+    fallback: bool = False
+
+
+@dataclass(frozen=True)
 class Config:
     data_root: Path = Path(".")
     log_level: str = "INFO"
@@ -104,6 +115,7 @@ class Config:
     ocr: OcrConfig = field(default_factory=OcrConfig)
     consume: ConsumeConfig = field(default_factory=ConsumeConfig)
     archive: ArchiveConfig = field(default_factory=ArchiveConfig)
+    index: IndexConfig = field(default_factory=IndexConfig)
     #: the file this was loaded from (None: defaults only); not a config key
     source: Path | None = field(default=None, compare=False)
 
@@ -116,10 +128,12 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "log_level": ("DEBUG", "INFO", "WARNING", "ERROR"),
     "ocr.mode": ("auto", "always", "never", "redo"),
     "consume.date_order": ("DMY", "MDY", "YMD"),
+    "index.backend": ("sqlite", "solr"),
 }
 _POSITIVE = {"inbox.stable_seconds", "inbox.incomplete_seconds", "inbox.poll_seconds",
              "consume.timeout_seconds", "consume.worker_idle_seconds", "ocr.image_dpi",
-             "ocr.tesseract_timeout", "archive.max_name_bytes"}
+             "ocr.tesseract_timeout", "archive.max_name_bytes", "index.timeout_seconds",
+             "index.commit_within_ms"}
 
 
 class _Loader:
