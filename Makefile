@@ -19,6 +19,7 @@ install: system-deps $(VENV)/.installed
 
 install-test: install
 	scripts/install-system-deps.sh --test
+	solr/install.sh >/dev/null
 	@test -f $(VENV)/.installed-test || { $(BIN)/pip install -q -e '.[test]' && touch $(VENV)/.installed-test; }
 
 system-deps:
