@@ -20,12 +20,13 @@ from tests.samples import make_scan, make_text_pdf
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+PAPERFS = [sys.executable, "-m", "paperfs"]
 CORES = os.cpu_count() or 1
 
 
 def _new_root(base: Path, name: str, extra: str = "") -> Path:
     root = base / name
-    subprocess.run([BIN / "paperfs", "init", str(root)], check=True, capture_output=True)
+    subprocess.run([*PAPERFS, "init", str(root)], check=True, capture_output=True)
     with open(root / "paperfs.yml", "a") as f:
         f.write(extra)
     return root
@@ -49,7 +50,7 @@ def _scans(base: Path, n: int) -> list[Path]:
 
 def _consume(root: Path, files: list[Path]) -> float:
     start = time.perf_counter()
-    subprocess.run([BIN / "paperfs", "--root", str(root), "consume", *map(str, files)],
+    subprocess.run([*PAPERFS, "--root", str(root), "consume", *map(str, files)],
                    check=True, capture_output=True, env={**os.environ, "OMP_THREAD_LIMIT": "1"})
     return time.perf_counter() - start
 
@@ -122,7 +123,7 @@ def _children(pid: int) -> list[int]:
 
 def bench_memory(base: Path) -> dict:
     root = _new_root(base, "mem-root", "consume:\n  worker_idle_seconds: 3\n")
-    proc = subprocess.Popen([BIN / "paperfs", "--root", str(root), "run"],
+    proc = subprocess.Popen([*PAPERFS, "--root", str(root), "run"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         time.sleep(5)
@@ -147,26 +148,32 @@ def bench_memory(base: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Parts to run: ocr, digital, memory (default: all)."""
+    parts = set(argv or ()) or {"ocr", "digital", "memory"}
     with tempfile.TemporaryDirectory(prefix="paperfs-bench-") as tmp:
         base = Path(tmp)
         print(f"consume benchmarks on {CORES} core(s)")
-        ocr = bench_ocr(base)
-        print(f"OCR, {ocr['files']} single-page 300-dpi scans:")
-        print(f"  reference ocrmypdf --jobs 1 x{CORES} at once: {ocr['reference_s']:7.1f} s "
-              f"({ocr['reference_per_min']:.1f} pages/min)")
-        print(f"  paperfs consume:                      {ocr['paperfs_s']:7.1f} s "
-              f"({ocr['paperfs_per_min']:.1f} pages/min)")
-        print(f"  ratio paperfs/reference throughput:   {ocr['ratio']:.2f}  (target ≥ 0.90)")
-        dig = bench_digital(base)
-        print(f"born-digital, {dig['files']} PDFs of 1-3 pages:")
-        print(f"  steady state:        {dig['steady_docs_per_s']:6.1f} docs/s  (target ≥ 20)")
-        print(f"  whole command incl. start-up: {dig['whole_command_docs_per_s']:6.1f} docs/s")
-        mem = bench_memory(base)
-        print("daemon memory:")
-        print(f"  at rest, fresh:                  {mem['fresh_mb']:6.1f} MB RSS")
-        print(f"  busy, daemon + workers:          {mem['after_batch_with_workers_mb']:6.1f} MB RSS")
-        print(f"  at rest after a batch:           {mem['at_rest_mb']:6.1f} MB RSS  (target ≤ 150)")
-        print(f"  at rest after a batch, + children: {mem['at_rest_incl_children_mb']:6.1f} MB RSS")
+        if "ocr" in parts:
+            ocr = bench_ocr(base)
+            print(f"OCR, {ocr['files']} single-page 300-dpi scans:")
+            print(f"  reference ocrmypdf --jobs 1 x{CORES} at once: {ocr['reference_s']:7.1f} s "
+                  f"({ocr['reference_per_min']:.1f} pages/min)")
+            print(f"  paperfs consume:                      {ocr['paperfs_s']:7.1f} s "
+                  f"({ocr['paperfs_per_min']:.1f} pages/min)")
+            print(f"  ratio paperfs/reference throughput:   {ocr['ratio']:.2f}  (target >= 0.90)")
+        if "digital" in parts:
+            dig = bench_digital(base)
+            print(f"born-digital, {dig['files']} PDFs of 1-3 pages:")
+            print(f"  steady state:                  {dig['steady_docs_per_s']:6.1f} docs/s  "
+                  "(target >= 20)")
+            print(f"  whole command incl. start-up:  {dig['whole_command_docs_per_s']:6.1f} docs/s")
+        if "memory" in parts:
+            mem = bench_memory(base)
+            print("daemon memory (RSS):")
+            print(f"  at rest, fresh:                    {mem['fresh_mb']:6.1f} MB")
+            print(f"  busy, daemon + workers:            {mem['after_batch_with_workers_mb']:6.1f} MB")
+            print(f"  at rest after a batch:             {mem['at_rest_mb']:6.1f} MB  (target <= 150)")
+            print(f"  at rest after a batch, + children: {mem['at_rest_incl_children_mb']:6.1f} MB")
     return 0
 
 

@@ -213,7 +213,7 @@ class Archive:
 
     def _finish_failure(self, job: Job) -> None:
         assert job.failed_name is not None
-        if job.input.exists():
+        if os.path.lexists(job.input):  # lexists: a dangling symlink is moved too
             atomic_move(job.input, self.root.failed / job.failed_name, overwrite=True)
 
     # ------------------------------------------------------------ changing documents

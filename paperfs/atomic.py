@@ -72,7 +72,7 @@ def atomic_move(src: Path, target: Path, *, overwrite: bool = False) -> None:
     mount); the copy is atomic at the target, the unlink follows it.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
-    if not overwrite and target.exists():
+    if not overwrite and os.path.lexists(target):
         raise FileExistsError(target)
     try:
         os.rename(src, target)

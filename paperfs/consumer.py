@@ -274,6 +274,7 @@ class Consumer:
         else:
             self.wake.wait(timeout)
             self.wake.clear()
+            self.pool.retire_idle()
 
     def consume_now(self) -> list[Result]:
         """Run queued jobs to completion (one-shot mode)."""
@@ -340,6 +341,7 @@ class Consumer:
             "queued": len(self.jobs),
             "in_flight": sorted(job.source for job in self.active.values()),
             "workers": self.pool.size if self.pool else 0,
+            "worker_processes": self.pool.processes if self.pool else 0,
             "filed_since_start": sum(1 for r in self.results if r.error is None),
             "failed_since_start": sum(1 for r in self.results if r.error is not None),
         }

@@ -85,7 +85,7 @@ class WorkQueue:
     def claim(self, path: Path, *, source: str, tags: tuple[str, ...] = (),
               owner: str | None = None, copy: bool = False) -> Job:
         """Take a file into the queue; move it (inbox) or copy it (CLI input)."""
-        stat = path.stat()
+        stat = path.lstat()  # never follow a link out of the inbox
         job_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
         folder = self.work_dir / job_id
         folder.mkdir()
@@ -120,7 +120,7 @@ class WorkQueue:
                 log.error("job record %s is damaged (%s); leaving it for inspection",
                           folder / JOB_FILE, exc)
                 continue
-            if not job.input.exists():
+            if not os.path.lexists(job.input):
                 if job.doc_id is None and job.failed_name is None:
                     log.info("dropping interrupted claim %s (%s stays in the inbox)",
                              job.job_id, job.source)

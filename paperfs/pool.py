@@ -127,6 +127,11 @@ class WorkerPool(Generic[K]):
     def free(self) -> int:
         return self.size - self.busy
 
+    @property
+    def processes(self) -> int:
+        """Worker processes alive now (they start on demand and retire when idle)."""
+        return len(self._workers)
+
     def in_flight(self) -> list[K]:
         return [w.key for w in self._workers if w.key is not None]
 
@@ -176,7 +181,7 @@ class WorkerPool(Generic[K]):
                     f"processing took longer than consume.timeout_seconds={self.timeout:g}; "
                     "raise the limit for very large scans")))
                 self._replace(worker, kill=True)
-        self._retire_idle(now)
+        self.retire_idle()
         return outcomes
 
     def _outcome(self, key: K, message: tuple) -> Outcome[K]:
@@ -188,7 +193,9 @@ class WorkerPool(Generic[K]):
         worker.stop(kill=True) if kill else worker.process.join(1)
         self._workers.remove(worker)
 
-    def _retire_idle(self, now: float) -> None:
+    def retire_idle(self) -> None:
+        """Stop workers idle for longer than idle_seconds (call this regularly)."""
+        now = time.monotonic()
         for worker in [w for w in self._workers if w.key is None]:
             if now - worker.idle_since > self.idle_seconds:
                 worker.stop()
@@ -216,6 +223,8 @@ class SerialPool(Generic[K]):
     def busy(self) -> int:
         return 0
 
+    processes = 0
+
     def in_flight(self) -> list[K]:
         return []
 
@@ -230,6 +239,9 @@ class SerialPool(Generic[K]):
     def poll(self, timeout: float) -> list[Outcome[K]]:
         done, self._done = self._done, []
         return done
+
+    def retire_idle(self) -> None:
+        pass
 
     def shutdown(self, *, kill: bool = False) -> None:
         pass

@@ -88,6 +88,7 @@ def test_bad_input_gets_a_clear_outcome(daemon, corpus, tmp_path):
     outside = tmp_path / "secret.pdf"
     make_text_pdf(outside, ["secret outside the inbox"])
     os.symlink(outside, inbox / "link.pdf")
+    os.symlink(tmp_path / "nowhere.pdf", inbox / "dangling.pdf")
     daemon.wait_settled(120)
     docs = archive_state(daemon.root)
     failed = failed_state(daemon.root)
@@ -95,6 +96,7 @@ def test_bad_input_gets_a_clear_outcome(daemon, corpus, tmp_path):
     assert {long_name, "Rechnung Müller – 東京 ☃.pdf", "report..%2e%2e%2f..pdf", "inside.pdf"} <= names
     assert all("secret" not in d.content for d in docs.values()), "symlink was followed"
     assert failed["link.pdf"]["reason"] == "unsupported"
+    assert failed["dangling.pdf"]["reason"] == "unsupported"
     assert outside.exists() and (daemon.root.failed / "link.pdf").is_symlink()
     assert failed["zero.pdf"]["reason"] == "empty"
     assert failed["pngx-encrypted.pdf"]["reason"] == "encrypted"
@@ -212,6 +214,7 @@ def test_crash_at_random_moments_loses_and_duplicates_nothing(daemon, tmp_path):
 def test_files_present_at_start_and_subfolders_as_tags(daemon, tmp_path):
     """Files already waiting are consumed at start-up; subfolder names become tags."""
     daemon.env["PAPERFS_INBOX__SUBFOLDERS_AS_TAGS"] = "true"
+    daemon.env["PAPERFS_CONSUME__WORKER_IDLE_SECONDS"] = "1"
     make_text_pdf(tmp_path / "w.pdf", ["waiting since before the start 07.07.2017"])
     drop(tmp_path / "w.pdf", daemon.root.inbox / "Taxes" / "2017")
     ignored = daemon.root.inbox / "@eaDir" / "w.pdf"
@@ -225,4 +228,6 @@ def test_files_present_at_start_and_subfolders_as_tags(daemon, tmp_path):
     time.sleep(1.5)
     assert ignored.exists() and (daemon.root.inbox / "scan.pdf.part").exists()
     assert not (daemon.root.inbox / "Taxes").exists(), "emptied subfolders are removed"
+    # idle workers retire, so the daemon at rest holds no OCR processes
+    daemon.wait_for(lambda: daemon.status().get("worker_processes") == 0, 10, "idle workers")
     daemon.stop()

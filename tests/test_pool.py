@@ -47,7 +47,7 @@ def test_workers_are_single_threaded_and_retire_when_idle():
         assert outcomes["a"].result == "1"  # OMP_THREAD_LIMIT for tesseract
         assert len(pool._workers) == 1  # started on demand, one per document in flight
         time.sleep(0.7)
-        pool.poll(0)
+        pool.retire_idle()
         assert pool._workers == []
     finally:
         pool.shutdown()
