@@ -20,7 +20,7 @@ from typing import Callable
 import yaml
 
 from paperfs.atomic import (atomic_copy, atomic_move, atomic_write_text, fsync_dir,
-                            prune_empty_dirs)
+                            prune_empty_dirs, unused_path)
 from paperfs.config import Config
 from paperfs.document import (ArchiveInfo, Document, OriginalInfo, read_sidecar,
                               write_sidecar)
@@ -184,14 +184,9 @@ class Archive:
     def fail(self, job: Job, error: ConsumeError) -> Path:
         """Move the input to failed/ with a readable .error.yml beside it."""
         if job.failed_name is None:
-            name = clean_component(job.filename, 200)
-            candidate, n = name, 1
-            while ((self.root.failed / candidate).exists()
-                   or (self.root.failed / (candidate + FAILED_INFO_SUFFIX)).exists()):
-                n += 1
-                stem, dot, ext = name.rpartition(".")
-                candidate = f"{stem} ({n}).{ext}" if dot else f"{name} ({n})"
-            job = job.record(failed_name=candidate)
+            target = unused_path(self.root.failed, clean_component(job.filename, 200),
+                                 also=(FAILED_INFO_SUFFIX,))
+            job = job.record(failed_name=target.name)
         assert job.failed_name is not None
         info = {
             "file": job.filename,
@@ -337,11 +332,7 @@ def retry_failed(root: DataRoot) -> list[Path]:
     for path in sorted(root.failed.iterdir()):
         if path.name.endswith(FAILED_INFO_SUFFIX) or not path.is_file():
             continue
-        target = root.inbox / path.name
-        n = 1
-        while target.exists():
-            n += 1
-            target = root.inbox / f"{path.stem} ({n}){path.suffix}"
+        target = unused_path(root.inbox, path.name)
         atomic_move(path, target)
         remove_failed_info(path)
         moved.append(target)

@@ -11,6 +11,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import BinaryIO, Callable
 
 TMP_PREFIX = ".paperfs-tmp-"
 
@@ -29,11 +30,12 @@ def _temp_beside(target: Path) -> tuple[int, Path]:
     return fd, Path(name)
 
 
-def atomic_write_bytes(target: Path, data: bytes) -> None:
+def _write_atomically(target: Path, fill: Callable[[BinaryIO], None]) -> None:
+    """Write a temp file beside target with fill(), fsync it, rename it over target."""
     fd, tmp = _temp_beside(target)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            fill(f)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)
@@ -44,25 +46,31 @@ def atomic_write_bytes(target: Path, data: bytes) -> None:
     fsync_dir(target.parent)
 
 
+def atomic_write_bytes(target: Path, data: bytes) -> None:
+    _write_atomically(target, lambda f: f.write(data))
+
+
 def atomic_write_text(target: Path, text: str) -> None:
     atomic_write_bytes(target, text.encode("utf-8"))
 
 
 def atomic_copy(src: Path, target: Path) -> None:
-    """Copy src to target atomically (content and mtime, not ownership)."""
-    fd, tmp = _temp_beside(target)
-    try:
-        with open(src, "rb") as fin, os.fdopen(fd, "wb") as fout:
-            shutil.copyfileobj(fin, fout, 1024 * 1024)
-            fout.flush()
-            os.fsync(fout.fileno())
-        shutil.copystat(src, tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(target.parent)
+    """Copy src's content to target atomically."""
+    with open(src, "rb") as fin:
+        _write_atomically(target, lambda fout: shutil.copyfileobj(fin, fout, 1024 * 1024))
+
+
+def unused_path(folder: Path, name: str, *, also: tuple[str, ...] = ()) -> Path:
+    """folder/name, or 'stem (2).ext', 'stem (3).ext'… if that exists (or name+suffix
+    for any suffix in also: the .error.yml beside a failed file)."""
+    stem, dot, ext = name.rpartition(".")
+    if not dot or not stem:
+        stem, ext = name, ""
+    candidate, n = name, 1
+    while any(os.path.lexists(folder / (candidate + extra)) for extra in ("", *also)):
+        n += 1
+        candidate = f"{stem} ({n}).{ext}" if ext else f"{stem} ({n})"
+    return folder / candidate
 
 
 def atomic_move(src: Path, target: Path, *, overwrite: bool = False) -> None:

@@ -21,7 +21,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterable
 
 from paperfs.archive import Archive
-from paperfs.atomic import atomic_write_text, prune_empty_dirs, remove_stale_temps
+from paperfs.atomic import (atomic_copy, atomic_write_text, prune_empty_dirs,
+                            remove_stale_temps, unused_path)
 from paperfs.config import Config
 from paperfs.document import Document
 from paperfs.errors import (ConsumeError, DataRootError, EmptyFileError, UnsupportedFileError,
@@ -375,15 +376,9 @@ def handoff_to_inbox(root: DataRoot, files: Iterable[Path]) -> list[Path]:
     The copy is made under an ignored temporary name and renamed, so the
     watcher never sees a half-written file.
     """
-    from paperfs.atomic import atomic_copy
-
     out = []
     for path in files:
-        target = root.inbox / path.name
-        n = 1
-        while target.exists():
-            n += 1
-            target = root.inbox / f"{path.stem} ({n}){path.suffix}"
+        target = unused_path(root.inbox, path.name)
         atomic_copy(path, target)
         out.append(target)
     return out
