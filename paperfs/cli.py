@@ -379,3 +379,4 @@ def retry(ctx: click.Context) -> None:
 def main() -> None:
     cli(prog_name="paperfs")
 
+from paperfs import cli_index  # noqa: E402,F401  (registers search/reindex/check)

@@ -7,10 +7,26 @@ tests in tests/index_contract.py run against each.
 from __future__ import annotations
 
 import abc
+import contextlib
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 from paperfs.document import Document
+from paperfs.index.model import (LOCAL_ADMIN, Facets, FacetCount, Hit, SearchResult,
+                                 StoredDocument, Suggestion, User)
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from paperfs.search.query import Node
+
+__all__ = ["Index", "IndexEntry", "FiledRef", "User", "LOCAL_ADMIN", "Hit", "SearchResult",
+           "Facets", "FacetCount", "Suggestion", "StoredDocument", "SORTS"]
+
+#: Accepted ``sort`` values: a field ascending, or with '-' descending.
+#: Every order ends with the document id, so pages never overlap or skip.
+SORTS = ("relevance", "created", "-created", "added", "-added", "modified", "-modified",
+         "title", "-title", "id", "-id")
 
 
 @dataclass(frozen=True)
@@ -71,3 +87,56 @@ class Index(abc.ABC):
 
     def close(self) -> None:
         pass
+
+    # ------------------------------------------------------------ rebuilding
+
+    @contextlib.contextmanager
+    def rebuilding(self) -> Iterator["Index"]:
+        """An empty index to fill from the tree (``treesync.sync(rebuild=True)``).
+
+        When the block ends normally the new content becomes this index's
+        content; when it raises (or the process dies) this index is left as it
+        was. The default clears in place; backends that can build aside and
+        swap (SQLite: a new file renamed over the old one) override it.
+        """
+        self.clear()
+        yield self
+
+    # ------------------------------------------------------------ searching
+
+    @abc.abstractmethod
+    def search(self, query: "str | Node", *, user: User, sort: str = "relevance",
+               limit: int = 25, offset: int = 0, highlight: bool = True,
+               now: "dt.datetime | None" = None) -> SearchResult:
+        """One page of the documents matching ``query`` that ``user`` may view.
+
+        ``query`` is query-language text (parsed with ``now`` as the clock for
+        relative dates; QuerySyntaxError when it cannot be parsed) or a parsed
+        tree. ``sort`` is one of SORTS; relevance ranks title hits above body
+        hits and falls back to newest created first when the query has no
+        words. ``total`` counts every match the user may view.
+        """
+
+    @abc.abstractmethod
+    def facets(self, query: "str | Node", *, user: User,
+               now: "dt.datetime | None" = None) -> Facets:
+        """Counts of tags, correspondents, types and created years over the matches."""
+
+    @abc.abstractmethod
+    def get(self, doc_id: int, user: User) -> StoredDocument | None:
+        """The document, or None when it does not exist or the user may not view it."""
+
+    @abc.abstractmethod
+    def more_like_this(self, doc_id: int, user: User, limit: int = 10) -> SearchResult:
+        """Documents with similar words (never the document itself)."""
+
+    @abc.abstractmethod
+    def suggest(self, prefix: str, field: str | None = None, limit: int = 10, *,
+                user: User) -> list[Suggestion]:
+        """Completions for what the user is typing.
+
+        ``field`` None: words of the text and values of tags, correspondents
+        and types; "tag", "correspondent", "type", "owner": values of that
+        field; "title", "content", "note", "path": words of that field.
+        Only what occurs in documents the user may view.
+        """

@@ -1,30 +1,72 @@
-"""Embedded index: SQLite (WAL, one writer, concurrent readers) with FTS5."""
+"""Embedded index: SQLite (WAL, one writer, concurrent readers) with FTS5.
+
+Tables: ``documents`` (one row per document: metadata, folded copies for
+case-insensitive matching, timestamps for ranges), ``document_tags`` and
+``document_grants`` (view/change users and groups, for permission
+filtering), ``fts`` (FTS5, rowid = document id; unicode61 with diacritics
+removed, optionally the porter stemmer; a prefix index for 3
+characters) and the vocabulary views ``fts_vocab`` / ``fts_vocab_col``.
+
+The query compiler is paperfs/index/sqlite_query.py. Every write method is
+one transaction (one commit per call); a reader on another connection sees
+a document as soon as ``upsert`` returns.
+
+The index is derived from archive/: an index of another schema version is
+dropped and recreated empty by the writer (the daemon's start-up sync then
+indexes every sidecar again); ``paperfs reindex`` builds a new file aside and
+renames it over the old one (``rebuilding``).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import json
 import logging
+import math
+import os
+import re
 import sqlite3
+from collections import Counter
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from paperfs.index.base import FiledRef, Index, IndexEntry
+from paperfs.atomic import fsync_dir
+from paperfs.errors import DataRootError, NotFoundError, UsageError
+from paperfs.index.base import SORTS, FiledRef, Index, IndexEntry
+from paperfs.index.model import (MARK_END, MARK_START, FacetCount, Facets, Hit, SearchResult,
+                                 StoredDocument, Suggestion, User)
+from paperfs.index.sqlite_query import BM25, TOP, Compiled, Compiler, fts_string
+from paperfs.search.match import fold
+from paperfs.search.query import And, Node, Not, NumberRange, Or, Term, parse
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: stemming choices: the FTS5 tokenizer each one uses
+TOKENIZERS = {
+    "none": "unicode61 remove_diacritics 2",
+    "porter": "porter unicode61 remove_diacritics 2",
+}
+MAX_LIMIT = 1000
+SNIPPET_TOKENS = 24
+_FALLBACK_SNIPPET_CHARS = 200
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS documents (
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE documents (
     id INTEGER PRIMARY KEY,
     path TEXT NOT NULL UNIQUE,
     title TEXT NOT NULL,
+    title_sort TEXT NOT NULL,
     correspondent TEXT,
+    correspondent_fold TEXT,
     document_type TEXT,
+    type_fold TEXT,
     tags TEXT NOT NULL DEFAULT '[]',
     asn INTEGER,
     owner TEXT,
+    owner_fold TEXT,
     view_users TEXT NOT NULL DEFAULT '[]',
     view_groups TEXT NOT NULL DEFAULT '[]',
     change_users TEXT NOT NULL DEFAULT '[]',
@@ -32,55 +74,228 @@ CREATE TABLE IF NOT EXISTS documents (
     created TEXT NOT NULL,
     added TEXT NOT NULL,
     modified TEXT NOT NULL,
+    added_ts REAL NOT NULL,
+    modified_ts REAL NOT NULL,
     original_sha256 TEXT NOT NULL,
     archive_sha256 TEXT NOT NULL,
     pages INTEGER NOT NULL,
     mime_type TEXT NOT NULL,
     notes TEXT NOT NULL DEFAULT '',
+    content_chars INTEGER NOT NULL DEFAULT 0,
     mtime_ns INTEGER NOT NULL,
     size INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS documents_original_sha ON documents(original_sha256);
-CREATE INDEX IF NOT EXISTS documents_archive_sha ON documents(archive_sha256);
-CREATE TABLE IF NOT EXISTS document_tags (
+CREATE TABLE document_tags (
     doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
     tag TEXT NOT NULL,
+    tag_fold TEXT NOT NULL,
     PRIMARY KEY (doc_id, tag)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS document_tags_tag ON document_tags(tag COLLATE NOCASE);
-CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
-    title, content, tags, correspondent, document_type, notes,
-    tokenize = 'unicode61 remove_diacritics 2'
+CREATE TABLE document_grants (
+    doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,  -- 'u' user, 'g' group (view or change: change implies view)
+    name TEXT NOT NULL,
+    PRIMARY KEY (doc_id, kind, name)
+) WITHOUT ROWID;
+CREATE VIRTUAL TABLE fts USING fts5(
+    title, content, tags, correspondent, document_type, notes, path,
+    tokenize = '{tokenizer}', prefix = '3'
 );
+CREATE VIRTUAL TABLE fts_vocab USING fts5vocab(fts, 'row');
+CREATE VIRTUAL TABLE fts_vocab_col USING fts5vocab(fts, 'col');
+"""
+
+#: Secondary indexes: created with the tables, or after the bulk load of a rebuild
+#: (building them once at the end is faster than keeping them up to date).
+_INDEXES = """
+CREATE INDEX IF NOT EXISTS documents_original_sha ON documents(original_sha256);
+CREATE INDEX IF NOT EXISTS documents_archive_sha ON documents(archive_sha256);
+CREATE INDEX IF NOT EXISTS documents_created ON documents(created, id);
+CREATE INDEX IF NOT EXISTS documents_added ON documents(added_ts, id);
+CREATE INDEX IF NOT EXISTS documents_modified ON documents(modified_ts, id);
+CREATE INDEX IF NOT EXISTS documents_title ON documents(title_sort, id);
+CREATE INDEX IF NOT EXISTS documents_asn ON documents(asn);
+CREATE INDEX IF NOT EXISTS documents_owner ON documents(owner_fold);
+CREATE INDEX IF NOT EXISTS documents_facets ON documents(correspondent, document_type, created);
+CREATE INDEX IF NOT EXISTS documents_correspondent ON documents(correspondent_fold);
+CREATE INDEX IF NOT EXISTS documents_type ON documents(type_fold);
+CREATE INDEX IF NOT EXISTS document_tags_fold ON document_tags(tag_fold);
+CREATE INDEX IF NOT EXISTS document_grants_name ON document_grants(kind, name);
 """
 
 _REF_COLUMNS = "id, path, original_sha256, archive_sha256, mtime_ns, size"
+_HIT_COLUMNS = "id, title, correspondent, document_type, created, added, tags, asn, path"
+_ORDER = {
+    "created": "d.created ASC, d.id ASC",
+    "-created": "d.created DESC, d.id DESC",
+    "added": "d.added_ts ASC, d.id ASC",
+    "-added": "d.added_ts DESC, d.id DESC",
+    "modified": "d.modified_ts ASC, d.id ASC",
+    "-modified": "d.modified_ts DESC, d.id DESC",
+    "title": "d.title_sort ASC, d.id ASC",
+    "-title": "d.title_sort DESC, d.id DESC",
+    "id": "d.id ASC",
+    "-id": "d.id DESC",
+}
+_SORT_COLUMNS = {
+    "created": ("d.created", False), "-created": ("d.created", True),
+    "added": ("d.added_ts", False), "-added": ("d.added_ts", True),
+    "modified": ("d.modified_ts", False), "-modified": ("d.modified_ts", True),
+    "title": ("d.title_sort", False), "-title": ("d.title_sort", True),
+    "id": ("d.id", False), "-id": ("d.id", True),
+}
+#: relevance when the query has no words to rank by: newest first
+_NO_RANK_ORDER = _ORDER["-created"]
+_FIELD_SUGGEST = {"tag", "correspondent", "type", "owner"}
+_WORD_SUGGEST = {None: None, "title": "title", "content": "content", "note": "notes",
+                 "path": "path"}
+_STOPWORDS = frozenset(
+    "the and for that this with from are was were have has had not but you your our "
+    "his her its they them their there here what which who will would can could "
+    "shall should may might must all any per via than then also into onto over under "
+    "der die das und ist nicht mit den dem des ein eine einer eines von zu zur zum "
+    "auf aus bei für fur sie wir ihr sich als auch oder wie noch nur nach bis "
+    "les des une est pour dans par sur pas qui que".split())
+_WORD = re.compile(r"\w+")
+
+
+def _fold(text: str) -> str:
+    """match.fold, with a fast path for ASCII (most text): same result."""
+    return text.lower() if text.isascii() else fold(text)
 
 
 def _ref(row: sqlite3.Row | tuple) -> FiledRef:
     return FiledRef(*row)
 
 
+def _clean(text: str) -> str:
+    # The highlight markers are control characters: never let them into the index.
+    return text.replace(MARK_START, "").replace(MARK_END, "")
+
+
+def _quote_value(value: str) -> str:
+    if re.fullmatch(r"[\w.\-]+", value) and value not in ("AND", "OR", "NOT"):
+        return value
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _snippet_text(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _fallback_snippet(content: str) -> str:
+    text = _snippet_text(content[:_FALLBACK_SNIPPET_CHARS * 2])
+    if len(text) <= _FALLBACK_SNIPPET_CHARS:
+        return text
+    cut = text.rfind(" ", 0, _FALLBACK_SNIPPET_CHARS)
+    return text[:cut if cut > 40 else _FALLBACK_SNIPPET_CHARS] + "…"
+
+
 class SqliteIndex(Index):
-    def __init__(self, path: Path) -> None:
+    """The embedded index.
+
+    ``stemming`` ("none" or "porter") applies when the file is created; an
+    existing index keeps the choice it was built with (``paperfs reindex
+    --stemming`` changes it). ``create=False`` is for readers: no file, or
+    one of another schema version, is an error instead of a new empty index.
+    """
+
+    def __init__(self, path: Path, *, stemming: str | None = None, create: bool = True,
+                 _bulk: bool = False) -> None:
+        if stemming is not None and stemming not in TOKENIZERS:
+            raise UsageError(f"stemming must be one of {', '.join(TOKENIZERS)}, "
+                             f"not {stemming!r}")
         self.path = path
+        self._requested_stemming = stemming
+        self._create = create
+        self._bulk = _bulk
+        self.stemming = stemming or "none"
+        #: facet counts by (query, user), valid while the index does not change
+        #: (``facets`` of everything is what every WebDAV folder listing asks)
+        self.facet_cache_size = 64
+        self._facet_cache: dict[tuple, tuple[tuple[int, int], Facets]] = {}
+        self._connect()
+
+    # ------------------------------------------------------------ connection
+
+    def _connect(self) -> None:
+        path = self.path
+        if not self._create and not path.exists():
+            raise NotFoundError(f"no index at {path}: start the daemon ('paperfs run') or "
+                                "build it with 'paperfs reindex'")
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path, timeout=30, isolation_level=None,
                                   check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
+        self._facet_cache = {}
+        if self._bulk:
+            # A file being built aside: nothing to protect until it is renamed in.
+            self.db.execute("PRAGMA journal_mode=OFF")
+            self.db.execute("PRAGMA synchronous=OFF")
+        else:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=ON")
-        self.db.executescript(_SCHEMA)
-        self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
-                        (str(SCHEMA_VERSION),))
+        self.db.execute("PRAGMA temp_store=MEMORY")
+        self.db.execute("PRAGMA cache_size=-32768")
+        self._ensure_schema()
+
+    def _meta(self) -> dict[str, str]:
+        try:
+            return dict(self.db.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.OperationalError:
+            return {}
+
+    def _ensure_schema(self) -> None:
+        meta = self._meta()
+        if meta.get("schema_version") == str(SCHEMA_VERSION):
+            self.stemming = meta.get("stemming", "none")
+            return
+        if not self._create:
+            raise DataRootError(f"{self.path} is an index of another paperfs version "
+                                "(or not an index); rebuild it with 'paperfs reindex'")
+        if meta:
+            log.warning("index %s has schema version %s, this paperfs uses %d: starting a "
+                        "new, empty index (it is filled again from archive/)",
+                        self.path, meta.get("schema_version"), SCHEMA_VERSION)
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            for name in ("fts_vocab", "fts_vocab_col", "fts"):
+                self.db.execute(f"DROP TABLE IF EXISTS {name}")
+            tables = [r[0] for r in self.db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'"
+                " AND name NOT LIKE 'sqlite_%'")]
+            for name in tables:
+                self.db.execute('DROP TABLE IF EXISTS "{}"'.format(name.replace('"', '""')))
+            self.stemming = self._requested_stemming or meta.get("stemming", "none")
+            if self.stemming not in TOKENIZERS:
+                self.stemming = "none"
+            script = _SCHEMA.format(tokenizer=TOKENIZERS[self.stemming])
+            if not self._bulk:
+                script += _INDEXES
+            for statement in script.split(";"):
+                if statement.strip():
+                    self.db.execute(statement)
+            self.db.executemany("INSERT INTO meta VALUES (?, ?)",
+                                [("schema_version", str(SCHEMA_VERSION)),
+                                 ("stemming", self.stemming)])
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        self.db.close()
 
     # ------------------------------------------------------------ writing
 
     def upsert(self, entries: Iterable[IndexEntry]) -> None:
+        # In id order: FTS5 writes a new segment whenever a rowid is lower than
+        # the previous one, which makes unordered batches twice as slow.
+        ordered = sorted(entries, key=lambda e: e.doc.id)
         cur = self.db.cursor()
         cur.execute("BEGIN IMMEDIATE")
         try:
-            for entry in entries:
+            for entry in ordered:
                 self._upsert_one(cur, entry)
             cur.execute("COMMIT")
         except BaseException:
@@ -90,27 +305,44 @@ class SqliteIndex(Index):
     def _upsert_one(self, cur: sqlite3.Cursor, entry: IndexEntry) -> None:
         doc = entry.doc
         perms = doc.permissions
-        cur.execute("DELETE FROM documents WHERE id = ? OR path = ?", (doc.id, entry.path))
-        cur.execute("DELETE FROM fts WHERE rowid = ?", (doc.id,))
+        # The same id, or another document at the same path, is replaced.
+        for (old_id,) in cur.execute("SELECT id FROM documents WHERE id = ? OR path = ?",
+                                     (doc.id, entry.path)).fetchall():
+            cur.execute("DELETE FROM documents WHERE id = ?", (old_id,))
+            cur.execute("DELETE FROM fts WHERE rowid = ?", (old_id,))
+        notes = _clean("\n".join(doc.notes))
+        content = _clean(doc.content)
         cur.execute(
-            "INSERT INTO documents (id, path, title, correspondent, document_type, tags, asn,"
-            " owner, view_users, view_groups, change_users, change_groups, created, added,"
-            " modified, original_sha256, archive_sha256, pages, mime_type, notes, mtime_ns, size)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (doc.id, entry.path, doc.title, doc.correspondent, doc.document_type,
-             json.dumps(list(doc.tags)), doc.asn, doc.owner,
+            "INSERT INTO documents (id, path, title, title_sort, correspondent,"
+            " correspondent_fold, document_type, type_fold, tags, asn, owner, owner_fold,"
+            " view_users, view_groups, change_users, change_groups, created, added, modified,"
+            " added_ts, modified_ts, original_sha256, archive_sha256, pages, mime_type, notes,"
+            " content_chars, mtime_ns, size)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (doc.id, entry.path, doc.title, _fold(doc.title), doc.correspondent,
+             _fold(doc.correspondent) if doc.correspondent else None,
+             doc.document_type, _fold(doc.document_type) if doc.document_type else None,
+             json.dumps(list(doc.tags), ensure_ascii=False), doc.asn, doc.owner,
+             _fold(doc.owner) if doc.owner else None,
              json.dumps(list(perms.view.users)), json.dumps(list(perms.view.groups)),
              json.dumps(list(perms.change.users)), json.dumps(list(perms.change.groups)),
              doc.created.isoformat(), doc.added.isoformat(), doc.modified.isoformat(),
+             doc.added.timestamp(), doc.modified.timestamp(),
              doc.original.sha256, doc.archive.sha256, doc.archive.pages,
-             doc.original.mime_type, "\n".join(doc.notes), entry.mtime_ns, entry.size))
-        cur.executemany("INSERT OR IGNORE INTO document_tags VALUES (?, ?)",
-                        [(doc.id, tag) for tag in doc.tags])
+             doc.original.mime_type, notes, len(content.strip()), entry.mtime_ns, entry.size))
+        if doc.tags:
+            cur.executemany("INSERT OR IGNORE INTO document_tags VALUES (?, ?, ?)",
+                            [(doc.id, tag, _fold(tag)) for tag in doc.tags])
+        grants = {("u", u) for u in perms.view.users + perms.change.users}
+        grants |= {("g", g) for g in perms.view.groups + perms.change.groups}
+        if grants:
+            cur.executemany("INSERT INTO document_grants VALUES (?, ?, ?)",
+                            [(doc.id, kind, name) for kind, name in sorted(grants)])
         cur.execute(
-            "INSERT INTO fts (rowid, title, content, tags, correspondent, document_type, notes)"
-            " VALUES (?,?,?,?,?,?,?)",
-            (doc.id, doc.title, doc.content, " ".join(doc.tags), doc.correspondent or "",
-             doc.document_type or "", "\n".join(doc.notes)))
+            "INSERT INTO fts (rowid, title, content, tags, correspondent, document_type, notes,"
+            " path) VALUES (?,?,?,?,?,?,?,?)",
+            (doc.id, _clean(doc.title), content, _clean(" ".join(doc.tags)),
+             doc.correspondent or "", doc.document_type or "", notes, entry.path))
 
     def delete(self, ids: Iterable[int]) -> None:
         cur = self.db.cursor()
@@ -126,11 +358,79 @@ class SqliteIndex(Index):
 
     def clear(self) -> None:
         self.db.execute("BEGIN IMMEDIATE")
-        self.db.execute("DELETE FROM documents")
-        self.db.execute("DELETE FROM fts")
-        self.db.execute("COMMIT")
+        try:
+            self.db.execute("DELETE FROM document_tags")
+            self.db.execute("DELETE FROM document_grants")
+            self.db.execute("DELETE FROM documents")
+            self.db.execute("DELETE FROM fts")
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
 
-    # ------------------------------------------------------------ reading
+    def optimize(self, *, merge: bool = False) -> None:
+        """Create missing indexes and update statistics; with ``merge``, also merge
+        the full-text segments into one (FTS5 'optimize': a few percent faster
+        queries, but it rewrites the whole full-text index)."""
+        for statement in _INDEXES.split(";"):
+            if statement.strip():
+                self.db.execute(statement)
+        if merge:
+            self.db.execute("INSERT INTO fts(fts) VALUES ('optimize')")
+        self.db.execute("PRAGMA optimize")
+
+    @contextlib.contextmanager
+    def rebuilding(self) -> Iterator["SqliteIndex"]:
+        """Build a new index file beside this one; rename it over this one at the end.
+
+        A rebuild that is interrupted (exception, SIGKILL, power loss) leaves
+        the current index as it was; the half-built file is removed by the
+        next rebuild.
+        """
+        with self._building(self.stemming) as new:
+            yield new
+
+    @contextlib.contextmanager
+    def _building(self, stemming: str) -> Iterator["SqliteIndex"]:
+        tmp = self.path.with_name(self.path.name + ".rebuild")
+        _remove_db_files(tmp)
+        new = SqliteIndex(tmp, stemming=stemming, _bulk=True)
+        try:
+            yield new
+            new.optimize()
+            new.db.execute("PRAGMA journal_mode=WAL")
+            new.close()
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except BaseException:
+            new.close()
+            _remove_db_files(tmp)
+            raise
+        # Fold the old write-ahead log into the old file and drop it, so the new
+        # file never meets a log that belongs to the old one.
+        with contextlib.suppress(sqlite3.Error):
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.db.close()
+        for suffix in ("-wal", "-shm"):
+            Path(str(self.path) + suffix).unlink(missing_ok=True)
+        for suffix in ("-wal", "-shm"):
+            Path(str(tmp) + suffix).unlink(missing_ok=True)
+        os.replace(tmp, self.path)
+        fsync_dir(self.path.parent)
+        self._requested_stemming = stemming
+        self._connect()
+
+    def rebuild_with(self, stemming: str) -> contextlib.AbstractContextManager["SqliteIndex"]:
+        """Like ``rebuilding`` with another stemming choice for the new file."""
+        if stemming not in TOKENIZERS:
+            raise UsageError(f"stemming must be one of {', '.join(TOKENIZERS)}, "
+                             f"not {stemming!r}")
+        return self._building(stemming)
+
+    # ------------------------------------------------------------ bookkeeping reads
 
     def ref(self, doc_id: int) -> FiledRef | None:
         row = self.db.execute(f"SELECT {_REF_COLUMNS} FROM documents WHERE id = ?",
@@ -160,5 +460,365 @@ class SqliteIndex(Index):
     def max_id(self) -> int:
         return self.db.execute("SELECT coalesce(max(id), 0) FROM documents").fetchone()[0]
 
-    def close(self) -> None:
-        self.db.close()
+    # ------------------------------------------------------------ query helpers
+
+    def _parse(self, query: str | Node, now: dt.datetime | None) -> Node:
+        if isinstance(query, str):
+            return parse(query, now=now)
+        return query
+
+    def _expand(self, glob: str, head: str, limit: int) -> list[str]:
+        sql = "SELECT term FROM fts_vocab WHERE term GLOB ?"
+        params: tuple = (glob,)
+        if head:
+            sql += " AND term >= ? AND term < ?"
+            params += (head, head + TOP)
+        return [r[0] for r in self.db.execute(sql + " LIMIT ?", params + (limit,))]
+
+    def compile(self, node: Node) -> Compiled:
+        return Compiler(self._expand).compile(node)
+
+    @staticmethod
+    def _permission(user: User) -> tuple[str, tuple]:
+        if user.superuser:
+            return "", ()
+        sql = ("(d.owner IS NULL OR d.owner = ? OR d.id IN (SELECT doc_id FROM document_grants"
+               " WHERE kind = 'u' AND name = ?")
+        params: tuple = (user.name, user.name)
+        if user.groups:
+            marks = ",".join("?" * len(user.groups))
+            sql += (" UNION SELECT doc_id FROM document_grants WHERE kind = 'g'"
+                    f" AND name IN ({marks})")
+            params += tuple(user.groups)
+        return sql + "))", params
+
+    def _filtered(self, c: Compiled, user: User) -> tuple[str, str, tuple]:
+        """(FROM clause, WHERE clause, params) for the matches the user may view."""
+        perm, perm_params = self._permission(user)
+        conds: list[str] = []
+        params: tuple = ()
+        if c.match is not None:
+            source = "fts JOIN documents d ON d.id = fts.rowid"
+            conds.append("fts MATCH ?")
+            params += (c.match,)
+        else:
+            source = "documents d"
+        if c.has_where:
+            conds.append(f"({c.where})")
+            params += c.params
+        if perm:
+            conds.append(perm)
+            params += perm_params
+        return source, " AND ".join(conds) or "1", params
+
+    # ------------------------------------------------------------ search
+
+    def search(self, query: str | Node, *, user: User, sort: str = "relevance",
+               limit: int = 25, offset: int = 0, highlight: bool = True,
+               now: dt.datetime | None = None) -> SearchResult:
+        if sort not in SORTS:
+            raise UsageError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
+        if not 0 <= limit <= MAX_LIMIT:
+            raise UsageError(f"limit must be between 0 and {MAX_LIMIT}, not {limit}")
+        if offset < 0:
+            raise UsageError(f"offset must be 0 or more, not {offset}")
+        node = self._parse(query, now)
+        c = self.compile(node)
+        if c.never:
+            return SearchResult(0, offset, limit, sort, ())
+        rows, total = self._page(c, user, sort, limit, offset)
+        hits = self._hits(rows, c, highlight)
+        return SearchResult(total, offset, limit, sort, tuple(hits))
+
+    def _page(self, c: Compiled, user: User, sort: str, limit: int,
+              offset: int) -> tuple[list[tuple[int, float]], int]:
+        db = self.db
+        bare = c.match is not None and not c.has_where and user.superuser
+        if bare:
+            # Only words: FTS5 alone, no join (the common, fastest case).
+            total = db.execute("SELECT count(*) FROM fts WHERE fts MATCH ?",
+                               (c.match,)).fetchone()[0]
+            if sort == "relevance":
+                rows = db.execute(f"SELECT rowid, -{BM25} AS s FROM fts WHERE fts MATCH ?"
+                                  " ORDER BY s DESC, rowid LIMIT ? OFFSET ?",
+                                  (c.match, limit, offset)).fetchall()
+                return rows, total
+        source, where, params = self._filtered(c, user)
+        if c.match is not None and not bare:
+            return self._page_once(c, source, where, params, sort, limit, offset)
+        if source == "documents d" and where == "1":
+            total = db.execute("SELECT count(*) FROM documents").fetchone()[0]
+        elif not bare:
+            total = db.execute(f"SELECT count(*) FROM {source} WHERE {where}",
+                               params).fetchone()[0]
+        if total == 0 or limit == 0:
+            return [], total
+        if sort == "relevance" and c.match is not None:
+            sql = (f"SELECT d.id, -{BM25} AS s FROM {source} WHERE {where}"
+                   " ORDER BY s DESC, d.id LIMIT ? OFFSET ?")
+        elif sort == "relevance" and c.highlight is not None:
+            # Words only in some OR branches: rank by them where they occur.
+            sql = (f"SELECT d.id, coalesce(r.s, 0.0) AS s FROM {source}"
+                   f" LEFT JOIN (SELECT rowid AS rid, -{BM25} AS s FROM fts"
+                   " WHERE fts MATCH ?) r ON r.rid = d.id"
+                   f" WHERE {where} ORDER BY s DESC, d.id LIMIT ? OFFSET ?")
+            params = (c.highlight,) + params
+        else:
+            order = _NO_RANK_ORDER if sort == "relevance" else _ORDER[sort]
+            sql = (f"SELECT d.id, 0.0 FROM {source} WHERE {where}"
+                   f" ORDER BY {order} LIMIT ? OFFSET ?")
+        rows = db.execute(sql, params + (limit, offset)).fetchall()
+        return rows, total
+
+    def _page_once(self, c: Compiled, source: str, where: str, params: tuple, sort: str,
+                   limit: int, offset: int) -> tuple[list[tuple[int, float]], int]:
+        """Words plus other conditions: the matches are found once (the full-text
+        part drives, every other condition filters) and both counted and ordered
+        from that one result, instead of a count query and a page query."""
+        if sort == "relevance":
+            inner = f"SELECT d.id AS id, -{BM25} AS s FROM {source} WHERE {where}"
+            order = "s DESC, id"
+        else:
+            column, descending = _SORT_COLUMNS[sort]
+            inner = f"SELECT d.id AS id, 0.0 AS s, {column} AS k FROM {source} WHERE {where}"
+            way = "DESC" if descending else "ASC"
+            order = f"k {way}, id {way}"
+        rows = self.db.execute(
+            f"WITH r AS MATERIALIZED ({inner}) SELECT id, s, (SELECT count(*) FROM r) FROM r"
+            f" ORDER BY {order} LIMIT ? OFFSET ?", params + (limit, offset)).fetchall()
+        if rows:
+            return [(r[0], r[1]) for r in rows], rows[0][2]
+        total = self.db.execute(f"SELECT count(*) FROM {source} WHERE {where}",
+                                params).fetchone()[0]
+        return [], total
+
+    def _hits(self, rows: list[tuple[int, float]], c: Compiled, highlight: bool) -> list[Hit]:
+        if not rows:
+            return []
+        ids = [r[0] for r in rows]
+        marks = ",".join("?" * len(ids))
+        docs = {r[0]: r for r in self.db.execute(
+            f"SELECT {_HIT_COLUMNS} FROM documents WHERE id IN ({marks})", ids)}
+        snippets: dict[int, str] = {}
+        if highlight:
+            if c.highlight is not None:
+                for doc_id in ids:
+                    row = self.db.execute(
+                        f"SELECT snippet(fts, 1, ?, ?, '…', {SNIPPET_TOKENS}) FROM fts"
+                        " WHERE fts MATCH ? AND rowid = ?",
+                        (MARK_START, MARK_END, c.highlight, doc_id)).fetchone()
+                    if row and MARK_START in row[0]:
+                        snippets[doc_id] = _snippet_text(row[0])
+            rest = [i for i in ids if i not in snippets]
+            if rest:
+                marks = ",".join("?" * len(rest))
+                for doc_id, text in self.db.execute(
+                        f"SELECT rowid, substr(content, 1, {_FALLBACK_SNIPPET_CHARS * 2})"
+                        f" FROM fts WHERE rowid IN ({marks})", rest):
+                    snippets[doc_id] = _fallback_snippet(text)
+        hits = []
+        for doc_id, score in rows:
+            d = docs.get(doc_id)
+            if d is None:  # deleted between the two reads
+                continue
+            hits.append(Hit(id=d[0], title=d[1], correspondent=d[2], document_type=d[3],
+                            created=dt.date.fromisoformat(d[4]),
+                            added=dt.datetime.fromisoformat(d[5]),
+                            tags=tuple(json.loads(d[6])), asn=d[7], path=d[8],
+                            score=float(score or 0.0), snippet=snippets.get(doc_id, "")))
+        return hits
+
+    # ------------------------------------------------------------ facets
+
+    def _version(self) -> tuple[int, int]:
+        """Changes by other connections (data_version) and by this one (total_changes)."""
+        return self.db.execute("PRAGMA data_version").fetchone()[0], self.db.total_changes
+
+    def facets(self, query: str | Node, *, user: User,
+               now: dt.datetime | None = None) -> Facets:
+        c = self.compile(self._parse(query, now))
+        if c.never:
+            return Facets(0)
+        if self.facet_cache_size <= 0:
+            return self._facets(c, user)
+        key = (c.match, c.where, c.params, user)
+        version = self._version()
+        cached = self._facet_cache.get(key)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        result = self._facets(c, user)
+        if len(self._facet_cache) >= self.facet_cache_size:
+            self._facet_cache.pop(next(iter(self._facet_cache)))
+        self._facet_cache[key] = (version, result)
+        return result
+
+    def _facets(self, c: Compiled, user: User) -> Facets:
+        source, where, params = self._filtered(c, user)
+        if source == "documents d" and where == "1":
+            sql = ("SELECT 'd', correspondent, document_type, substr(created, 1, 4), count(*)"
+                   " FROM documents GROUP BY 2, 3, 4"
+                   " UNION ALL SELECT 't', min(tag), NULL, NULL, count(*) FROM document_tags"
+                   " GROUP BY tag_fold")
+            params = ()
+        else:
+            if c.match is not None and not c.has_where and user.superuser:
+                matches = "SELECT rowid AS id FROM fts WHERE fts MATCH ?"
+                params = (c.match,)
+            else:
+                matches = f"SELECT d.id AS id FROM {source} WHERE {where}"
+            sql = (f"WITH m(id) AS MATERIALIZED ({matches})"
+                   " SELECT 'd', d.correspondent, d.document_type, substr(d.created, 1, 4),"
+                   " count(*) FROM m JOIN documents d ON d.id = m.id GROUP BY 2, 3, 4"
+                   " UNION ALL SELECT 't', min(t.tag), NULL, NULL, count(*)"
+                   " FROM m JOIN document_tags t ON t.doc_id = m.id GROUP BY t.tag_fold")
+        total = 0
+        corr: Counter[str] = Counter()
+        types: Counter[str] = Counter()
+        years: Counter[str] = Counter()
+        tags: Counter[str] = Counter()
+        for kind, a, b, year, n in self.db.execute(sql, params):
+            if kind == "t":
+                tags[a] += n
+                continue
+            total += n
+            if a is not None:
+                corr[a] += n
+            if b is not None:
+                types[b] += n
+            years[year] += n
+
+        def ordered(counter: Counter[str]) -> tuple[FacetCount, ...]:
+            return tuple(FacetCount(v, n) for v, n in
+                         sorted(counter.items(), key=lambda item: (-item[1], item[0])))
+
+        return Facets(total=total, tags=ordered(tags), correspondents=ordered(corr),
+                      types=ordered(types),
+                      years=tuple(FacetCount(y, n) for y, n in sorted(years.items(),
+                                                                       reverse=True)))
+
+    # ------------------------------------------------------------ single documents
+
+    def _visible(self, doc_id: int, user: User) -> bool:
+        perm, params = self._permission(user)
+        sql = "SELECT 1 FROM documents d WHERE d.id = ?" + (f" AND {perm}" if perm else "")
+        return self.db.execute(sql, (doc_id,) + params).fetchone() is not None
+
+    def get(self, doc_id: int, user: User) -> StoredDocument | None:
+        if not self._visible(doc_id, user):
+            return None
+        row = self.db.execute(
+            "SELECT d.id, d.title, d.correspondent, d.document_type, d.created, d.added,"
+            " d.modified, d.tags, d.asn, d.owner, d.path, d.notes, f.content"
+            " FROM documents d JOIN fts f ON f.rowid = d.id WHERE d.id = ?",
+            (doc_id,)).fetchone()
+        if row is None:
+            return None
+        return StoredDocument(
+            id=row[0], title=row[1], correspondent=row[2], document_type=row[3],
+            created=dt.date.fromisoformat(row[4]), added=dt.datetime.fromisoformat(row[5]),
+            modified=dt.datetime.fromisoformat(row[6]), tags=tuple(json.loads(row[7])),
+            asn=row[8], owner=row[9], path=row[10],
+            notes=tuple(n for n in row[11].split("\n") if n) if row[11] else (),
+            content=row[12])
+
+    def more_like_this(self, doc_id: int, user: User, limit: int = 10) -> SearchResult:
+        doc = self.get(doc_id, user)
+        if doc is None:
+            return SearchResult(0, 0, limit, "relevance", ())
+        words = self._characteristic_words(doc)
+        if not words:
+            return SearchResult(0, 0, limit, "relevance", ())
+        node = And((Or(tuple(Term(None, w) for w in words)) if len(words) > 1
+                    else Term(None, words[0]),
+                    Not(NumberRange("id", doc_id, doc_id))))
+        return self.search(node, user=user, limit=limit)
+
+    def _characteristic_words(self, doc: StoredDocument, keep: int = 12) -> list[str]:
+        text = f"{doc.title} {doc.title} {doc.content[:50_000]}"
+        tf = Counter(w for w in _WORD.findall(fold(text))
+                     if len(w) >= 3 and not w.isdigit() and w not in _STOPWORDS)
+        total = max(self.count(), 1)
+        scored = []
+        for word, n in tf.most_common(60):
+            row = self.db.execute("SELECT doc FROM fts_vocab WHERE term = ?", (word,)).fetchone()
+            if row is None:  # a stemmed index: ask the index itself
+                row = self.db.execute("SELECT count(*) FROM fts WHERE fts MATCH ?",
+                                      (fts_string(word),)).fetchone()
+            df = row[0] if row else 0
+            if df < 2:  # only in this document: says nothing about others
+                continue
+            scored.append(((1 + math.log(n)) * math.log(total / df), word))
+        scored.sort(key=lambda item: (-item[0], item[1]))
+        return [w for s, w in scored[:keep] if s > 0]
+
+    # ------------------------------------------------------------ suggestions
+
+    def suggest(self, prefix: str, field: str | None = None, limit: int = 10, *,
+                user: User) -> list[Suggestion]:
+        if field is not None and field not in _FIELD_SUGGEST and field not in _WORD_SUGGEST:
+            raise UsageError(f"no suggestions for field {field!r}")
+        head = fold(prefix.strip())
+        if not head or limit <= 0:
+            return []
+        perm, perm_params = self._permission(user)
+        out: list[Suggestion] = []
+        bounds = (head, head + TOP)
+        value_fields = ({"tag", "correspondent", "type"} if field is None
+                        else {field} & _FIELD_SUGGEST)
+        for name in sorted(value_fields):
+            if name == "tag":
+                sql = ("SELECT min(t.tag), count(*) FROM document_tags t"
+                       " JOIN documents d ON d.id = t.doc_id"
+                       " WHERE t.tag_fold >= ? AND t.tag_fold < ?")
+                group = "t.tag_fold"
+            else:
+                column = {"correspondent": "correspondent", "type": "document_type",
+                          "owner": "owner"}[name]
+                fcolumn = {"correspondent": "correspondent_fold", "type": "type_fold",
+                           "owner": "owner_fold"}[name]
+                sql = (f"SELECT min(d.{column}), count(*) FROM documents d"
+                       f" WHERE d.{fcolumn} >= ? AND d.{fcolumn} < ?")
+                group = f"d.{fcolumn}"
+            if perm:
+                sql += f" AND {perm}"
+            sql += f" GROUP BY {group} ORDER BY 2 DESC, 1 LIMIT ?"
+            for value, n in self.db.execute(sql, bounds + perm_params + (limit,)):
+                out.append(Suggestion(value, name, n, f"{name}:{_quote_value(value)}"))
+        if field in _WORD_SUGGEST:
+            out.extend(self._suggest_words(head, _WORD_SUGGEST[field], limit, user))
+        out.sort(key=lambda s: (-s.count, s.text.casefold(), s.field or ""))
+        return out[:limit]
+
+    def _suggest_words(self, head: str, column: str | None, limit: int,
+                       user: User) -> list[Suggestion]:
+        bounds = (head, head + TOP)
+        if column is None:
+            sql = "SELECT term, doc FROM fts_vocab WHERE term >= ? AND term < ?"
+            params: tuple = bounds
+        else:
+            sql = "SELECT term, doc FROM fts_vocab_col WHERE col = ? AND term >= ? AND term < ?"
+            params = (column,) + bounds
+        want = limit if user.superuser else limit * 3
+        rows = self.db.execute(sql + " ORDER BY doc DESC, term LIMIT ?",
+                               params + (want,)).fetchall()
+        if user.superuser:
+            return [Suggestion(t, None, n, t) for t, n in rows]
+        perm, perm_params = self._permission(user)
+        cols = "{" + (column or "title content tags correspondent document_type notes") + "}"
+        out = []
+        for term, _ in rows:
+            n = self.db.execute(
+                "SELECT count(*) FROM fts JOIN documents d ON d.id = fts.rowid"
+                f" WHERE fts MATCH ? AND {perm}",
+                (f"{cols} : {fts_string(term)}",) + perm_params).fetchone()[0]
+            if n:
+                out.append(Suggestion(term, None, n, term))
+        return out
+
+
+def _remove_db_files(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+
+
+__all__ = ["SqliteIndex", "SCHEMA_VERSION", "TOKENIZERS"]

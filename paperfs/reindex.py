@@ -1,0 +1,210 @@
+"""Rebuild the index from archive/ (sidecars only: no OCR, no PDF parsing).
+
+``rebuild`` builds a complete new index aside (for SQLite: a new file next to
+the old one, renamed over it at the end), so a rebuild that is interrupted —
+Ctrl-C, SIGKILL, power loss — leaves the old index untouched; running it
+again starts over. ``changed=True`` is the daemon's start-up sync: only
+sidecars whose (mtime, size) differ from the index are read (hand edits are
+applied as the daemon would), vanished ones are dropped.
+
+Both take the writer lock: the daemon and a reindex never write at once.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import multiprocessing
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from paperfs.archive import Archive
+from paperfs.atomic import remove_stale_temps
+from paperfs.config import Config
+from paperfs.consumer import WriterLock, build_rules
+from paperfs.document import Document, read_sidecar
+from paperfs.errors import DataRootError, SidecarError
+from paperfs.index.base import Index, IndexEntry
+from paperfs.index.sqlite import SqliteIndex
+from paperfs.layout import DataRoot
+from paperfs.treesync import SyncReport, iter_sidecars, sync
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ReindexReport:
+    changed_only: bool
+    scanned: int = 0
+    indexed: int = 0
+    removed: int = 0
+    seconds: float = 0.0
+    documents: int = 0
+    stemming: str = "none"
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.scanned / self.seconds if self.seconds else 0.0
+
+
+#: sidecars per transaction of a full rebuild
+REBUILD_BATCH = 2000
+#: sidecars one parser process reads per task
+_CHUNK = 250
+#: below this many sidecars a rebuild parses in this process
+_PARALLEL_FROM = 2000
+
+_Parsed = tuple[str, "Document | None", str, int, int]
+
+
+def _parse_chunk(paths: list[str]) -> list[_Parsed]:
+    """Read sidecars (in a parser process): (path, doc or None, problem, mtime_ns, size)."""
+    out: list[_Parsed] = []
+    for path in paths:
+        try:
+            st = os.stat(path)
+            out.append((path, read_sidecar(Path(path)), "", st.st_mtime_ns, st.st_size))
+        except (SidecarError, OSError) as exc:
+            out.append((path, None, str(exc), 0, 0))
+    return out
+
+
+def _chunks(paths: Iterator[str], size: int) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    for path in paths:
+        chunk.append(path)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _parsed(archive_dir: Path, workers: int) -> Iterator[_Parsed]:
+    """Every sidecar parsed, in the walk order of treesync.iter_sidecars.
+
+    YAML parsing is most of the cost of a rebuild, so it runs in ``workers``
+    processes while this one writes the index; at most a few chunks are in
+    flight, so memory stays flat however large the archive is.
+    """
+    paths = (entry.path for entry in iter_sidecars(archive_dir))
+    if workers <= 0:
+        for chunk in _chunks(paths, _CHUNK):
+            yield from _parse_chunk(chunk)
+        return
+    # Parsers keep working while this process writes a batch: enough chunks in
+    # flight to cover two batches, and no more (bounded memory).
+    in_flight = max(workers * 3, 2 * REBUILD_BATCH // _CHUNK)
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(workers) as pool:
+        window: collections.deque = collections.deque()
+        for chunk in _chunks(paths, _CHUNK):
+            window.append(pool.apply_async(_parse_chunk, (chunk,)))
+            if len(window) >= in_flight:
+                yield from window.popleft().get()
+        while window:
+            yield from window.popleft().get()
+
+
+def rebuild_into(index: Index, root: DataRoot, *, workers: int | None = None,
+                 progress: Callable[[int], None] | None = None) -> SyncReport:
+    """Fill an empty index from archive/: ``treesync.sync(rebuild=True)`` with the
+    sidecars parsed in parallel (same walk order, same problems reported)."""
+    report = SyncReport()
+    seen: set[int] = set()
+    batch: list[IndexEntry] = []
+    if workers is None:
+        total = sum(1 for _ in iter_sidecars(root.archive))
+        workers = min(os.cpu_count() or 1, 4) if total >= _PARALLEL_FROM else 0
+    archive_dir = root.archive
+    prefix = os.path.join(str(archive_dir), "")
+    for path, doc, problem, mtime_ns, size in _parsed(archive_dir, workers):
+        report.scanned += 1
+        if progress:
+            progress(1)
+        if doc is None:
+            report.problems.append(problem)
+            continue
+        if doc.id in seen:
+            report.problems.append(f"{path}: id {doc.id} is used by another sidecar too")
+            continue
+        seen.add(doc.id)
+        if path.startswith(prefix) and path.endswith(".yml") and os.sep == "/":
+            rel = path[len(prefix):-4]  # what relative_to().with_suffix("") gives, faster
+        else:
+            rel = Path(path).relative_to(archive_dir).with_suffix("").as_posix()
+        batch.append(IndexEntry(doc=doc, path=rel, mtime_ns=mtime_ns, size=size))
+        if len(batch) >= REBUILD_BATCH:
+            index.upsert(batch)
+            report.indexed += len(batch)
+            batch = []
+    if batch:
+        index.upsert(batch)
+        report.indexed += len(batch)
+    for problem in report.problems:
+        log.error("%s", problem)
+    return report
+
+
+def count_sidecars(root: DataRoot) -> int:
+    return sum(1 for _ in iter_sidecars(root.archive))
+
+
+def take_writer_lock(root: DataRoot, what: str) -> WriterLock:
+    lock = WriterLock(root.lock_file)
+    try:
+        lock.acquire()
+    except DataRootError as exc:
+        raise DataRootError(
+            f"{exc}. '{what}' needs the writer lock: stop the daemon first (it keeps the "
+            "index in step by itself while it runs), then run it again") from None
+    return lock
+
+
+def reindex(config: Config, *, changed: bool = False, stemming: str | None = None,
+            progress: Callable[[int], None] | None = None,
+            on_total: Callable[[int], None] | None = None) -> ReindexReport:
+    """Rebuild (or, with ``changed``, bring up to date) the index of a data root."""
+    root = DataRoot(config.data_root)
+    root.check_initialised()
+    lock = take_writer_lock(root, "paperfs reindex")
+    started = time.perf_counter()
+    report = ReindexReport(changed_only=changed)
+    try:
+        total = count_sidecars(root)
+        if on_total is not None:
+            on_total(total)
+        index = SqliteIndex(root.index_db)
+        try:
+            rules = build_rules(config)
+            archive = Archive(root, config, index, rules)
+            for folder in (root.archive, root.originals, root.failed):
+                remove_stale_temps(folder)
+            archive.replay_journal()  # finish interrupted pair moves before reading the tree
+            if changed:
+                result = sync(archive, progress=progress)
+            else:
+                building = (index.rebuild_with(stemming) if stemming is not None
+                            else index.rebuilding())
+                workers = min(os.cpu_count() or 1, 4) if total >= _PARALLEL_FROM else 0
+                with building as fresh:
+                    result = rebuild_into(fresh, root, workers=workers, progress=progress)
+            report.scanned = result.scanned
+            report.indexed = result.indexed
+            report.removed = result.removed
+            report.problems = list(result.problems)
+            report.documents = index.count()
+            report.stemming = index.stemming
+        finally:
+            index.close()
+    finally:
+        lock.release()
+    report.seconds = time.perf_counter() - started
+    log.info("reindex%s: %d sidecars, %d indexed, %d removed in %.1f s",
+             " --changed" if changed else "", report.scanned, report.indexed, report.removed,
+             report.seconds)
+    return report

@@ -1,0 +1,176 @@
+"""The embedded SQLite index: the shared contract plus what is SQLite's own."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from paperfs.errors import DataRootError, NotFoundError
+from paperfs.index import sqlite_query
+from paperfs.index.base import IndexEntry
+from paperfs.index.model import LOCAL_ADMIN
+from paperfs.index.sqlite import SqliteIndex
+from paperfs.index.sqlite_query import Compiler, QueryTooBroadError, fts_string
+from paperfs.layout import DataRoot
+from paperfs.reindex import rebuild_into
+from paperfs.search.query import QuerySyntaxError, parse
+from tests.index_contract import (HAND_FIRST, NOW, SIGNATURE_QUERIES, Corpus, IndexContract,
+                                  _hand, build_corpus, search_signature)
+
+
+@pytest.fixture(scope="module")
+def sqlite_corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
+    root = tmp_path_factory.mktemp("contract") / "data"
+    corpus = build_corpus(root)
+    index = SqliteIndex(DataRoot(root).index_db)
+    report = rebuild_into(index, DataRoot(root))  # the real rebuild path (parallel parsing)
+    assert report.problems == [] and report.indexed == len(corpus.docs)
+    corpus.index = index
+    yield corpus
+    index.close()
+
+
+class TestSqliteContract(IndexContract):
+    @pytest.fixture
+    def corpus(self, sqlite_corpus: Corpus) -> Corpus:
+        return sqlite_corpus
+
+
+# ---------------------------------------------------------------- SQLite's own
+
+
+def test_another_connection_sees_an_upsert_at_once(sqlite_corpus: Corpus) -> None:
+    writer = sqlite_corpus.index
+    reader = SqliteIndex(writer.path, create=False)
+    try:
+        doc = _hand(HAND_FIRST + 98, "Platypus arrival", "a platypus was filed")
+        assert reader.search("platypus", user=LOCAL_ADMIN).total == 0
+        everything = reader.facets("*", user=LOCAL_ADMIN).total
+        assert reader.facets("*", user=LOCAL_ADMIN).total == everything  # cached
+        writer.upsert([IndexEntry(doc=doc, path="Hand/platypus", mtime_ns=1, size=1)])
+        assert reader.search("platypus", user=LOCAL_ADMIN).ids() == [doc.id]
+        assert reader.facets("*", user=LOCAL_ADMIN).total == everything + 1
+        writer.delete([doc.id])
+        assert reader.search("platypus", user=LOCAL_ADMIN).total == 0
+        assert reader.facets("*", user=LOCAL_ADMIN).total == everything
+    finally:
+        reader.close()
+
+
+def test_compiled_queries_bind_every_value(sqlite_corpus: Corpus) -> None:
+    c = sqlite_corpus.index.compile(parse("invoice tag:\"x'y\" created:2020 -asn:5 title:a'b",
+                                          now=NOW))
+    assert "x'y" not in c.where and "2020" not in c.where and "'" not in c.where.replace(
+        "''", "")
+    assert c.match is not None and "\"a'b\"" in c.match
+    assert "x'y" in c.params
+
+
+def test_fts_strings_are_quoted() -> None:
+    assert fts_string('say "hi"') == '"say ""hi"""'
+    assert fts_string("a\x00b") == '"ab"'
+
+
+HOSTILE = list('"\'*^:(){}[]-+?\\%_;, \x00\tNEAR') + ["NEAR", "AND", "OR", "NOT", "title:",
+                                                      "tag:", "{title}", "é", "ß", "日本"]
+
+
+def test_random_hostile_queries_never_reach_sqlite_as_syntax(sqlite_corpus: Corpus) -> None:
+    rng = random.Random(7)
+    index = sqlite_corpus.index
+    tried = 0
+    for _ in range(400):
+        query = "".join(rng.choice(HOSTILE + ["quokka", "zebra", " "]) for _ in range(
+            rng.randint(1, 12)))
+        try:
+            index.search(query, user=LOCAL_ADMIN, limit=3, now=NOW)
+            index.facets(query, user=LOCAL_ADMIN, now=NOW)
+            tried += 1
+        except (QuerySyntaxError, QueryTooBroadError):
+            pass
+        except sqlite3.Error as exc:  # pragma: no cover
+            pytest.fail(f"{query!r}: {exc}")
+    assert tried > 50
+
+
+def test_too_broad_wildcard_is_a_clear_error(sqlite_corpus: Corpus,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sqlite_query, "MAX_EXPANSION", 3)
+    with pytest.raises(QueryTooBroadError, match="more than 3 different words"):
+        sqlite_corpus.index.search("*a*", user=LOCAL_ADMIN)
+
+
+def test_compiler_pushes_negations_into_the_match() -> None:
+    c = Compiler(lambda glob, head, limit: []).compile(parse("invoice -acme -tag:paid"))
+    assert c.match == ('({title content tags correspondent document_type notes} : "invoice")'
+                       ' NOT ({title content tags correspondent document_type notes} : "acme")')
+    assert "tag_fold" in c.where
+    only_not = Compiler(lambda g, h, n: []).compile(parse("-acme"))
+    assert only_not.match is None and "NOT IN" in only_not.where
+    nothing = Compiler(lambda g, h, n: []).compile(parse("zz*zz invoice"))
+    assert nothing.never
+
+
+def test_reader_refuses_missing_or_foreign_index(tmp_path: Path) -> None:
+    with pytest.raises(NotFoundError, match="paperfs reindex"):
+        SqliteIndex(tmp_path / "none.sqlite3", create=False)
+    other = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(other)
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    db.commit()
+    db.close()
+    with pytest.raises(DataRootError, match="another paperfs version"):
+        SqliteIndex(other, create=False)
+    writer = SqliteIndex(other)  # the writer starts a new, empty index
+    assert writer.count() == 0
+    writer.close()
+    SqliteIndex(other, create=False).close()
+
+
+def _entries(n: int) -> list[IndexEntry]:
+    return [IndexEntry(doc=_hand(i, f"Doc {i}", f"invoices for number{i}"), path=f"p/{i}",
+                       mtime_ns=i, size=i) for i in range(1, n + 1)]
+
+
+def test_rebuilding_aside_keeps_the_old_index_on_failure(tmp_path: Path) -> None:
+    index = SqliteIndex(tmp_path / "index.sqlite3")
+    index.upsert(_entries(5))
+    with pytest.raises(RuntimeError):
+        with index.rebuilding() as fresh:
+            fresh.upsert(_entries(2))
+            raise RuntimeError("interrupted")
+    assert index.count() == 5
+    assert not (tmp_path / "index.sqlite3.rebuild").exists()
+    with index.rebuilding() as fresh:
+        fresh.upsert(_entries(2))
+        assert index.count() == 5  # readers see the old index until the end
+    assert index.count() == 2
+    assert index.search("number2", user=LOCAL_ADMIN).ids() == [2]
+    index.close()
+
+
+def test_porter_stemming_is_a_choice_of_the_index_file(tmp_path: Path) -> None:
+    index = SqliteIndex(tmp_path / "index.sqlite3")
+    index.upsert(_entries(3))
+    assert index.search("invoice", user=LOCAL_ADMIN).total == 0  # no stemming by default
+    with index.rebuild_with("porter") as fresh:
+        fresh.upsert(_entries(3))
+    assert index.stemming == "porter"
+    assert index.search("invoice", user=LOCAL_ADMIN).total == 3
+    index.close()
+    again = SqliteIndex(tmp_path / "index.sqlite3")  # the file remembers it
+    assert again.stemming == "porter"
+    assert again.search("invoiced", user=LOCAL_ADMIN).total == 3
+    again.close()
+
+
+def test_same_results_after_a_rebuild(sqlite_corpus: Corpus, tmp_path: Path) -> None:
+    before = search_signature(sqlite_corpus.index, SIGNATURE_QUERIES)
+    other = SqliteIndex(tmp_path / "second.sqlite3")
+    rebuild_into(other, DataRoot(sqlite_corpus.root), workers=0)  # the serial path
+    assert search_signature(other, SIGNATURE_QUERIES) == before
+    other.close()
