@@ -25,7 +25,7 @@ from paperfs.archive import Archive
 from paperfs.atomic import remove_stale_temps
 from paperfs.config import Config
 from paperfs.consumer import WriterLock, build_rules
-from paperfs.document import Document, read_sidecar
+from paperfs.document import Document, read_sidecar_fast
 from paperfs.errors import DataRootError, SidecarError
 from paperfs.index.base import Index, IndexEntry
 from paperfs.index.sqlite import SqliteIndex
@@ -67,7 +67,7 @@ def _parse_chunk(paths: list[str]) -> list[_Parsed]:
     for path in paths:
         try:
             st = os.stat(path)
-            out.append((path, read_sidecar(Path(path)), "", st.st_mtime_ns, st.st_size))
+            out.append((path, read_sidecar_fast(Path(path)), "", st.st_mtime_ns, st.st_size))
         except (SidecarError, OSError) as exc:
             out.append((path, None, str(exc), 0, 0))
     return out
