@@ -132,7 +132,7 @@ def init(directory: Path, languages: str) -> None:
 @cli.command()
 @click.pass_context
 def run(ctx: click.Context) -> None:
-    """Run the daemon: watch the inboxes, consume, keep the archive and index in step."""
+    """Run the daemon: consume the inboxes, keep archive and index in step, serve WebDAV."""
     from paperfs.consumer import Consumer
     from paperfs.systemd import Notifier
 
@@ -147,9 +147,16 @@ def run(ctx: click.Context) -> None:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     consumer.open()
+    dav = None
     try:
+        if config.dav.enabled:
+            from paperfs.dav.server import DavServer
+            dav = DavServer(config, consumer.writer)
+            dav.start()  # binds now: a busy port or bad TLS files is one clear error
         consumer.run(notify=notifier.notify)
     finally:
+        if dav is not None:
+            dav.stop()
         consumer.close()
     log.info("paperfs stopped")
 
@@ -380,3 +387,5 @@ def main() -> None:
     cli(prog_name="paperfs")
 
 from paperfs import cli_index  # noqa: E402,F401  (registers search/reindex/check)
+from paperfs import cli_solr  # noqa: E402,F401  (registers solr)
+from paperfs import cli_dav  # noqa: E402,F401  (registers dav/user/group/saved)

@@ -108,6 +108,34 @@ class IndexConfig:
 
 
 @dataclass(frozen=True)
+class SavedSearchConfig:
+    name: str
+    query: str
+
+
+@dataclass(frozen=True)
+class DavConfig:
+    """The WebDAV server (docs/webdav.md)."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8080
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    auth: str = "basic"
+    threads: int = 16
+    inbox_idle_seconds: float = 10.0
+    trash_days: float = 30.0
+    max_body_bytes: int = 1024 * 1024 * 1024
+    max_xml_bytes: int = 1024 * 1024
+    max_header_bytes: int = 64 * 1024
+    throttle_failures: int = 10
+    throttle_window_seconds: float = 300.0
+    throttle_block_seconds: float = 300.0
+    saved: tuple[SavedSearchConfig, ...] = ()
+
+
+@dataclass(frozen=True)
 class Config:
     data_root: Path = Path(".")
     log_level: str = "INFO"
@@ -116,6 +144,7 @@ class Config:
     consume: ConsumeConfig = field(default_factory=ConsumeConfig)
     archive: ArchiveConfig = field(default_factory=ArchiveConfig)
     index: IndexConfig = field(default_factory=IndexConfig)
+    dav: DavConfig = field(default_factory=DavConfig)
     #: the file this was loaded from (None: defaults only); not a config key
     source: Path | None = field(default=None, compare=False)
 
@@ -129,11 +158,17 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "ocr.mode": ("auto", "always", "never", "redo"),
     "consume.date_order": ("DMY", "MDY", "YMD"),
     "index.backend": ("sqlite", "solr"),
+    "dav.auth": ("basic", "digest", "both"),
 }
 _POSITIVE = {"inbox.stable_seconds", "inbox.incomplete_seconds", "inbox.poll_seconds",
              "consume.timeout_seconds", "consume.worker_idle_seconds", "ocr.image_dpi",
              "ocr.tesseract_timeout", "archive.max_name_bytes", "index.timeout_seconds",
-             "index.commit_within_ms"}
+             "index.commit_within_ms",
+             # dav (docs/webdav.md)
+             "dav.port", "dav.threads", "dav.inbox_idle_seconds", "dav.trash_days",
+             "dav.max_body_bytes", "dav.max_xml_bytes", "dav.max_header_bytes",
+             "dav.throttle_failures", "dav.throttle_window_seconds",
+             "dav.throttle_block_seconds"}
 
 
 class _Loader:

@@ -27,6 +27,7 @@ from paperfs.config import Config
 from paperfs.document import Document
 from paperfs.errors import (ConsumeError, DataRootError, EmptyFileError, UnsupportedFileError,
                             BrokenFileError)
+from paperfs.index.factory import open_index
 from paperfs.index.sqlite import SqliteIndex
 from paperfs.jobs import Job, WorkQueue
 from paperfs.layout import DataRoot
@@ -35,6 +36,7 @@ from paperfs.ocr import OcrSettings
 from paperfs.pipeline import DateSettings, WorkerTask, process
 from paperfs.pool import SerialPool, WorkerPool
 from paperfs.treesync import sync
+from paperfs.users import owner_from_inbox
 from paperfs.watcher import InboxWatcher, SidecarWatcher
 from paperfs.writer import LockedWriter
 
@@ -106,7 +108,7 @@ def open_archive(config: Config, lock: WriterLock) -> Archive:
     root.create()
     lock.acquire()
     try:
-        archive = Archive(root, config, SqliteIndex(root.index_db), build_rules(config))
+        archive = Archive(root, config, open_index(config, root), build_rules(config))
         for folder in (root.archive, root.originals, root.failed):
             remove_stale_temps(folder)
         moved = archive.replay_journal()
@@ -199,9 +201,11 @@ class Consumer:
         for ready in self.inbox_watcher.ready():
             source = ready.path.relative_to(self.root.root).as_posix() \
                 if self.root.root in ready.path.parents else str(ready.path)
+            # inbox/<user>/… belongs to that user; their folder is not a tag.
+            owner = owner_from_inbox(ready.path, ready.inbox, self.root.root)
             try:
-                job = self.queue.claim(ready.path, source=source,
-                                       tags=self._tags_for(ready.path, ready.inbox))
+                job = self.queue.claim(ready.path, source=source, owner=owner,
+                                       tags=self._tags_for(ready.path, ready.inbox)[1 if owner else 0:])
             except OSError as exc:
                 log.error("cannot claim %s: %s", ready.path, exc)
                 continue

@@ -16,12 +16,12 @@ from tests.helpers import init_root
 from tests.samples import make_text_pdf
 
 
-def paperfs(*args, root=None, check=True, env=None):
+def paperfs(*args, root=None, check=True, env=None, input=None):
     cmd = [sys.executable, "-m", "paperfs"]
     if root is not None:
         cmd += ["--root", str(root.root)]
     proc = subprocess.run(cmd + [str(a) for a in args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=120)
+                          env={**os.environ, **(env or {})}, timeout=120, input=input)
     if check and proc.returncode != 0:
         raise AssertionError(f"paperfs {args} exited {proc.returncode}:\n{proc.stderr}")
     return proc
@@ -115,7 +115,11 @@ def test_daemon_speaks_sd_notify_and_cli_hands_over(tmp_path):
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(sock_path))
     sock.settimeout(30)
-    daemon = Daemon(root, tmp_path / "daemon.log", )
+    with socket.socket() as probe:  # a free port for the daemon's WebDAV server
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    paperfs("user", "add", "alice", "--password-stdin", root=root, input="s3cret-pass\n")
+    daemon = Daemon(root, tmp_path / "daemon.log", dav__enabled="true", dav__port=str(port))
     daemon.env["NOTIFY_SOCKET"] = str(sock_path)
     daemon.start(wait_ready=False)
     messages: list[str] = []
@@ -137,6 +141,16 @@ def test_daemon_speaks_sd_notify_and_cli_hands_over(tmp_path):
         daemon.wait_for(target.exists, 20, "the daemon to apply the CLI edit")
         status = json.loads(paperfs("status", "--json", root=root).stdout)
         assert status["daemon"]["running"] is True
+        # `paperfs run` serves WebDAV too: the filed document is listed under /archive
+        import base64
+        import http.client
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("PROPFIND", "/archive/Daemon%20Co/2003/", headers={
+            "Depth": "1", "Authorization": "Basic " + base64.b64encode(b"alice:s3cret-pass").decode()})
+        response = conn.getresponse()
+        body = response.read().decode()
+        assert response.status == 207, body
+        assert "2003-02-01%20handed.pdf" in body or "2003-02-01 handed.pdf" in body
     finally:
         assert daemon.stop() == 0
     sock.settimeout(5)

@@ -1,0 +1,169 @@
+"""What every request handler can reach: the server's services and the asking user."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+import yaml
+from wsgidav.dav_error import HTTP_FORBIDDEN, HTTP_NOT_FOUND, DAVError
+
+from paperfs.atomic import atomic_write_text
+from paperfs.config import Config
+from paperfs.errors import NotFoundError, DataRootError
+from paperfs.index.base import Index
+from paperfs.index.model import User
+from paperfs.layout import DataRoot
+from paperfs.saved import SavedSearches
+from paperfs.trash import Trash
+from paperfs.users import UserStore, users_path
+
+if TYPE_CHECKING:
+    from paperfs.writer import LockedWriter
+
+log = logging.getLogger(__name__)
+
+HTTP_SERVICE_UNAVAILABLE = 503
+
+
+def forbidden(message: str) -> DAVError:
+    return DAVError(HTTP_FORBIDDEN, message)
+
+
+def not_found(path: str) -> DAVError:
+    return DAVError(HTTP_NOT_FOUND, path)
+
+
+class FolderRegistry:
+    """Empty folders users made with MKCOL under /tags, /correspondents, /types.
+
+    A tag exists only as a value in sidecars; an empty folder gives it a place
+    to MOVE documents into. Kept per user in ``.paperfs/dav-folders.yml``
+    (losing it loses nothing but empty folders).
+    """
+
+    KINDS = ("tags", "correspondents", "types")
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._data: dict[str, dict[str, list[str]]] | None = None
+
+    def _load(self) -> dict[str, dict[str, list[str]]]:
+        if self._data is None:
+            try:
+                self._data = yaml.load(self.path.read_text("utf-8"),
+                                       Loader=yaml.CSafeLoader) or {}
+            except (FileNotFoundError, yaml.YAMLError):
+                self._data = {}
+        return self._data
+
+    def names(self, user: str, kind: str) -> list[str]:
+        with self._lock:
+            return list(self._load().get(user, {}).get(kind, []))
+
+    def has(self, user: str, kind: str, name: str) -> str | None:
+        key = name.casefold()
+        for existing in self.names(user, kind):
+            if existing.casefold() == key:
+                return existing
+        return None
+
+    def add(self, user: str, kind: str, name: str) -> None:
+        with self._lock:
+            data = self._load()
+            names = data.setdefault(user, {}).setdefault(kind, [])
+            if name not in names:
+                names.append(name)
+                self._save(data)
+
+    def remove(self, user: str, kind: str, name: str) -> None:
+        with self._lock:
+            data = self._load()
+            names = data.get(user, {}).get(kind, [])
+            keep = [n for n in names if n.casefold() != name.casefold()]
+            if keep != names:
+                data[user][kind] = keep
+                self._save(data)
+
+    def _save(self, data: dict) -> None:
+        atomic_write_text(self.path, yaml.dump(data, Dumper=yaml.CSafeDumper,
+                                               allow_unicode=True, sort_keys=True))
+
+
+class Services:
+    """Shared by all request threads of one server."""
+
+    def __init__(self, config: Config, writer: "LockedWriter | None",
+                 index_factory: Callable[[], Index]) -> None:
+        from paperfs.dav.editor import Editor
+        from paperfs.dav.inbox import Uploads
+
+        self.config = config
+        self.root = DataRoot(config.data_root)
+        self.writer = writer
+        self.users = UserStore(users_path(self.root.root))
+        self.saved = SavedSearches(self.root.root, config.dav.saved)
+        self.trash = Trash(self.root)
+        self.folders = FolderRegistry(self.root.state / "dav-folders.yml")
+        self.editor = Editor(self.root, writer, self.trash)
+        inbox = self.root.root / config.inbox.folders[0]
+        self.uploads = Uploads(inbox, config.inbox.ignore, config.dav.inbox_idle_seconds)
+        self.max_name_bytes = config.archive.max_name_bytes
+        self._index_factory = index_factory
+        self._local = threading.local()
+        self._indexes: list[Index] = []
+        self._indexes_lock = threading.Lock()
+        #: set by the server: wsgidav's lock and property managers
+        self.lock_manager: Any = None
+        self.prop_manager: Any = None
+
+    def index(self) -> Index:
+        """This thread's read connection to the index (opened on first use)."""
+        index = getattr(self._local, "index", None)
+        if index is None:
+            try:
+                index = self._index_factory()
+            except (NotFoundError, DataRootError) as exc:
+                raise DAVError(HTTP_SERVICE_UNAVAILABLE,
+                               f"the index is not ready: {exc}") from None
+            self._local.index = index
+            with self._indexes_lock:
+                self._indexes.append(index)
+        return index
+
+    def close(self) -> None:
+        with self._indexes_lock:
+            for index in self._indexes:
+                try:
+                    index.close()
+                except Exception:  # noqa: BLE001 - closing on shutdown
+                    pass
+            self._indexes.clear()
+
+
+class Ctx:
+    """One request: who asks, and lazily the catalog on this thread's index."""
+
+    def __init__(self, services: Services, user: User, environ: dict) -> None:
+        self.services = services
+        self.user = user
+        self.environ = environ
+        self._catalog = None
+
+    @property
+    def catalog(self):  # -> Catalog
+        if self._catalog is None:
+            from paperfs.dav.catalog import Catalog
+            self._catalog = Catalog(self.services.index(), self.services.root)
+        return self._catalog
+
+    @property
+    def index(self) -> Index:
+        return self.services.index()
+
+
+def ctx_of(environ: dict) -> Ctx:
+    return environ["paperfs.ctx"]

@@ -1,0 +1,259 @@
+"""The WebDAV server: the WSGI stack on cheroot, plus its housekeeping thread.
+
+Request path, outermost first::
+
+    AccessLog -> Authenticator (Basic/Digest, throttling) -> Guard (hostile input)
+      -> StreamingPropfind (PROPFIND) -> wsgidav (ErrorPrinter, DirBrowser,
+         RequestResolver -> RequestServer -> PaperfsProvider)
+
+``paperfs run`` starts it in the daemon with the daemon's writer
+(``DavServer(config, consumer.writer).start()``); ``paperfs dav`` runs it
+alone (no writer: changes are written to sidecars and the daemon applies
+them). The housekeeping thread hands finished /inbox uploads to the consumer
+(every second) and empties the trash of expired documents (every ten minutes).
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+from cheroot import wsgi
+from cheroot.ssl.builtin import BuiltinSSLAdapter
+from wsgidav.error_printer import ErrorPrinter
+from wsgidav.dir_browser import WsgiDavDirBrowser
+from wsgidav.request_resolver import RequestResolver
+from wsgidav.wsgidav_app import WsgiDAVApp
+
+from paperfs.config import Config
+from paperfs.dav.auth import Authenticator, Throttle
+from paperfs.dav.context import Ctx, Services
+from paperfs.dav.guard import Guard
+from paperfs.dav.propfind import StreamingPropfind
+from paperfs.dav.provider import PaperfsProvider
+from paperfs.errors import ConfigError
+from paperfs.index.base import Index
+from paperfs.index.model import User
+from paperfs.layout import DataRoot
+
+if TYPE_CHECKING:
+    from paperfs.writer import LockedWriter
+
+log = logging.getLogger(__name__)
+access_log = logging.getLogger("paperfs.dav.access")
+
+RELEASE_SECONDS = 1.0
+TRASH_SECONDS = 600.0
+
+
+class DirBrowser(WsgiDavDirBrowser):
+    """wsgidav's HTML folder listing for browsers, consulted for GET/HEAD only."""
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        if environ["REQUEST_METHOD"] not in ("GET", "HEAD"):
+            return self.next_app(environ, start_response)
+        return super().__call__(environ, start_response)
+
+
+class AccessLog:
+    def __init__(self, app: Callable) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        started = time.monotonic()
+        seen: dict[str, str] = {}
+
+        def record(status: str, headers: list, exc_info: Any = None) -> Any:
+            seen["status"] = status
+            return start_response(status, headers, exc_info)
+
+        try:
+            yield from self.app(environ, record)
+        finally:
+            status = seen.get("status", "-")
+            level = logging.WARNING if status.startswith("5") else logging.DEBUG
+            if access_log.isEnabledFor(level):
+                access_log.log(level, "%s %s %s %s -> %s (%.0f ms)",
+                               environ.get("REMOTE_ADDR", "?"),
+                               environ.get("wsgidav.auth.user_name") or "-",
+                               environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"),
+                               status, (time.monotonic() - started) * 1000)
+
+
+def default_index_factory(config: Config) -> Callable[[], Index]:
+    """Read connections to the configured index, one per request thread."""
+    from paperfs.index.factory import open_index
+
+    root = DataRoot(config.data_root)
+
+    def open_reader() -> Index:
+        index = open_index(config, root, readonly=True, create=False)
+        local = getattr(index, "catalog", index)  # Solr: the embedded catalog beside it
+        db = getattr(local, "db", None)
+        if db is not None:
+            # A reader never writes; and 16 threads x the writer's 32 MiB page cache
+            # would be a lot of memory for a NAS.
+            db.execute("PRAGMA query_only=1")
+            db.execute("PRAGMA cache_size=-8192")
+        return index
+
+    return open_reader
+
+
+class DavServer:
+    """The WebDAV server; ``start()`` and ``stop()`` run it in background threads."""
+
+    def __init__(self, config: Config, writer: "LockedWriter | None" = None,
+                 index_factory: Callable[[], Index] | None = None, *,
+                 host: str | None = None, port: int | None = None) -> None:
+        self.config = config
+        dav = config.dav
+        self.services = Services(config, writer, index_factory or default_index_factory(config))
+        self.services.uploads.check()
+        self.provider = PaperfsProvider(self.services)
+        self.dav_app = WsgiDAVApp({
+            "provider_mapping": {"/": self.provider},
+            "middleware_stack": [ErrorPrinter, DirBrowser, RequestResolver],
+            "property_manager": True,
+            "lock_storage": True,
+            "verbose": 1,
+            "logging": {"enable": False},
+            "suppress_version_info": True,
+            "block_size": 256 * 1024,
+            "add_header_MS_Author_Via": True,
+            # authentication is ours (auth.py); this only keeps wsgidav from warning
+            "http_authenticator": {"accept_basic": False, "accept_digest": False,
+                                   "default_to_digest": False},
+            "hotfixes": {"re_encode_path_info": False, "unquote_path_info": False,
+                         "emulate_win32_lastmod": False},
+            "dir_browser": {"enable": True, "response_trailer": "paperfs", "davmount": True,
+                            "ms_sharepoint_support": False, "libre_office_support": False,
+                            "show_user": True, "icon": False},
+        })
+        if not log.isEnabledFor(logging.DEBUG):
+            logging.getLogger("wsgidav").setLevel(logging.WARNING)
+        self.services.lock_manager = self.dav_app.lock_manager
+        self.services.prop_manager = self.dav_app.prop_manager
+        throttle = Throttle(dav.throttle_failures, dav.throttle_window_seconds,
+                            dav.throttle_block_seconds)
+        app: Callable = StreamingPropfind(self.dav_app, self.dav_app, self.provider)
+        app = Guard(app, max_xml_bytes=dav.max_xml_bytes)
+        app = Authenticator(app, self.services.users, mode=dav.auth, throttle=throttle,
+                            on_user=self._bind)
+        self.app = AccessLog(app)
+        self.host = host or dav.host
+        self.requested_port = port if port is not None else dav.port
+        self.server = wsgi.Server((self.host, self.requested_port), self.app,
+                                  numthreads=dav.threads, max=dav.threads,
+                                  server_name="paperfs",
+                                  timeout=30, shutdown_timeout=5, request_queue_size=64)
+        # Keep-alive for many clients (cheroot's default is 10 idle connections; an idle
+        # connection costs a socket, not a thread).
+        self.server.keep_alive_conn_limit = 256
+        self.server.max_request_header_size = dav.max_header_bytes
+        self.server.max_request_body_size = dav.max_body_bytes
+        self.tls = self._tls(dav.tls_cert, dav.tls_key)
+        self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
+
+    def _tls(self, cert: Path | None, key: Path | None) -> bool:
+        if cert is None and key is None:
+            return False
+        if cert is None or key is None:
+            raise ConfigError("dav.tls_cert and dav.tls_key must be set together")
+        root = Path(self.config.data_root)
+        cert, key = root / cert, root / key
+        for name, path in (("dav.tls_cert", cert), ("dav.tls_key", key)):
+            if not path.is_file():
+                raise ConfigError(f"{name}: {path} does not exist")
+        try:
+            adapter = BuiltinSSLAdapter(str(cert), str(key))
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"dav.tls_cert/dav.tls_key: cannot load {cert} / {key}: {exc}")
+        adapter.context.minimum_version = ssl.TLSVersion.TLSv1_2
+        self.server.ssl_adapter = adapter
+        return True
+
+    def _bind(self, user: User, environ: dict) -> None:
+        environ["paperfs.ctx"] = Ctx(self.services, user, environ)
+
+    # ------------------------------------------------------------ lifecycle
+
+    @property
+    def port(self) -> int:
+        bound = getattr(self.server, "bind_addr", None)
+        if isinstance(bound, tuple) and bound[1]:
+            return int(bound[1])
+        return self.requested_port
+
+    @property
+    def url(self) -> str:
+        host = self.host if ":" not in self.host else f"[{self.host}]"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}/"
+
+    def start(self) -> None:
+        """Bind, then serve and keep house in background threads."""
+        self._recover()
+        try:
+            self.server.prepare()
+        except OSError as exc:
+            raise ConfigError(f"dav.host/dav.port: cannot listen on {self.host}:"
+                              f"{self.requested_port}: {exc.strerror or exc}") from None
+        serve = threading.Thread(target=self.server.serve, name="paperfs-dav", daemon=True)
+        house = threading.Thread(target=self._housekeeping, name="paperfs-dav-house",
+                                 daemon=True)
+        self._threads = [serve, house]
+        serve.start()
+        house.start()
+        log.info("WebDAV server on %s (auth: %s)", self.url, self.config.dav.auth)
+        if not self.services.users.table().accounts:
+            log.warning("no WebDAV users yet: add one with 'paperfs user add NAME'")
+        if not self.tls and self.config.dav.auth != "digest" and \
+                self.host not in ("127.0.0.1", "::1", "localhost"):
+            log.warning("Basic authentication without TLS on %s: passwords cross the network "
+                        "readable; set dav.tls_cert and dav.tls_key", self.host)
+
+    def serve_forever(self) -> None:
+        """Run in this thread until stop() (``paperfs dav``)."""
+        self.start()
+        while not self._stopping.wait(1.0):
+            pass
+
+    def stop(self) -> None:
+        self._stopping.set()
+        try:
+            self.server.stop()
+        except Exception:  # noqa: BLE001 - stopping anyway
+            log.exception("stopping the WebDAV server")
+        for thread in self._threads:
+            thread.join(10)
+        self.services.close()
+        log.info("WebDAV server stopped")
+
+    # ------------------------------------------------------------ housekeeping
+
+    def _recover(self) -> None:
+        writer = self.services.writer
+        trash = self.services.trash
+        moved = writer.run(trash.recover) if writer is not None else trash.recover(None)
+        if moved:
+            log.info("trash: completed %d interrupted move(s)", moved)
+
+    def _housekeeping(self) -> None:
+        last_trash = 0.0
+        while not self._stopping.wait(RELEASE_SECONDS):
+            try:
+                self.services.uploads.release(self.services.lock_manager,
+                                              self.services.prop_manager)
+                now = time.monotonic()
+                if now - last_trash >= TRASH_SECONDS:
+                    last_trash = now
+                    expired = self.services.trash.expire(self.config.dav.trash_days)
+                    if expired:
+                        log.info("trash: deleted %d expired document(s) for good", expired)
+            except Exception:  # noqa: BLE001 - keep the server's housekeeping alive
+                log.exception("WebDAV housekeeping failed")

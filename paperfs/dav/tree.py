@@ -1,0 +1,267 @@
+"""/archive: the real tree, filtered to what the user may view.
+
+A folder is shown only when it holds (at any depth) a document the user may
+view: folder names are correspondents, years, titles, and must not hint at
+documents he may not see. In a folder: each visible document's PDF
+(read-only), its ``.yml`` sidecar (editable: a PUT is validated and applied
+like a hand edit) and the ``.paperfs-error.txt`` note of a rejected edit.
+
+The layout follows the path rules, so files are not moved, renamed or
+created here: change metadata (sidecar, virtual folders) and paperfs moves
+the pair. DELETE of a PDF moves the document to the trash.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from typing import Any, Iterable, Iterator
+from urllib.parse import quote
+
+from wsgidav import util
+from wsgidav.dav_error import HTTP_REQUEST_ENTITY_TOO_LARGE, DAVError
+from wsgidav.dav_provider import DAVNonCollection
+
+from paperfs.dav.base import BLOCK, Collection, DocFile, Props
+from paperfs.dav.catalog import DocEntry
+from paperfs.dav.context import forbidden, not_found
+
+SIDECAR_MAX_BYTES = 32 * 1024 * 1024
+#: paperfs.archive.EDIT_ERROR_SUFFIX (not imported: it pulls in the OCR pipeline)
+EDIT_ERROR_SUFFIX = ".paperfs-error.txt"
+_READ_ONLY = ("the archive's folders and names follow the path rules: documents are not "
+              "created, moved or renamed in /archive (upload into /inbox; change "
+              "metadata in the .yml sidecar or with the folders under /tags, "
+              "/correspondents and /types)")
+
+
+class ArchiveFolder(Collection):
+    def __init__(self, path: str, environ: dict, rel: str) -> None:
+        super().__init__(path, environ, "archive" if not rel else None)
+        #: folder relative to archive/ ("" for the top)
+        self.rel = rel
+
+    @property
+    def fs_path(self) -> str:
+        return os.path.join(self.ctx.services.root.archive, self.rel)
+
+    def get_last_modified(self) -> float | None:
+        try:
+            return os.stat(self.fs_path).st_mtime
+        except FileNotFoundError:
+            return None
+
+    def _rel(self, name: str) -> str:
+        return posixpath.join(self.rel, name) if self.rel else name
+
+    def iter_members(self) -> Iterator[Any]:
+        ctx = self.ctx
+        try:
+            entries = sorted(os.scandir(self.fs_path), key=lambda e: e.name)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        for entry in entries:
+            name = entry.name
+            if name.startswith("."):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                if ctx.catalog.folder_visible(self._rel(name), ctx.user):
+                    yield ArchiveFolder(util.join_uri(self.path, name), self.environ,
+                                        self._rel(name))
+            elif entry.is_file(follow_symlinks=False):
+                member = self._file(name)
+                if member is not None:
+                    yield member
+
+    def _file(self, name: str) -> Any:
+        ctx = self.ctx
+        for suffix, cls in ((".pdf", ArchivePdf), (".yml", ArchiveSidecar),
+                            (EDIT_ERROR_SUFFIX, ArchiveNote)):
+            if name.endswith(suffix) and len(name) > len(suffix):
+                doc = ctx.catalog.by_path(self._rel(name[:-len(suffix)]), ctx.user)
+                if doc is None:
+                    return None
+                return cls(util.join_uri(self.path, name), self.environ, doc, self, name)
+        return None
+
+    def get_member(self, name: str) -> Any:
+        if name.startswith(".") or "/" in name:
+            return None
+        full = os.path.join(self.fs_path, name)
+        if os.path.islink(full):
+            return None
+        if os.path.isdir(full):
+            ctx = self.ctx
+            if ctx.catalog.folder_visible(self._rel(name), ctx.user):
+                return ArchiveFolder(util.join_uri(self.path, name), self.environ,
+                                     self._rel(name))
+            return None
+        if os.path.isfile(full):
+            return self._file(name)
+        return None
+
+    def create_collection(self, name: str) -> None:
+        raise forbidden(_READ_ONLY)
+
+    def create_empty_resource(self, name: str) -> Any:
+        if self.environ.get("REQUEST_METHOD") == "LOCK":
+            raise not_found(util.join_uri(self.path, name))
+        raise forbidden(_READ_ONLY)
+
+    def receive(self, doc: DocFile, name: str, *, move: bool) -> None:
+        raise forbidden(_READ_ONLY)
+
+
+class ArchivePdf(DocFile):
+    """A PDF in /archive: the document itself (read-only; DELETE moves it to the trash)."""
+
+    def get_ref_url(self) -> str:
+        return f"/by-id/{self.entry.id}.pdf"
+
+
+class _ArchiveExtra(Props, DAVNonCollection):
+    """A file that belongs to a document: its sidecar or an edit-error note."""
+
+    content_type = "text/plain; charset=utf-8"
+
+    def __init__(self, path: str, environ: dict, entry: DocEntry, folder: ArchiveFolder,
+                 name: str) -> None:
+        super().__init__(path, environ)
+        self.entry = entry
+        self.folder = folder
+        self.name = name
+        self.fs_path = os.path.join(folder.fs_path, name)
+        try:
+            self._stat: os.stat_result | None = os.stat(self.fs_path)
+        except FileNotFoundError:
+            self._stat = None
+
+    def get_content_length(self) -> int:
+        return self._stat.st_size if self._stat else 0
+
+    def get_content_type(self) -> str:
+        return self.content_type
+
+    def get_creation_date(self) -> float | None:
+        return self._stat.st_ctime if self._stat else None
+
+    def get_display_name(self) -> str:
+        return self.name
+
+    def get_etag(self) -> str | None:
+        if self._stat is None:
+            return None
+        return f"{self._stat.st_mtime_ns:x}-{self._stat.st_size:x}"
+
+    def get_last_modified(self) -> float | None:
+        return self._stat.st_mtime if self._stat else None
+
+    def support_etag(self) -> bool:
+        return True
+
+    def support_ranges(self) -> bool:
+        return True
+
+    def get_content(self) -> Any:
+        try:
+            return open(self.fs_path, "rb", buffering=BLOCK)
+        except FileNotFoundError:
+            raise not_found(self.path) from None
+
+    def prevent_locking(self) -> bool:
+        return True
+
+    def set_property_value(self, name: str, value: Any, *, dry_run: bool = False) -> Any:
+        raise forbidden("properties of this file cannot be set")
+
+    def begin_write(self, *, content_type: str | None = None) -> Any:
+        raise forbidden("this file is written by paperfs")
+
+    def handle_delete(self) -> bool:
+        raise forbidden("delete the document's .pdf to move the document to the trash")
+
+    def handle_move(self, dest_path: str) -> bool:
+        raise forbidden(_READ_ONLY)
+
+    def handle_copy(self, dest_path: str, *, depth_infinity: bool) -> bool:
+        raise forbidden("this file cannot be copied; copy the document's .pdf")
+
+
+class ArchiveNote(_ArchiveExtra):
+    """NAME.paperfs-error.txt: why the last hand edit of the sidecar was not applied."""
+
+
+class ArchiveSidecar(_ArchiveExtra):
+    """NAME.yml: editable; an upload is checked and applied like a hand edit."""
+
+    content_type = "application/yaml; charset=utf-8"
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self._upload: Any = None
+
+    def get_ref_url(self) -> str:
+        return quote("/archive/" + self.folder._rel(self.name))
+
+    def may_change(self) -> bool:
+        return self.ctx.catalog.can_change(self.entry, self.ctx.user)
+
+    def prevent_locking(self) -> bool:
+        return False  # LOCK checks change permission first (provider)
+
+    def set_property_value(self, name: str, value: Any, *, dry_run: bool = False) -> Any:
+        if not self.may_change():
+            raise forbidden("you may view this document but not change it")
+        return DAVNonCollection.set_property_value(self, name, value, dry_run=dry_run)
+
+    def begin_write(self, *, content_type: str | None = None) -> Any:
+        if not self.may_change():
+            raise forbidden("you may view this document but not change it")
+        self._upload = _LimitedBuffer(SIDECAR_MAX_BYTES)
+        return self._upload
+
+    def end_write(self, *, with_errors: bool) -> None:
+        upload, self._upload = self._upload, None
+        if upload is None or with_errors:
+            return
+        try:
+            text = upload.getvalue().decode("utf-8")
+        except UnicodeDecodeError:
+            raise forbidden("a sidecar must be UTF-8 text; nothing was changed") from None
+        ctx = self.ctx
+        rel = self.folder._rel(self.name[:-len(".yml")])
+        outcome = ctx.services.editor.put_sidecar(ctx.index, rel, text, ctx.user)
+        try:
+            self._stat = os.stat(self.fs_path)  # the ETag the response announces
+        except FileNotFoundError:
+            self._stat = None  # moved: its template path changed
+        if outcome == "invalid":
+            raise forbidden("the edit was not applied; see "
+                            f"{self.name[:-4]}{EDIT_ERROR_SUFFIX} beside the sidecar")
+
+
+class _LimitedBuffer:
+    """Collects an upload in memory, refusing more than ``limit`` bytes."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._parts: list[bytes] = []
+        self._size = 0
+
+    def write(self, data: bytes) -> int:
+        self._size += len(data)
+        if self._size > self.limit:
+            raise DAVError(HTTP_REQUEST_ENTITY_TOO_LARGE,
+                           f"a sidecar may be at most {self.limit} bytes")
+        self._parts.append(bytes(data))
+        return len(data)
+
+    def writelines(self, chunks: Iterable[bytes]) -> None:
+        for chunk in chunks:
+            self.write(chunk)
+
+    def close(self) -> None:
+        pass
+
+    def getvalue(self) -> bytes:
+        return b"".join(self._parts)

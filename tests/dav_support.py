@@ -1,0 +1,252 @@
+"""Helpers for the WebDAV tests: small archives without OCR, a server per test, requests."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime as dt
+import hashlib
+import http.client
+import socket
+import ssl
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+from xml.etree import ElementTree
+
+from paperfs.archive import Archive
+from paperfs.config import Config, load_config
+from paperfs.consumer import WriterLock, open_archive
+from paperfs.document import (ArchiveInfo, Document, Grants, OriginalInfo, Permissions,
+                              read_sidecar)
+from paperfs.layout import DataRoot
+from paperfs.users import UserAdmin, users_path
+from paperfs.writer import LockedWriter
+
+PASSWORDS = {"alice": "alice-pw", "bob": "bob-pw", "carol": "carol-pw", "root": "root-pw"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tiny_pdf(doc_id: int, pad: int = 0) -> bytes:
+    """A valid one-page PDF, unique per id (optionally padded to a size)."""
+    objs = [b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>"]
+    out = b"%PDF-1.4\n% paperfs test document " + str(doc_id).encode() + b"\n"
+    if pad:
+        out += b"%" + b"x" * pad + b"\n"
+    offsets = []
+    for i, obj in enumerate(objs, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + obj + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 4\n0000000000 65535 f \n"
+    out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
+    out += b"trailer\n<< /Size 4 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % xref
+    return out
+
+
+def init_root(tmp_path: Path, extra: str = "", port: int | None = None) -> tuple[DataRoot, Config]:
+    root = DataRoot(tmp_path / "data")
+    root.create()
+    (root.root / "paperfs.yml").write_text(
+        "data_root: .\n"
+        "inbox:\n  stable_seconds: 0.2\n  incomplete_seconds: 2\n  poll_seconds: 0.05\n"
+        "consume:\n  workers: 1\n"
+        f"dav:\n  port: {port or free_port()}\n  inbox_idle_seconds: 0.5\n  threads: 8\n"
+        + extra)
+    return root, load_config(root.root / "paperfs.yml", environ={})
+
+
+_USERS_FILES: dict[bool, str] = {}
+
+
+def add_users(root: DataRoot, *, digest: bool = False) -> None:
+    """alice, bob, carol, root (superuser); group family = alice, carol.
+
+    argon2 hashing takes a few hundred ms per password here, so the file is
+    made once per test session and copied.
+    """
+    path = users_path(root.root)
+    if digest not in _USERS_FILES:
+        admin = UserAdmin(path, digest=digest)
+        for name in ("alice", "bob", "carol"):
+            admin.add_user(name, PASSWORDS[name])
+        admin.add_user("root", PASSWORDS["root"], superuser=True)
+        admin.add_group("family", ["alice", "carol"])
+        _USERS_FILES[digest] = path.read_text()
+    else:
+        path.write_text(_USERS_FILES[digest])
+        path.chmod(0o600)
+
+
+def add_doc(archive: Archive, doc_id: int, title: str, created: dt.date, *,
+            pad: int = 0, view: Grants = Grants(), change: Grants = Grants(),
+            **fields: Any) -> Document:
+    root = archive.root
+    pdf = tiny_pdf(doc_id, pad)
+    sha = hashlib.sha256(pdf).hexdigest()
+    original = root.original_path(doc_id, ".pdf")
+    original.parent.mkdir(parents=True, exist_ok=True)
+    original.write_bytes(pdf)
+    stamp = dt.datetime(2024, 6, 1, 12, 0, tzinfo=dt.timezone.utc) + dt.timedelta(minutes=doc_id)
+    doc = Document(id=doc_id, title=title, created=created, added=stamp, modified=stamp,
+                   original=OriginalInfo(f"scan{doc_id}.pdf", "application/pdf", sha,
+                                         original.relative_to(root.root).as_posix()),
+                   archive=ArchiveInfo(sha, 1), permissions=Permissions(view, change),
+                   content=f"document {doc_id} {title}", **fields)
+    rel = archive.choose_path(doc)
+    target = archive.pdf_path(rel)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(pdf)
+    archive.apply(doc, rel)
+    counter = root.id_counter
+    counter.write_text(f"{max(doc_id + 1, int(counter.read_text() or 0) if counter.exists() else 0)}\n")
+    return doc
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def xml(self) -> ElementTree.Element:
+        return ElementTree.fromstring(self.body)
+
+    def hrefs(self) -> list[str]:
+        return [urllib.parse.unquote(r.findtext("{DAV:}href") or "")
+                for r in self.xml().iter("{DAV:}response")]
+
+    def names(self) -> list[str]:
+        """Member names of a depth-1 PROPFIND (without the folder itself)."""
+        hrefs = self.hrefs()
+        return [h.rstrip("/").rsplit("/", 1)[-1] for h in hrefs[1:]]
+
+
+def auth_header(user: str, password: str | None = None) -> str:
+    password = PASSWORDS[user] if password is None else password
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+@dataclass
+class Dav:
+    """A running server and a way to talk to it."""
+
+    root: DataRoot
+    config: Config
+    server: Any
+    archive: Archive | None = None
+    tls_context: ssl.SSLContext | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    def connection(self) -> http.client.HTTPConnection:
+        if self.tls_context is not None:
+            return http.client.HTTPSConnection("127.0.0.1", self.port, timeout=30,
+                                               context=self.tls_context)
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+
+    def request(self, method: str, path: str, user: str | None = "alice", *,
+                body: bytes | str | None = None, headers: dict[str, str] | None = None,
+                password: str | None = None) -> Response:
+        conn = self.connection()
+        try:
+            h = {}
+            if user is not None:
+                h["Authorization"] = auth_header(user, password)
+            h.update(headers or {})
+            if isinstance(body, str):
+                body = body.encode()
+            conn.request(method, quote(path), body=body, headers=h)
+            r = conn.getresponse()
+            data = r.read()
+            return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, data)
+        finally:
+            conn.close()
+
+    def propfind(self, path: str, user: str = "alice", depth: str = "1",
+                 body: str | None = None) -> Response:
+        return self.request("PROPFIND", path, user, headers={"Depth": depth}, body=body)
+
+    def names(self, path: str, user: str = "alice") -> list[str]:
+        r = self.propfind(path, user)
+        assert r.status == 207, (path, r.status, r.body[:300])
+        return r.names()
+
+    def move(self, src: str, dest: str, user: str = "alice", overwrite: str = "T",
+             copy: bool = False) -> Response:
+        return self.request("COPY" if copy else "MOVE", src, user,
+                            headers={"Destination": quote(dest), "Overwrite": overwrite})
+
+    def sidecar(self, doc_id: int) -> Document:
+        for path in self.root.archive.rglob("*.yml"):
+            doc = read_sidecar(path)
+            if doc.id == doc_id:
+                return doc
+        raise AssertionError(f"no sidecar for {doc_id}")
+
+
+def quote(path: str) -> str:
+    return urllib.parse.quote(path, safe="/:@!$&'()*+,;=~")
+
+
+@contextlib.contextmanager
+def running(tmp_path: Path, docs: Any = None, *, extra: str = "", writer: bool = True,
+            digest: bool = False, tls: tuple[Path, Path] | None = None) -> Iterator[Dav]:
+    """A data root with users and documents (``docs(archive)`` adds them) and a server."""
+    from paperfs.dav.server import DavServer
+
+    tls_extra = ""
+    if tls is not None:
+        tls_extra = f"  tls_cert: {tls[0]}\n  tls_key: {tls[1]}\n"
+    root, config = init_root(tmp_path, tls_extra + extra)
+    add_users(root, digest=digest)
+    lock = WriterLock(root.lock_file)
+    archive = open_archive(config, lock)
+    try:
+        if docs is not None:
+            docs(archive)
+        if not writer:
+            archive.index.close()
+            lock.release()
+        server = DavServer(config, LockedWriter(archive) if writer else None)
+        server.start()
+        context = None
+        if tls is not None:
+            context = ssl.create_default_context(cafile=str(tls[0]))
+            context.check_hostname = False
+        try:
+            yield Dav(root, config, server, archive if writer else None, context)
+        finally:
+            server.stop()
+    finally:
+        if writer:
+            archive.index.close()
+            lock.release()
+
+
+def request_once(port: int, method: str, path: str, user: str,
+                 headers: dict[str, str] | None = None, password: str | None = None) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request(method, path, headers={"Authorization": auth_header(user, password),
+                                            **(headers or {})})
+        r = conn.getresponse()
+        r.read()
+        return r.status
+    finally:
+        conn.close()
