@@ -539,12 +539,17 @@ def test_consumer_files_into_solr_end_to_end(request: pytest.FixtureRequest, mod
         index = consumer.index
         assert isinstance(index, MirroredIndex)
         started = time.monotonic()
-        while index.search("wombat", user=LOCAL_ADMIN).total < 4:
+        # SolrCloud replicas open their searchers independently: wait until both
+        # queries are answered in full, whichever replica serves them.
+        while True:
+            total = index.search("wombat", user=LOCAL_ADMIN).total
+            hits = index.search("uniquewombat2", user=LOCAL_ADMIN).hits
+            facets = index.facets("wombat", user=LOCAL_ADMIN).total
+            if total == 4 and hits and facets == 4:
+                break
             assert time.monotonic() - started < 2.0, "filed documents not searchable in 2 s"
             time.sleep(0.05)
-        hit = index.search("uniquewombat2", user=LOCAL_ADMIN).hits[0]
-        assert "\x02uniquewombat2\x03" in hit.snippet
-        assert index.facets("wombat", user=LOCAL_ADMIN).total == 4
+        assert "\x02uniquewombat2\x03" in hits[0].snippet
         duplicate = consumer.claim_files([files[0]])
         assert duplicate == 1
         again = consumer.consume_now()[-1]
