@@ -77,14 +77,14 @@ def search(ctx: click.Context, query: tuple[str, ...], as_json: bool, limit: int
     paperfs search tag:unpaid --sort -created --json
     paperfs search invoice -acme        (words joined by spaces; -word excludes)
     """
-    from paperfs.index.sqlite import SqliteIndex
+    from paperfs.index.factory import open_index
     from paperfs.layout import DataRoot
 
     text = " ".join(query)
     config = _config(ctx)
     root = DataRoot(config.data_root)
     root.check_initialised()
-    index = SqliteIndex(root.index_db, create=False)
+    index = open_index(config, root, readonly=True, create=False)
     try:
         try:
             result = index.search(text, user=LOCAL_ADMIN, sort=sort, limit=limit,

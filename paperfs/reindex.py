@@ -28,7 +28,7 @@ from paperfs.consumer import WriterLock, build_rules
 from paperfs.document import Document, read_sidecar_fast
 from paperfs.errors import DataRootError, SidecarError
 from paperfs.index.base import Index, IndexEntry
-from paperfs.index.sqlite import SqliteIndex
+from paperfs.index.factory import open_index
 from paperfs.layout import DataRoot
 from paperfs.treesync import SyncReport, iter_sidecars, sync
 
@@ -178,7 +178,7 @@ def reindex(config: Config, *, changed: bool = False, stemming: str | None = Non
         total = count_sidecars(root)
         if on_total is not None:
             on_total(total)
-        index = SqliteIndex(root.index_db)
+        index = open_index(config, root)
         try:
             rules = build_rules(config)
             archive = Archive(root, config, index, rules)

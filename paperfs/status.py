@@ -42,6 +42,7 @@ def _failed(root: DataRoot) -> list[dict[str, Any]]:
 
 
 def collect_status(config: Config) -> dict[str, Any]:
+    from paperfs.index.factory import index_status
     from paperfs.index.sqlite import SqliteIndex
 
     root = DataRoot(config.data_root)
@@ -60,4 +61,5 @@ def collect_status(config: Config) -> dict[str, Any]:
         "work_queue": sum(1 for p in root.work.iterdir() if p.is_dir()) if root.work.exists() else 0,
         "documents": documents,
         "failed": _failed(root),
+        "index": index_status(config, root),
     }

@@ -39,6 +39,9 @@ from tests.solr_server import (SolrServer, TcpProxy, configset, free_port,  # no
                                solr_base, solr_cloud, solr_standalone)
 
 MODES = ["standalone", "cloud"]
+#: the configset's text analysis still splits words like Lucene's StandardTokenizer
+STANDARD_TOKENIZER = '<tokenizer name="standard"' in (
+    configset() / "conf" / "schema.xml").read_text("utf-8")
 
 
 def solr_index(server: SolrServer, collection: str | None = None, **kw: object) -> SolrIndex:
@@ -96,9 +99,11 @@ class TestSolrContract(IndexContract):
     @pytest.mark.parametrize(
         "query", IndexContract.test_fts_and_sql_syntax_in_queries_is_just_text.pytestmark[0].args[1])
     def test_fts_and_sql_syntax_in_queries_is_just_text(self, corpus: Corpus, query: str) -> None:
-        if query == "?":
-            # Known divergence, issue 5 still open: which one-character words exist
-            # differs between Solr's StandardTokenizer and the contract's oracle.
+        if query == "?" and STANDARD_TOKENIZER:
+            # Known divergence while the configset uses StandardTokenizer: it keeps
+            # "5.58" and "yesterday's" whole, the oracle (and FTS5) split them, so
+            # which one-character words exist differs. Splitting on non-word
+            # characters in schema.xml (a pattern tokenizer) removes it.
             pytest.xfail("one-character wildcard '?': Solr and the oracle tokenize differently")
         super().test_fts_and_sql_syntax_in_queries_is_just_text(corpus, query)
 
@@ -733,3 +738,39 @@ def test_reindex_into_solr_through_the_mirror(request: pytest.FixtureRequest, mo
             assert solr.total == embedded.total and solr.ids() == embedded.ids(), query
     finally:
         index.close()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_cli_reindex_search_status_with_solr(request: pytest.FixtureRequest, mode: str,
+                                             tmp_path: Path) -> None:
+    """Moving an archive to Solr as docs/deployment.md says: solr init, reindex, search.
+
+    Needs paperfs/reindex.py, cli_index.py (search) and status.py to open the index
+    with ``paperfs.index.factory.open_index``."""
+    from benchmarks.gen_archive import Spec, generate
+
+    server = server_for(request, mode)
+    name = f"move_{uuid.uuid4().hex[:6]}"
+    where = ({"zk_hosts": server.zk_hosts} if mode == "cloud" else {"url": server.url})
+    root = _cli_root(tmp_path, collection=name, **where)
+    generate(root, Spec(count=120, seed=3))
+    runner = CliRunner()
+    base = ["--root", str(root)]
+    init = runner.invoke(cli, base + ["solr", "init", "--configset", str(configset())])
+    assert init.exit_code == 0, init.output
+    reindex = runner.invoke(cli, base + ["reindex"])
+    assert reindex.exit_code == 0, reindex.output
+    remote = solr_index(server, name)
+    try:
+        assert remote.count() == 120, "paperfs reindex did not send the archive to Solr"
+    finally:
+        remote.close()
+    found = runner.invoke(cli, base + ["search", "--json", "--limit", "1000", "*"])
+    assert found.exit_code == 0, found.output
+    assert len(json.loads(found.output)["hits"]) == 120
+    status = runner.invoke(cli, base + ["status", "--json"])
+    assert status.exit_code == 0, status.output
+    assert json.loads(status.output)["index"]["backlog"] == 0
+    solr_status = runner.invoke(cli, base + ["solr", "status"])
+    assert solr_status.exit_code == 0 and "120 documents" in solr_status.output, \
+        solr_status.output
