@@ -153,6 +153,30 @@ def test_rebuilding_aside_keeps_the_old_index_on_failure(tmp_path: Path) -> None
     index.close()
 
 
+def test_a_rebuild_that_meets_an_id_or_path_twice_replaces_like_upsert(tmp_path: Path) -> None:
+    """The bulk insert of a rebuild skips the look-ups; a repeated id or path
+    (in one batch or across batches) still replaces, as ``upsert`` always does."""
+    index = SqliteIndex(tmp_path / "index.sqlite3")
+    with index.rebuilding() as fresh:
+        fresh.upsert(_entries(4))
+        moved = IndexEntry(doc=_hand(2, "Doc 2 moved", "invoices for number2"), path="q/2",
+                           mtime_ns=9, size=9)
+        other = IndexEntry(doc=_hand(7, "Doc 7", "invoices for number7"), path="p/3",
+                           mtime_ns=9, size=9)
+        fresh.upsert([moved, other])
+        twice = [IndexEntry(doc=_hand(8, "Doc 8", "first"), path="p/8", mtime_ns=1, size=1),
+                 IndexEntry(doc=_hand(8, "Doc 8", "second"), path="p/8", mtime_ns=2, size=2)]
+        fresh.upsert(twice)
+    assert index.count() == 5  # 1, 2 (moved), 4, 7 (at 3's path), 8
+    assert index.ref(2).path == "q/2"
+    assert index.ref(3) is None and index.ref_by_path("p/3").id == 7
+    assert index.search("number2", user=LOCAL_ADMIN).ids() == [2]
+    assert index.search("number3", user=LOCAL_ADMIN).total == 0
+    assert index.search("second", user=LOCAL_ADMIN).ids() == [8]
+    assert index.search("first", user=LOCAL_ADMIN).total == 0
+    index.close()
+
+
 def test_porter_stemming_is_a_choice_of_the_index_file(tmp_path: Path) -> None:
     index = SqliteIndex(tmp_path / "index.sqlite3")
     index.upsert(_entries(3))

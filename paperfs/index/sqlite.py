@@ -4,8 +4,9 @@ Tables: ``documents`` (one row per document: metadata, folded copies for
 case-insensitive matching, timestamps for ranges), ``document_tags`` and
 ``document_grants`` (view/change users and groups, for permission
 filtering), ``fts`` (FTS5, rowid = document id; unicode61 with diacritics
-removed, optionally the porter stemmer; a prefix index for 3
-characters) and the vocabulary views ``fts_vocab`` / ``fts_vocab_col``.
+removed, optionally the porter stemmer; no prefix index: it doubled the
+cost of every insert and saved under 10 % on prefix queries, docs/performance.md)
+and the vocabulary views ``fts_vocab`` / ``fts_vocab_col``.
 
 The query compiler is paperfs/index/sqlite_query.py. Every write method is
 one transaction (one commit per call); a reader on another connection sees
@@ -43,7 +44,7 @@ from paperfs.search.query import And, Node, Not, NumberRange, Or, Term, parse
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: stemming choices: the FTS5 tokenizer each one uses
 TOKENIZERS = {
     "none": "unicode61 remove_diacritics 2",
@@ -103,7 +104,7 @@ CREATE TABLE document_grants (
 ) WITHOUT ROWID;
 CREATE VIRTUAL TABLE fts USING fts5(
     title, content, tags, correspondent, document_type, notes, path,
-    tokenize = '{tokenizer}', prefix = '3'
+    tokenize = '{tokenizer}'
 );
 CREATE VIRTUAL TABLE fts_vocab USING fts5vocab(fts, 'row');
 CREATE VIRTUAL TABLE fts_vocab_col USING fts5vocab(fts, 'col');
@@ -213,6 +214,8 @@ class SqliteIndex(Index):
         self._requested_stemming = stemming
         self._create = create
         self._bulk = _bulk
+        #: ids and paths already in a file being built aside (``_bulk``)
+        self._bulk_seen: tuple[set[int], set[str]] = (set(), set())
         self.stemming = stemming or "none"
         #: facet counts by (query, user), valid while the index does not change
         #: (``facets`` of everything is what every WebDAV folder listing asks)
@@ -301,54 +304,77 @@ class SqliteIndex(Index):
         cur = self.db.cursor()
         cur.execute("BEGIN IMMEDIATE")
         try:
-            for entry in ordered:
-                self._upsert_one(cur, entry)
+            if self._bulk and self._all_new(ordered):
+                self._insert(cur, ordered)
+            else:
+                for entry in ordered:
+                    # The same id, or another document at the same path, is replaced.
+                    for (old_id,) in cur.execute(
+                            "SELECT id FROM documents WHERE id = ? OR path = ?",
+                            (entry.doc.id, entry.path)).fetchall():
+                        cur.execute("DELETE FROM documents WHERE id = ?", (old_id,))
+                        cur.execute("DELETE FROM fts WHERE rowid = ?", (old_id,))
+                    self._insert(cur, (entry,))
             cur.execute("COMMIT")
         except BaseException:
             cur.execute("ROLLBACK")
             raise
 
-    def _upsert_one(self, cur: sqlite3.Cursor, entry: IndexEntry) -> None:
-        doc = entry.doc
-        perms = doc.permissions
-        # The same id, or another document at the same path, is replaced.
-        for (old_id,) in cur.execute("SELECT id FROM documents WHERE id = ? OR path = ?",
-                                     (doc.id, entry.path)).fetchall():
-            cur.execute("DELETE FROM documents WHERE id = ?", (old_id,))
-            cur.execute("DELETE FROM fts WHERE rowid = ?", (old_id,))
-        notes = _clean("\n".join(doc.notes))
-        content = _clean(doc.content)
-        cur.execute(
+    def _all_new(self, entries: list[IndexEntry]) -> bool:
+        """A file being built aside (rebuild): True when no entry replaces another,
+        so the batch can be inserted without looking anything up first."""
+        ids, paths = self._bulk_seen
+        batch_ids = {e.doc.id for e in entries}
+        batch_paths = {e.path for e in entries}
+        if (len(batch_ids) < len(entries) or len(batch_paths) < len(entries)
+                or not ids.isdisjoint(batch_ids) or not paths.isdisjoint(batch_paths)):
+            return False
+        ids |= batch_ids
+        paths |= batch_paths
+        return True
+
+    @staticmethod
+    def _insert(cur: sqlite3.Cursor, entries: Iterable[IndexEntry]) -> None:
+        """Insert new rows for ``entries`` (none of them in the index): one
+        ``executemany`` per table for the whole batch."""
+        documents, tags, grants, texts = [], [], [], []
+        for entry in entries:
+            doc = entry.doc
+            perms = doc.permissions
+            notes = _clean("\n".join(doc.notes))
+            content = _clean(doc.content)
+            documents.append((
+                doc.id, entry.path, doc.title, _fold(doc.title), doc.correspondent,
+                _fold(doc.correspondent) if doc.correspondent else None,
+                doc.document_type, _fold(doc.document_type) if doc.document_type else None,
+                json.dumps(list(doc.tags), ensure_ascii=False), doc.asn, doc.owner,
+                _fold(doc.owner) if doc.owner else None,
+                json.dumps(list(perms.view.users)), json.dumps(list(perms.view.groups)),
+                json.dumps(list(perms.change.users)), json.dumps(list(perms.change.groups)),
+                doc.created.isoformat(), doc.added.isoformat(), doc.modified.isoformat(),
+                doc.added.timestamp(), doc.modified.timestamp(),
+                doc.original.sha256, doc.archive.sha256, doc.archive.pages,
+                doc.original.mime_type, notes, len(content.strip()), entry.mtime_ns, entry.size))
+            tags.extend((doc.id, tag, _fold(tag)) for tag in doc.tags)
+            granted = {("u", u) for u in perms.view.users + perms.change.users}
+            granted |= {("g", g) for g in perms.view.groups + perms.change.groups}
+            grants.extend((doc.id, kind, name) for kind, name in sorted(granted))
+            texts.append((doc.id, _clean(doc.title), content, _clean(" ".join(doc.tags)),
+                          doc.correspondent or "", doc.document_type or "", notes, entry.path))
+        cur.executemany(
             "INSERT INTO documents (id, path, title, title_sort, correspondent,"
             " correspondent_fold, document_type, type_fold, tags, asn, owner, owner_fold,"
             " view_users, view_groups, change_users, change_groups, created, added, modified,"
             " added_ts, modified_ts, original_sha256, archive_sha256, pages, mime_type, notes,"
             " content_chars, mtime_ns, size)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (doc.id, entry.path, doc.title, _fold(doc.title), doc.correspondent,
-             _fold(doc.correspondent) if doc.correspondent else None,
-             doc.document_type, _fold(doc.document_type) if doc.document_type else None,
-             json.dumps(list(doc.tags), ensure_ascii=False), doc.asn, doc.owner,
-             _fold(doc.owner) if doc.owner else None,
-             json.dumps(list(perms.view.users)), json.dumps(list(perms.view.groups)),
-             json.dumps(list(perms.change.users)), json.dumps(list(perms.change.groups)),
-             doc.created.isoformat(), doc.added.isoformat(), doc.modified.isoformat(),
-             doc.added.timestamp(), doc.modified.timestamp(),
-             doc.original.sha256, doc.archive.sha256, doc.archive.pages,
-             doc.original.mime_type, notes, len(content.strip()), entry.mtime_ns, entry.size))
-        if doc.tags:
-            cur.executemany("INSERT OR IGNORE INTO document_tags VALUES (?, ?, ?)",
-                            [(doc.id, tag, _fold(tag)) for tag in doc.tags])
-        grants = {("u", u) for u in perms.view.users + perms.change.users}
-        grants |= {("g", g) for g in perms.view.groups + perms.change.groups}
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", documents)
+        if tags:
+            cur.executemany("INSERT OR IGNORE INTO document_tags VALUES (?, ?, ?)", tags)
         if grants:
-            cur.executemany("INSERT INTO document_grants VALUES (?, ?, ?)",
-                            [(doc.id, kind, name) for kind, name in sorted(grants)])
-        cur.execute(
+            cur.executemany("INSERT INTO document_grants VALUES (?, ?, ?)", grants)
+        cur.executemany(
             "INSERT INTO fts (rowid, title, content, tags, correspondent, document_type, notes,"
-            " path) VALUES (?,?,?,?,?,?,?,?)",
-            (doc.id, _clean(doc.title), content, _clean(" ".join(doc.tags)),
-             doc.correspondent or "", doc.document_type or "", notes, entry.path))
+            " path) VALUES (?,?,?,?,?,?,?,?)", texts)
 
     def delete(self, ids: Iterable[int]) -> None:
         cur = self.db.cursor()
