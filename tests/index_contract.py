@@ -523,6 +523,29 @@ class IndexContract:
         assert corpus.index.search("wombat OR marsupial", user=LOCAL_ADMIN).total == 0
         assert corpus.index.ref(doc.id) is None
 
+    def test_words_split_at_every_other_character(self, corpus: Corpus) -> None:
+        """A word is a run of letters and digits (FTS5 unicode61, the embedded index):
+        dots, dashes, apostrophes and underscores separate words, so ``2018`` finds
+        "26.11.2018" and ``58`` finds "5.58" on every backend."""
+        from paperfs.index.base import IndexEntry
+
+        doc = _hand(HAND_FIRST + 98, "Numbat receipt",
+                    "Paid on 26.11.2018: 5.58 EUR by e-mail, ref numbat_kx7 (Zoë's copy), "
+                    "Gru\u0308nwald")  # NFD: u + combining diaeresis
+        corpus.index.upsert([IndexEntry(doc=doc, path="Hand/numbat", mtime_ns=1, size=2)])
+        try:
+            def found(query: str) -> list[int]:
+                return corpus.index.search(f"title:numbat {query}", user=LOCAL_ADMIN).ids()
+
+            for query in ("2018", "26", "11", "26.11.2018", '"26 11 2018"', "5.58", "58",
+                          "mail", "e-mail", "kx7", "numbat_kx7", "zoe", "zoë's", "s",
+                          "20?8", "?", "k?7", "grünwald", "grunwald"):
+                assert found(query) == [doc.id], query
+            for query in ("11.26.2018", "201", "numbatkx7", "zoes", "2018.11"):
+                assert found(query) == [], query
+        finally:
+            corpus.index.delete([doc.id])
+
 
 def search_signature(index: Index, queries: list[str]) -> list[tuple[int, list[int]]]:
     """What a set of queries returns (for comparing two builds of one archive)."""

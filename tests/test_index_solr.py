@@ -39,9 +39,6 @@ from tests.solr_server import (SolrServer, TcpProxy, configset, free_port,  # no
                                solr_base, solr_cloud, solr_standalone)
 
 MODES = ["standalone", "cloud"]
-#: the configset's text analysis still splits words like Lucene's StandardTokenizer
-STANDARD_TOKENIZER = '<tokenizer name="standard"' in (
-    configset() / "conf" / "schema.xml").read_text("utf-8")
 
 
 def solr_index(server: SolrServer, collection: str | None = None, **kw: object) -> SolrIndex:
@@ -95,17 +92,6 @@ class TestSolrContract(IndexContract):
     @pytest.fixture
     def corpus(self, solr_corpus: Corpus) -> Corpus:
         return solr_corpus
-
-    @pytest.mark.parametrize(
-        "query", IndexContract.test_fts_and_sql_syntax_in_queries_is_just_text.pytestmark[0].args[1])
-    def test_fts_and_sql_syntax_in_queries_is_just_text(self, corpus: Corpus, query: str) -> None:
-        if query == "?" and STANDARD_TOKENIZER:
-            # Known divergence while the configset uses StandardTokenizer: it keeps
-            # "5.58" and "yesterday's" whole, the oracle (and FTS5) split them, so
-            # which one-character words exist differs. Splitting on non-word
-            # characters in schema.xml (a pattern tokenizer) removes it.
-            pytest.xfail("one-character wildcard '?': Solr and the oracle tokenize differently")
-        super().test_fts_and_sql_syntax_in_queries_is_just_text(corpus, query)
 
 
 def test_random_hostile_queries_never_reach_solr_as_syntax(solr_corpus: Corpus) -> None:
