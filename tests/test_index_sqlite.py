@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import sqlite3
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -37,6 +39,39 @@ class TestSqliteContract(IndexContract):
     @pytest.fixture
     def corpus(self, sqlite_corpus: Corpus) -> Corpus:
         return sqlite_corpus
+
+
+@pytest.fixture(scope="module")
+def split_index(sqlite_corpus: Corpus) -> Iterator[SqliteIndex]:
+    """A second connection to the contract index that splits every ranked search
+    over three id ranges (sqlite_split.py; in production only from 20,000
+    documents and 5,000 matches on)."""
+    index = SqliteIndex(sqlite_corpus.index.path, create=False)
+    index.search_threads, index.split_documents, index.split_matches = 3, 1, 1
+    yield index
+    index.close()
+
+
+class TestSqliteSplitContract(IndexContract):
+    @pytest.fixture
+    def corpus(self, sqlite_corpus: Corpus, split_index: SqliteIndex) -> Corpus:
+        return dataclasses.replace(sqlite_corpus, index=split_index)
+
+
+def test_split_searches_equal_unsplit_ones_page_by_page(sqlite_corpus: Corpus,
+                                                         split_index: SqliteIndex) -> None:
+    whole = sqlite_corpus.index
+    assert len(split_index._splitter().ranges(split_index.db, split_index._version())) == 3
+    for query in ("invoice", "tag:paid", "invoice -tag:paid", "quokka OR zebra",
+                  "created:[2019 to 2022] invoice"):
+        for sort in ("relevance", "-created", "title", "added"):
+            for offset in (0, 7, 40):
+                a = whole.search(query, user=LOCAL_ADMIN, sort=sort, limit=9, offset=offset,
+                                 now=NOW)
+                b = split_index.search(query, user=LOCAL_ADMIN, sort=sort, limit=9,
+                                       offset=offset, now=NOW)
+                assert (a.total, a.ids()) == (b.total, b.ids()), (query, sort, offset)
+                assert [h.score for h in a.hits] == [h.score for h in b.hits]
 
 
 # ---------------------------------------------------------------- SQLite's own
@@ -120,13 +155,17 @@ def test_reader_refuses_missing_or_foreign_index(tmp_path: Path) -> None:
     other = tmp_path / "old.sqlite3"
     db = sqlite3.connect(other)
     db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-    db.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    db.execute("INSERT INTO meta VALUES ('schema_version', '1'), ('stemming', 'porter')")
+    db.execute("CREATE TABLE old_stuff (x)")
     db.commit()
     db.close()
     with pytest.raises(DataRootError, match="another paperfs version"):
         SqliteIndex(other, create=False)
-    writer = SqliteIndex(other)  # the writer starts a new, empty index
+    writer = SqliteIndex(other)  # the writer starts a new, empty index (a new file)
     assert writer.count() == 0
+    assert writer.stemming == "porter"  # the old file's choice is kept
+    assert not writer.db.execute(
+        "SELECT count(*) FROM sqlite_master WHERE name = 'old_stuff'").fetchone()[0]
     writer.close()
     SqliteIndex(other, create=False).close()
 

@@ -39,6 +39,7 @@ from paperfs.index.base import SORTS, FiledRef, Index, IndexEntry
 from paperfs.index.model import (MARK_END, MARK_START, FacetCount, Facets, Hit, SearchResult,
                                  StoredDocument, Suggestion, User)
 from paperfs.index.sqlite_query import BM25, TOP, Compiled, Compiler, fts_string
+from paperfs.index.sqlite_split import RangeSplit
 from paperfs.search.match import fold
 from paperfs.search.query import And, Node, Not, NumberRange, Or, Term, parse
 
@@ -55,6 +56,11 @@ MAX_LIMIT = 1000
 #: loaded), match sets smaller than this are counted in SQL instead of reloading them.
 FACET_CODES_FROM = 5000
 SNIPPET_TOKENS = 24
+#: Ranked searches run split over id ranges in parallel (sqlite_split.py) in an
+#: index of at least SPLIT_DOCUMENTS documents; a query of words alone only when it
+#: has at least SPLIT_MATCHES matches (below, one thread ranks them in a few ms).
+SPLIT_DOCUMENTS = 20_000
+SPLIT_MATCHES = 5_000
 _FALLBACK_SNIPPET_CHARS = 200
 
 _SCHEMA = """
@@ -222,6 +228,11 @@ class SqliteIndex(Index):
         self.facet_cache_size = 64
         self._facet_cache: dict[tuple, tuple[tuple[int, int], Facets]] = {}
         self._codes: _FacetCodes | None = None
+        #: threads one ranked search may use (1: no splitting), and from what size on
+        self.search_threads = min(os.cpu_count() or 1, 4)
+        self.split_documents = SPLIT_DOCUMENTS
+        self.split_matches = SPLIT_MATCHES
+        self._split: RangeSplit | None = None
         self._connect()
 
     # ------------------------------------------------------------ connection
@@ -232,6 +243,9 @@ class SqliteIndex(Index):
             raise NotFoundError(f"no index at {path}: start the daemon ('paperfs run') or "
                                 "build it with 'paperfs reindex'")
         path.parent.mkdir(parents=True, exist_ok=True)
+        if self._split is not None:  # its readers belong to the file being replaced
+            self._split.close()
+            self._split = None
         self.db = sqlite3.connect(path, timeout=30, isolation_level=None,
                                   check_same_thread=False)
         self._facet_cache = {}
@@ -262,19 +276,20 @@ class SqliteIndex(Index):
         if not self._create:
             raise DataRootError(f"{self.path} is an index of another paperfs version "
                                 "(or not an index); rebuild it with 'paperfs reindex'")
-        if meta:
+        if meta or self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
             log.warning("index %s has schema version %s, this paperfs uses %d: starting a "
                         "new, empty index (it is filled again from archive/)",
                         self.path, meta.get("schema_version"), SCHEMA_VERSION)
+            # A new file rather than DROP TABLE: dropping a large index rewrites
+            # (and logs) every page of it; the index holds nothing the tree does not.
+            self.db.close()
+            _remove_db_files(self.path)
+            if self._requested_stemming is None and meta.get("stemming") in TOKENIZERS:
+                self._requested_stemming = meta["stemming"]  # the old file's choice stays
+            self._connect()
+            return
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            for name in ("fts_vocab", "fts_vocab_col", "fts"):
-                self.db.execute(f"DROP TABLE IF EXISTS {name}")
-            tables = [r[0] for r in self.db.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table'"
-                " AND name NOT LIKE 'sqlite_%'")]
-            for name in tables:
-                self.db.execute('DROP TABLE IF EXISTS "{}"'.format(name.replace('"', '""')))
             self.stemming = self._requested_stemming or meta.get("stemming", "none")
             if self.stemming not in TOKENIZERS:
                 self.stemming = "none"
@@ -293,7 +308,17 @@ class SqliteIndex(Index):
             raise
 
     def close(self) -> None:
+        if self._split is not None:
+            self._split.close()
+            self._split = None
         self.db.close()
+
+    def _splitter(self) -> RangeSplit | None:
+        if self.search_threads < 2 or self._bulk:
+            return None
+        if self._split is None:
+            self._split = RangeSplit(self.path, self.search_threads, self.split_documents)
+        return self._split
 
     # ------------------------------------------------------------ writing
 
@@ -571,6 +596,15 @@ class SqliteIndex(Index):
             total = db.execute("SELECT count(*) FROM fts WHERE fts MATCH ?",
                                (c.match,)).fetchone()[0]
             if sort == "relevance":
+                split = self._splitter() if total >= self.split_matches and limit else None
+                parts = split and split.run(
+                    db, self._version(),
+                    f"SELECT rowid, -{BM25} AS s FROM fts WHERE rowid BETWEEN ? AND ?"
+                    " AND fts MATCH ? ORDER BY s DESC, rowid LIMIT ?",
+                    (c.match, offset + limit))
+                if parts is not None:
+                    merged = sorted(chain.from_iterable(parts), key=lambda r: (-r[1], r[0]))
+                    return merged[offset:offset + limit], total
                 rows = db.execute(f"SELECT rowid, -{BM25} AS s FROM fts WHERE fts MATCH ?"
                                   " ORDER BY s DESC, rowid LIMIT ? OFFSET ?",
                                   (c.match, limit, offset)).fetchall()
@@ -608,13 +642,30 @@ class SqliteIndex(Index):
         part drives, every other condition filters) and both counted and ordered
         from that one result, instead of a count query and a page query."""
         if sort == "relevance":
-            inner = f"SELECT d.id AS id, -{BM25} AS s FROM {source} WHERE {where}"
+            select = f"SELECT d.id AS id, -{BM25} AS s, 0 AS k FROM {source} WHERE"
             order = "s DESC, id"
+            descending = False
         else:
             column, descending = _SORT_COLUMNS[sort]
-            inner = f"SELECT d.id AS id, 0.0 AS s, {column} AS k FROM {source} WHERE {where}"
+            select = f"SELECT d.id AS id, 0.0 AS s, {column} AS k FROM {source} WHERE"
             way = "DESC" if descending else "ASC"
             order = f"k {way}, id {way}"
+        inner = f"{select} {where}"
+        split = self._splitter() if limit else None
+        parts = split and split.run(
+            self.db, self._version(),
+            f"WITH r AS MATERIALIZED ({select} fts.rowid BETWEEN ? AND ? AND {where})"
+            f" SELECT id, s, k, (SELECT count(*) FROM r) FROM r ORDER BY {order} LIMIT ?",
+            params + (offset + limit,))
+        if parts is not None:
+            # Merge in the statement's order: score down, or the sort key, then id.
+            if sort == "relevance":
+                merged = sorted(chain.from_iterable(parts), key=lambda r: (-r[1], r[0]))
+            else:
+                merged = sorted(chain.from_iterable(parts), key=lambda r: (r[2], r[0]),
+                                reverse=descending)
+            total = sum(rows[0][3] for rows in parts if rows)
+            return [(r[0], r[1]) for r in merged[offset:offset + limit]], total
         rows = self.db.execute(
             f"WITH r AS MATERIALIZED ({inner}) SELECT id, s, (SELECT count(*) FROM r) FROM r"
             f" ORDER BY {order} LIMIT ? OFFSET ?", params + (limit, offset)).fetchall()
