@@ -18,7 +18,6 @@ numbers.
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ from paperfs.document import ArchiveInfo, Document, Grants, OriginalInfo, Permis
 from paperfs.index.base import Index
 from paperfs.index.model import LOCAL_ADMIN, User
 from paperfs.search.match import _Matcher, fold, matches
+from paperfs.sqlitelib import sqlite3
 from paperfs.search.query import QuerySyntaxError, parse
 
 #: the frozen clock of every relative date in the contract

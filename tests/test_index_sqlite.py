@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import random
-import sqlite3
 from pathlib import Path
 from typing import Iterator
 
@@ -18,6 +17,7 @@ from paperfs.index.sqlite import SqliteIndex
 from paperfs.index.sqlite_query import Compiler, QueryTooBroadError, fts_string
 from paperfs.layout import DataRoot
 from paperfs.reindex import rebuild_into
+from paperfs.sqlitelib import sqlite3
 from paperfs.search.query import QuerySyntaxError, parse
 from tests.index_contract import (HAND_FIRST, NOW, SIGNATURE_QUERIES, Corpus, IndexContract,
                                   _hand, build_corpus, search_signature)

@@ -27,7 +27,6 @@ import itertools
 import json
 import logging
 import os
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -39,6 +38,7 @@ from paperfs.index.model import Hit, User
 from paperfs.layout import DataRoot
 from paperfs.permissions import can_change, can_view
 from paperfs.search.query import Node
+from paperfs.sqlitelib import sqlite3
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,6 @@ import logging
 import math
 import os
 import re
-import sqlite3
 from collections import Counter, deque
 from itertools import chain, repeat
 from pathlib import Path
@@ -42,6 +41,7 @@ from paperfs.index.sqlite_query import BM25, TOP, Compiled, Compiler, fts_string
 from paperfs.index.sqlite_split import RangeSplit
 from paperfs.search.match import fold
 from paperfs.search.query import And, Node, Not, NumberRange, Or, Term, parse
+from paperfs.sqlitelib import sqlite3
 
 log = logging.getLogger(__name__)
 

@@ -23,11 +23,12 @@ caller's version key).
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Hashable
+
+from paperfs.sqlitelib import sqlite3
 
 #: ids below / above every document id
 _LOWEST, _HIGHEST = -(1 << 62), 1 << 62
