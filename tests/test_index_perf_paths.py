@@ -241,3 +241,38 @@ def test_generated_sidecars_take_the_fast_path() -> None:
     doc, _, _ = Generator(Spec(count=5, seed=1)).document(2)
     for text in (sidecar_text(doc), dumps(doc)):
         assert _fast_mapping(text) == yaml.load(text, Loader=yaml.CSafeLoader)
+
+
+PLAN_QUERIES = ["invoice", "invoice tag:paid created:[2018 to 2020]", "invoice OR tag:paid",
+                "invoice -tag:paid", "(invoice OR tag:paid) created:2019",
+                "correspondent:acme OR title:report", "zebra asn:4242", "created:2019 -invoice"]
+
+
+@pytest.mark.parametrize("query", PLAN_QUERIES)
+def test_the_full_text_match_is_never_run_once_per_row(perf_corpus: Corpus, query: str) -> None:
+    """A MATCH evaluated inside a join loop (FTS5 looked up by rowid per row)
+    recounts BM25's statistics every time: seconds on a large index. Every
+    statement a search or facet count runs (apart from the snippet look-up,
+    which is per page row by design) must scan the full-text index at most
+    once per MATCH."""
+    index: SqliteIndex = perf_corpus.index
+    statements: list[str] = []
+    index.db.set_trace_callback(statements.append)
+    try:
+        for user in (LOCAL_ADMIN, ALICE):
+            for sort in ("relevance", "-created"):
+                index.search(query, user=user, sort=sort, now=NOW)
+            index.facets(query, user=user, now=NOW)
+    finally:
+        index.db.set_trace_callback(None)
+    checked = 0
+    for sql in statements:
+        if not sql.lstrip().upper().startswith(("SELECT", "WITH")) or "snippet(" in sql:
+            continue
+        plan = [row[3] for row in index.db.execute("EXPLAIN QUERY PLAN " + sql)]
+        # FTS5's plan string: "M" a MATCH, "=" a rowid equality (one row at a time)
+        per_row = [line for line in plan if "VIRTUAL TABLE INDEX" in line
+                   and {"=", "M"} <= set(line.split("INDEX", 1)[1])]
+        assert not per_row, f"{query!r}: {sql}\n" + "\n".join(plan)
+        checked += 1
+    assert checked

@@ -555,7 +555,11 @@ class SqliteIndex(Index):
         conds: list[str] = []
         params: tuple = ()
         if c.match is not None:
-            source = "fts JOIN documents d ON d.id = fts.rowid"
+            # CROSS JOIN: the full-text part always drives. SQLite's planner may
+            # otherwise start from a selective-looking filter (a tag's ids) and
+            # evaluate the MATCH once per row, recounting BM25's statistics each
+            # time (SQLite 3.51 did: 1 s instead of 50 ms for word + tag + dates).
+            source = "fts CROSS JOIN documents d ON d.id = fts.rowid"
             conds.append("fts MATCH ?")
             params += (c.match,)
         else:
@@ -623,10 +627,12 @@ class SqliteIndex(Index):
             sql = (f"SELECT d.id, -{BM25} AS s FROM {source} WHERE {where}"
                    " ORDER BY s DESC, d.id LIMIT ? OFFSET ?")
         elif sort == "relevance" and c.highlight is not None:
-            # Words only in some OR branches: rank by them where they occur.
-            sql = (f"SELECT d.id, coalesce(r.s, 0.0) AS s FROM {source}"
-                   f" LEFT JOIN (SELECT rowid AS rid, -{BM25} AS s FROM fts"
-                   " WHERE fts MATCH ?) r ON r.rid = d.id"
+            # Words only in some OR branches: rank by them where they occur. The
+            # ranked words are MATERIALIZED once; as a joined subquery, SQLite 3.51
+            # ran their MATCH once per document (seconds instead of milliseconds).
+            sql = (f"WITH r(rid, s) AS MATERIALIZED (SELECT rowid, -{BM25} FROM fts"
+                   f" WHERE fts MATCH ?) SELECT d.id, coalesce(r.s, 0.0) AS s FROM {source}"
+                   " LEFT JOIN r ON r.rid = d.id"
                    f" WHERE {where} ORDER BY s DESC, d.id LIMIT ? OFFSET ?")
             params = (c.highlight,) + params
         else:
@@ -929,7 +935,7 @@ class SqliteIndex(Index):
         out = []
         for term, _ in rows:
             n = self.db.execute(
-                "SELECT count(*) FROM fts JOIN documents d ON d.id = fts.rowid"
+                "SELECT count(*) FROM fts CROSS JOIN documents d ON d.id = fts.rowid"
                 f" WHERE fts MATCH ? AND {perm}",
                 (f"{cols} : {fts_string(term)}",) + perm_params).fetchone()[0]
             if n:
