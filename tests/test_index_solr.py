@@ -693,6 +693,55 @@ def test_one_cloud_node_down_searches_and_updates_go_on(solr_cloud: SolrServer) 
         index.close()
 
 
+def test_cloud_ranks_with_the_collections_term_statistics(solr_cloud: SolrServer) -> None:
+    """Two equal documents on two shards score alike (the configset's ExactStatsCache),
+    although their word is common on one shard and rare on the other; with each
+    shard's own statistics the document on the "rare" shard would win."""
+    index = solr_index(solr_cloud, f"t_{uuid.uuid4().hex[:8]}", check_schema=False)
+    SolrAdmin(index).init(configset(), shards=2, replicas=1)
+    try:
+        index.upsert(_entries(*range(1, 41), word="filler"))
+        placed = index._select({"q": "*:*", "rows": 100, "fl": "doc_id,[shard]",
+                                "sort": "doc_id asc"})["response"]["docs"]
+        shard_of = {int(d["doc_id"]): d["[shard]"] for d in placed}
+        first, second = sorted(set(shard_of.values()), key=lambda s: min(
+            i for i, v in shard_of.items() if v == s))
+        a = min(i for i, s in shard_of.items() if s == first)
+        b = min(i for i, s in shard_of.items() if s == second)
+        assert a < b
+        same = "Kowari sighting", "a kowari was seen near the creek"
+        entries = [IndexEntry(doc=_hand(i, *same), path=f"p/{i}", mtime_ns=i, size=i)
+                   for i in (a, b)]
+        # the word is common on a's shard, and only in b on b's shard
+        entries += [IndexEntry(doc=_hand(i, f"Doc {i}", f"kowari filler number{i}"),
+                               path=f"p/{i}", mtime_ns=i, size=i)
+                    for i, s in shard_of.items() if s == first and i != a]
+        index.upsert(entries)
+        hits = {h.id: h for h in index.search("kowari", user=LOCAL_ADMIN, limit=100).hits}
+        assert hits[a].score == pytest.approx(hits[b].score, rel=1e-6)
+        ranked = [i for i in index.search("kowari", user=LOCAL_ADMIN, limit=100).ids()
+                  if i in (a, b)]
+        assert ranked == [a, b]  # equal scores: by id
+        # still so after a commit opened new searchers on both shards (the result
+        # cache is not autowarmed: that would re-run the query with each shard's own
+        # statistics and keep those scores)
+        index.upsert(entries[2:3]  # a filler on a's shard, and one on b's
+                     + _entries(max(i for i, s in shard_of.items() if s == second),
+                                word="filler"))
+        hits = {h.id: h for h in index.search("kowari", user=LOCAL_ADMIN, limit=100).hits}
+        assert hits[a].score == pytest.approx(hits[b].score, rel=1e-6)
+        # the same query with each shard's own statistics ranks b first (the fq only
+        # keeps the shards' result caches, filled with the scores above, out of it)
+        sq = compile_query(parse("kowari"))
+        local = index._select({"q": sq.q, "fq": "doc_id:[0 TO *]", "rows": 100,
+                               "fl": "doc_id,score", "sort": "score desc,doc_id asc",
+                               "distrib.statsCache": "false"})["response"]["docs"]
+        scores = {int(d["doc_id"]): float(d["score"]) for d in local}
+        assert scores[b] > scores[a] * 1.05
+    finally:
+        index.close()
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_reindex_into_solr_through_the_mirror(request: pytest.FixtureRequest, mode: str,
                                               tmp_path: Path) -> None:

@@ -32,8 +32,10 @@ too old) — both one line that says what to do.
 Differences from the embedded index, by nature of Solr:
 
 * Scores are Lucene BM25 numbers (larger is better, like the embedded index);
-  in SolrCloud each shard scores with its own term statistics unless the
-  configset enables distributed IDF.
+  in SolrCloud the configset's ExactStatsCache makes every shard score with
+  the collection's term statistics (distributed IDF), so the ranking does not
+  depend on how documents are spread over shards. Requests that score
+  nothing send ``distrib.statsCache=false`` to skip that extra round trip.
 * ``rebuilding()`` writes into the live collection; an interrupted rebuild
   leaves the documents it already sent (which are the tree's current state)
   and removes nothing. The next full rebuild completes it.
@@ -556,6 +558,10 @@ class SolrIndex(Index):
             # little differently (each merges its own segments), and pages of one
             # result list must not shift between requests.
             params.setdefault("shards.preference", "replica.base:stable:hash:q")
+            if "score" not in str(params.get("fl", "")) + str(params.get("sort", "")):
+                # Nothing is scored: skip the configset's distributed-IDF round trip
+                # (ExactStatsCache) to every shard (Solr 9.6+; older ones ignore it).
+                params.setdefault("distrib.statsCache", "false")
         return self._call(what, lambda s: s.search(q, **params))
 
     def ping(self) -> dict[str, Any]:
