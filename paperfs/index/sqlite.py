@@ -570,7 +570,15 @@ class SqliteIndex(Index):
         if perm:
             conds.append(perm)
             params += perm_params
-        return source, " AND ".join(conds) or "1", params
+        where = " AND ".join(conds) or "1"
+        if c.match is not None:
+            # Id-list conditions (tags, grants, other words) on the full-text row
+            # itself: tested before the documents row is looked up, so only rows
+            # that pass pay for it. The unary + keeps SQLite from using them to
+            # look FTS5 up by rowid (once per id: the per-row MATCH again).
+            where = where.replace("d.id IN (", "+fts.rowid IN (").replace(
+                "d.id NOT IN (", "+fts.rowid NOT IN (")
+        return source, where, params
 
     # ------------------------------------------------------------ search
 
