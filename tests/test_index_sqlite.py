@@ -45,9 +45,9 @@ class TestSqliteContract(IndexContract):
 def split_index(sqlite_corpus: Corpus) -> Iterator[SqliteIndex]:
     """A second connection to the contract index that splits every ranked search
     over three id ranges (sqlite_split.py; in production only from 20,000
-    documents and 5,000 matches on)."""
+    documents on)."""
     index = SqliteIndex(sqlite_corpus.index.path, create=False)
-    index.search_threads, index.split_documents, index.split_matches = 3, 1, 1
+    index.search_threads, index.split_documents = 3, 1
     yield index
     index.close()
 

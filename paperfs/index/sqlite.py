@@ -57,10 +57,8 @@ MAX_LIMIT = 1000
 FACET_CODES_FROM = 5000
 SNIPPET_TOKENS = 24
 #: Ranked searches run split over id ranges in parallel (sqlite_split.py) in an
-#: index of at least SPLIT_DOCUMENTS documents; a query of words alone only when it
-#: has at least SPLIT_MATCHES matches (below, one thread ranks them in a few ms).
+#: index of at least SPLIT_DOCUMENTS documents (below, one thread ranks in a few ms).
 SPLIT_DOCUMENTS = 20_000
-SPLIT_MATCHES = 5_000
 _FALLBACK_SNIPPET_CHARS = 200
 
 _SCHEMA = """
@@ -231,7 +229,6 @@ class SqliteIndex(Index):
         #: threads one ranked search may use (1: no splitting), and from what size on
         self.search_threads = min(os.cpu_count() or 1, 4)
         self.split_documents = SPLIT_DOCUMENTS
-        self.split_matches = SPLIT_MATCHES
         self._split: RangeSplit | None = None
         self._connect()
 
@@ -605,18 +602,21 @@ class SqliteIndex(Index):
         bare = c.match is not None and not c.has_where and user.superuser
         if bare:
             # Only words: FTS5 alone, no join (the common, fastest case).
+            split = self._splitter() if sort == "relevance" and limit else None
+            parts = split and split.run(
+                db, self._version(),
+                # Each id range counts its matches and ranks them (?1, ?2: the range).
+                f"SELECT rowid, -{BM25} AS s, (SELECT count(*) FROM fts WHERE rowid"
+                " BETWEEN ?1 AND ?2 AND fts MATCH ?3) FROM fts WHERE rowid BETWEEN ?1 AND ?2"
+                " AND fts MATCH ?3 ORDER BY s DESC, rowid LIMIT ?4",
+                (c.match, offset + limit))
+            if parts is not None:
+                merged = sorted(chain.from_iterable(parts), key=lambda r: (-r[1], r[0]))
+                total = sum(rows[0][2] for rows in parts if rows)
+                return [(r[0], r[1]) for r in merged[offset:offset + limit]], total
             total = db.execute("SELECT count(*) FROM fts WHERE fts MATCH ?",
                                (c.match,)).fetchone()[0]
             if sort == "relevance":
-                split = self._splitter() if total >= self.split_matches and limit else None
-                parts = split and split.run(
-                    db, self._version(),
-                    f"SELECT rowid, -{BM25} AS s FROM fts WHERE rowid BETWEEN ? AND ?"
-                    " AND fts MATCH ? ORDER BY s DESC, rowid LIMIT ?",
-                    (c.match, offset + limit))
-                if parts is not None:
-                    merged = sorted(chain.from_iterable(parts), key=lambda r: (-r[1], r[0]))
-                    return merged[offset:offset + limit], total
                 rows = db.execute(f"SELECT rowid, -{BM25} AS s FROM fts WHERE fts MATCH ?"
                                   " ORDER BY s DESC, rowid LIMIT ? OFFSET ?",
                                   (c.match, limit, offset)).fetchall()
