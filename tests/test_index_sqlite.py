@@ -61,7 +61,7 @@ class TestSqliteSplitContract(IndexContract):
 def test_split_searches_equal_unsplit_ones_page_by_page(sqlite_corpus: Corpus,
                                                          split_index: SqliteIndex) -> None:
     whole = sqlite_corpus.index
-    assert len(split_index._splitter().ranges(split_index.db, split_index._version())) == 3
+    assert len(split_index._splitter().ranges(split_index.db)) == 3
     for query in ("invoice", "tag:paid", "invoice -tag:paid", "quokka OR zebra",
                   "created:[2019 to 2022] invoice"):
         for sort in ("relevance", "-created", "title", "added"):
@@ -237,3 +237,25 @@ def test_same_results_after_a_rebuild(sqlite_corpus: Corpus, tmp_path: Path) -> 
     rebuild_into(other, DataRoot(sqlite_corpus.root), workers=0)  # the serial path
     assert search_signature(other, SIGNATURE_QUERIES) == before
     other.close()
+
+
+def test_split_ranges_are_balanced_and_recounted_only_as_the_index_grows(
+        tmp_path: Path) -> None:
+    from paperfs.index.sqlite_split import RangeSplit
+    index = SqliteIndex(tmp_path / "index.sqlite3")
+    index.upsert(_entries(30))
+    split = RangeSplit(index.path, 3, min_documents=40)
+    assert split.ranges(index.db) is None  # too small to split
+    index.upsert([IndexEntry(doc=_hand(i, f"Doc {i}", "more"), path=f"p/{i}", mtime_ns=i,
+                             size=i) for i in range(31, 61)])
+    ranges = split.ranges(index.db)
+    assert ranges is not None and [r[0] for r in ranges[1:]] == [21, 41]
+    assert ranges[0][0] < 1 and ranges[-1][1] > 10**12  # open at both ends
+    index.upsert([IndexEntry(doc=_hand(61, "Doc 61", "one more"), path="p/61", mtime_ns=1,
+                             size=1)])
+    assert split.ranges(index.db) is ranges  # one more document: the same cuts
+    index.upsert([IndexEntry(doc=_hand(i, f"Doc {i}", "many"), path=f"p/{i}", mtime_ns=i,
+                             size=i) for i in range(62, 91)])
+    assert [r[0] for r in split.ranges(index.db)[1:]] == [31, 61]  # recounted
+    split.close()
+    index.close()

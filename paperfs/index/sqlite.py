@@ -604,7 +604,7 @@ class SqliteIndex(Index):
             # Only words: FTS5 alone, no join (the common, fastest case).
             split = self._splitter() if sort == "relevance" and limit else None
             parts = split and split.run(
-                db, self._version(),
+                db,
                 # Each id range counts its matches and ranks them (?1, ?2: the range).
                 f"SELECT rowid, -{BM25} AS s, (SELECT count(*) FROM fts WHERE rowid"
                 " BETWEEN ?1 AND ?2 AND fts MATCH ?3) FROM fts WHERE rowid BETWEEN ?1 AND ?2"
@@ -667,7 +667,7 @@ class SqliteIndex(Index):
         inner = f"{select} {where}"
         split = self._splitter() if limit else None
         parts = split and split.run(
-            self.db, self._version(),
+            self.db,
             f"WITH r AS MATERIALIZED ({select} fts.rowid BETWEEN ? AND ? AND {where})"
             f" SELECT id, s, k, (SELECT count(*) FROM r) FROM r ORDER BY {order} LIMIT ?",
             params + (offset + limit,))

@@ -17,8 +17,6 @@ Each connection reads its own snapshot: a document committed while a split
 query runs can be counted by one range and not yet by another, as if the
 search had run a moment earlier or later; nothing is shown twice.
 
-The range boundaries are recomputed when the index has changed (the
-caller's version key).
 """
 
 from __future__ import annotations
@@ -26,7 +24,6 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Hashable
 
 from paperfs.sqlitelib import sqlite3
 
@@ -45,34 +42,43 @@ class RangeSplit:
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        self._ranges: tuple[Hashable, list[tuple[int, int]] | None] | None = None
+        #: (the highest id when counted, the ranges)
+        self._ranges: tuple[int, list[tuple[int, int]] | None] | None = None
 
-    def ranges(self, db: sqlite3.Connection,
-               version: Hashable) -> list[tuple[int, int]] | None:
+    def ranges(self, db: sqlite3.Connection) -> list[tuple[int, int]] | None:
         """``parts`` id ranges holding about the same number of documents; None
-        below ``min_documents`` (one statement is as fast there)."""
-        if self._ranges is None or self._ranges[0] != version:
-            count = db.execute("SELECT count(*) FROM documents").fetchone()[0]
-            if count < self.min_documents:
-                self._ranges = (version, None)
-                return None
-            cuts: list[int] = []
-            for k in range(1, self.parts):
-                row = db.execute("SELECT id FROM documents ORDER BY id LIMIT 1 OFFSET ?",
-                                 (count * k // self.parts,)).fetchone()
-                if row and (not cuts or row[0] > cuts[-1]):
-                    cuts.append(row[0])
-            lows = [_LOWEST] + cuts
-            highs = [cut - 1 for cut in cuts] + [_HIGHEST]
-            self._ranges = (version, list(zip(lows, highs)))
-        return self._ranges[1]
+        below ``min_documents`` (one statement is as fast there).
 
-    def run(self, db: sqlite3.Connection, version: Hashable, sql: str,
+        The first range starts below every id and the last ends above, so any
+        cuts are correct; they are only recounted (a count and an OFFSET scan:
+        milliseconds at 100,000 documents) when the highest id has moved by a
+        tenth of the id span, not after every filed document."""
+        low, high = db.execute("SELECT min(id), max(id) FROM documents").fetchone()
+        if low is None:
+            return None
+        known = self._ranges
+        if known is None or abs(high - known[0]) * 10 > max(1, high - low):
+            count = db.execute("SELECT count(*) FROM documents").fetchone()[0]
+            ranges = None
+            if count >= self.min_documents:
+                cuts: list[int] = []
+                for k in range(1, self.parts):
+                    row = db.execute("SELECT id FROM documents ORDER BY id LIMIT 1 OFFSET ?",
+                                     (count * k // self.parts,)).fetchone()
+                    if row and (not cuts or row[0] > cuts[-1]):
+                        cuts.append(row[0])
+                lows = [_LOWEST] + cuts
+                highs = [cut - 1 for cut in cuts] + [_HIGHEST]
+                ranges = list(zip(lows, highs))
+            self._ranges = known = (high, ranges)
+        return known[1]
+
+    def run(self, db: sqlite3.Connection, sql: str,
             params: tuple) -> list[list[tuple]] | None:
         """The rows of ``sql`` for each range (its first two parameters are the
         range's lowest and highest id, ``params`` the rest); None when the index
         is too small to split."""
-        ranges = self.ranges(db, version)
+        ranges = self.ranges(db)
         if ranges is None:
             return None
         if self._pool is None:
