@@ -47,7 +47,7 @@ def split_index(sqlite_corpus: Corpus) -> Iterator[SqliteIndex]:
     over three id ranges (sqlite_split.py; in production only from 20,000
     documents on)."""
     index = SqliteIndex(sqlite_corpus.index.path, create=False)
-    index.search_threads, index.split_documents = 3, 1
+    index.search_threads, index.split_documents, index.split_under_load = 3, 1, True
     yield index
     index.close()
 

@@ -229,6 +229,7 @@ class SqliteIndex(Index):
         #: threads one ranked search may use (1: no splitting), and from what size on
         self.search_threads = min(os.cpu_count() or 1, 4)
         self.split_documents = SPLIT_DOCUMENTS
+        self.split_under_load = False
         self._split: RangeSplit | None = None
         self._connect()
 
@@ -314,7 +315,8 @@ class SqliteIndex(Index):
         if self.search_threads < 2 or self._bulk:
             return None
         if self._split is None:
-            self._split = RangeSplit(self.path, self.search_threads, self.split_documents)
+            self._split = RangeSplit(self.path, self.search_threads, self.split_documents,
+                                     under_load=self.split_under_load)
         return self._split
 
     # ------------------------------------------------------------ writing
