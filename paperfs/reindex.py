@@ -19,13 +19,13 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from paperfs.archive import Archive
 from paperfs.atomic import remove_stale_temps
 from paperfs.config import Config
 from paperfs.consumer import WriterLock, build_rules
-from paperfs.document import Document, read_sidecar_fast
+from paperfs.document import read_sidecar_fast
 from paperfs.errors import DataRootError, SidecarError
 from paperfs.index.base import Index, IndexEntry
 from paperfs.index.factory import open_index
@@ -58,18 +58,29 @@ _CHUNK = 250
 #: below this many sidecars a rebuild parses in this process
 _PARALLEL_FROM = 2000
 
-_Parsed = tuple[str, "Document | None", str, int, int]
+#: (sidecar path, document id, what the index's writer takes or None, problem)
+_Parsed = tuple[str, int, Any, str]
 
 
-def _parse_chunk(paths: list[str]) -> list[_Parsed]:
-    """Read sidecars (in a parser process): (path, doc or None, problem, mtime_ns, size)."""
+def _parse_chunk(paths: list[str], archive_dir: str,
+                 prepare: Callable[[IndexEntry], Any] | None) -> list[_Parsed]:
+    """Read sidecars (in a parser process) into index entries, or into what the
+    index's ``prepare`` makes of them (its rows: built here, in parallel)."""
     out: list[_Parsed] = []
+    prefix = os.path.join(archive_dir, "")
     for path in paths:
         try:
             st = os.stat(path)
-            out.append((path, read_sidecar_fast(Path(path)), "", st.st_mtime_ns, st.st_size))
+            doc = read_sidecar_fast(Path(path))
         except (SidecarError, OSError) as exc:
-            out.append((path, None, str(exc), 0, 0))
+            out.append((path, 0, None, str(exc)))
+            continue
+        if path.startswith(prefix) and path.endswith(".yml") and os.sep == "/":
+            rel = path[len(prefix):-4]  # what relative_to().with_suffix("") gives, faster
+        else:
+            rel = Path(path).relative_to(archive_dir).with_suffix("").as_posix()
+        entry = IndexEntry(doc=doc, path=rel, mtime_ns=st.st_mtime_ns, size=st.st_size)
+        out.append((path, doc.id, prepare(entry) if prepare else entry, ""))
     return out
 
 
@@ -84,7 +95,8 @@ def _chunks(paths: Iterator[str], size: int) -> Iterator[list[str]]:
         yield chunk
 
 
-def _parsed(archive_dir: Path, workers: int) -> Iterator[_Parsed]:
+def _parsed(archive_dir: Path, workers: int,
+            prepare: Callable[[IndexEntry], Any] | None) -> Iterator[_Parsed]:
     """Every sidecar parsed, in the walk order of treesync.iter_sidecars.
 
     YAML parsing is most of the cost of a rebuild, so it runs in ``workers``
@@ -94,7 +106,7 @@ def _parsed(archive_dir: Path, workers: int) -> Iterator[_Parsed]:
     paths = (entry.path for entry in iter_sidecars(archive_dir))
     if workers <= 0:
         for chunk in _chunks(paths, _CHUNK):
-            yield from _parse_chunk(chunk)
+            yield from _parse_chunk(chunk, str(archive_dir), prepare)
         return
     # Parsers keep working while this process writes a batch: enough chunks in
     # flight to cover two batches, and no more (bounded memory).
@@ -103,7 +115,8 @@ def _parsed(archive_dir: Path, workers: int) -> Iterator[_Parsed]:
     with ctx.Pool(workers) as pool:
         window: collections.deque = collections.deque()
         for chunk in _chunks(paths, _CHUNK):
-            window.append(pool.apply_async(_parse_chunk, (chunk,)))
+            window.append(pool.apply_async(_parse_chunk,
+                                           (chunk, str(archive_dir), prepare)))
             if len(window) >= in_flight:
                 yield from window.popleft().get()
         while window:
@@ -116,34 +129,32 @@ def rebuild_into(index: Index, root: DataRoot, *, workers: int | None = None,
     sidecars parsed in parallel (same walk order, same problems reported)."""
     report = SyncReport()
     seen: set[int] = set()
-    batch: list[IndexEntry] = []
+    batch: list[Any] = []
     if workers is None:
         total = sum(1 for _ in iter_sidecars(root.archive))
         workers = min(os.cpu_count() or 1, 4) if total >= _PARALLEL_FROM else 0
-    archive_dir = root.archive
-    prefix = os.path.join(str(archive_dir), "")
-    for path, doc, problem, mtime_ns, size in _parsed(archive_dir, workers):
+    # An index that can build its rows from an entry (SqliteIndex) gets them from
+    # the parser processes; any other takes the entries.
+    prepare = getattr(index, "prepare", None)
+    write = index.upsert_rows if prepare else index.upsert  # type: ignore[attr-defined]
+    for path, doc_id, item, problem in _parsed(root.archive, workers, prepare):
         report.scanned += 1
         if progress:
             progress(1)
-        if doc is None:
+        if item is None:
             report.problems.append(problem)
             continue
-        if doc.id in seen:
-            report.problems.append(f"{path}: id {doc.id} is used by another sidecar too")
+        if doc_id in seen:
+            report.problems.append(f"{path}: id {doc_id} is used by another sidecar too")
             continue
-        seen.add(doc.id)
-        if path.startswith(prefix) and path.endswith(".yml") and os.sep == "/":
-            rel = path[len(prefix):-4]  # what relative_to().with_suffix("") gives, faster
-        else:
-            rel = Path(path).relative_to(archive_dir).with_suffix("").as_posix()
-        batch.append(IndexEntry(doc=doc, path=rel, mtime_ns=mtime_ns, size=size))
+        seen.add(doc_id)
+        batch.append(item)
         if len(batch) >= REBUILD_BATCH:
-            index.upsert(batch)
+            write(batch)
             report.indexed += len(batch)
             batch = []
     if batch:
-        index.upsert(batch)
+        write(batch)
         report.indexed += len(batch)
     for problem in report.problems:
         log.error("%s", problem)

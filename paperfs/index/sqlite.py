@@ -200,6 +200,38 @@ def _fallback_snippet(content: str) -> str:
     return text[:cut if cut > 40 else _FALLBACK_SNIPPET_CHARS] + "…"
 
 
+#: one document's rows: documents, document_tags, document_grants, fts
+IndexRows = tuple[tuple, list[tuple], list[tuple], tuple]
+
+
+def index_rows(entry: IndexEntry) -> IndexRows:
+    """The rows that index one document (plain tuples: cheap to send between
+    processes)."""
+    doc = entry.doc
+    perms = doc.permissions
+    notes = _clean("\n".join(doc.notes))
+    content = _clean(doc.content)
+    document = (
+        doc.id, entry.path, doc.title, _fold(doc.title), doc.correspondent,
+        _fold(doc.correspondent) if doc.correspondent else None,
+        doc.document_type, _fold(doc.document_type) if doc.document_type else None,
+        json.dumps(list(doc.tags), ensure_ascii=False), doc.asn, doc.owner,
+        _fold(doc.owner) if doc.owner else None,
+        json.dumps(list(perms.view.users)), json.dumps(list(perms.view.groups)),
+        json.dumps(list(perms.change.users)), json.dumps(list(perms.change.groups)),
+        doc.created.isoformat(), doc.added.isoformat(), doc.modified.isoformat(),
+        doc.added.timestamp(), doc.modified.timestamp(),
+        doc.original.sha256, doc.archive.sha256, doc.archive.pages,
+        doc.original.mime_type, notes, len(content.strip()), entry.mtime_ns, entry.size)
+    tags = [(doc.id, tag, _fold(tag)) for tag in doc.tags]
+    granted = {("u", u) for u in perms.view.users + perms.change.users}
+    granted |= {("g", g) for g in perms.view.groups + perms.change.groups}
+    grants = [(doc.id, kind, name) for kind, name in sorted(granted)]
+    text = (doc.id, _clean(doc.title), content, _clean(" ".join(doc.tags)),
+            doc.correspondent or "", doc.document_type or "", notes, entry.path)
+    return document, tags, grants, text
+
+
 class SqliteIndex(Index):
     """The embedded index.
 
@@ -322,35 +354,43 @@ class SqliteIndex(Index):
     # ------------------------------------------------------------ writing
 
     def upsert(self, entries: Iterable[IndexEntry]) -> None:
+        self.upsert_rows([index_rows(entry) for entry in entries])
+
+    #: what a rebuild's parser processes call per sidecar (``reindex.rebuild_into``):
+    #: the rows are built there, in parallel, and only inserted here
+    prepare = staticmethod(index_rows)
+
+    def upsert_rows(self, batch: list[IndexRows]) -> None:
+        """``upsert`` for rows made by ``index_rows`` (in another process)."""
         # In id order: FTS5 writes a new segment whenever a rowid is lower than
         # the previous one, which makes unordered batches twice as slow.
-        ordered = sorted(entries, key=lambda e: e.doc.id)
+        ordered = sorted(batch, key=lambda rows: rows[0][0])
         cur = self.db.cursor()
         cur.execute("BEGIN IMMEDIATE")
         try:
             if self._bulk and self._all_new(ordered):
                 self._insert(cur, ordered)
             else:
-                for entry in ordered:
+                for rows in ordered:
                     # The same id, or another document at the same path, is replaced.
                     for (old_id,) in cur.execute(
                             "SELECT id FROM documents WHERE id = ? OR path = ?",
-                            (entry.doc.id, entry.path)).fetchall():
+                            rows[0][:2]).fetchall():
                         cur.execute("DELETE FROM documents WHERE id = ?", (old_id,))
                         cur.execute("DELETE FROM fts WHERE rowid = ?", (old_id,))
-                    self._insert(cur, (entry,))
+                    self._insert(cur, (rows,))
             cur.execute("COMMIT")
         except BaseException:
             cur.execute("ROLLBACK")
             raise
 
-    def _all_new(self, entries: list[IndexEntry]) -> bool:
+    def _all_new(self, batch: list[IndexRows]) -> bool:
         """A file being built aside (rebuild): True when no entry replaces another,
         so the batch can be inserted without looking anything up first."""
         ids, paths = self._bulk_seen
-        batch_ids = {e.doc.id for e in entries}
-        batch_paths = {e.path for e in entries}
-        if (len(batch_ids) < len(entries) or len(batch_paths) < len(entries)
+        batch_ids = {rows[0][0] for rows in batch}
+        batch_paths = {rows[0][1] for rows in batch}
+        if (len(batch_ids) < len(batch) or len(batch_paths) < len(batch)
                 or not ids.isdisjoint(batch_ids) or not paths.isdisjoint(batch_paths)):
             return False
         ids |= batch_ids
@@ -358,47 +398,24 @@ class SqliteIndex(Index):
         return True
 
     @staticmethod
-    def _insert(cur: sqlite3.Cursor, entries: Iterable[IndexEntry]) -> None:
-        """Insert new rows for ``entries`` (none of them in the index): one
-        ``executemany`` per table for the whole batch."""
-        documents, tags, grants, texts = [], [], [], []
-        for entry in entries:
-            doc = entry.doc
-            perms = doc.permissions
-            notes = _clean("\n".join(doc.notes))
-            content = _clean(doc.content)
-            documents.append((
-                doc.id, entry.path, doc.title, _fold(doc.title), doc.correspondent,
-                _fold(doc.correspondent) if doc.correspondent else None,
-                doc.document_type, _fold(doc.document_type) if doc.document_type else None,
-                json.dumps(list(doc.tags), ensure_ascii=False), doc.asn, doc.owner,
-                _fold(doc.owner) if doc.owner else None,
-                json.dumps(list(perms.view.users)), json.dumps(list(perms.view.groups)),
-                json.dumps(list(perms.change.users)), json.dumps(list(perms.change.groups)),
-                doc.created.isoformat(), doc.added.isoformat(), doc.modified.isoformat(),
-                doc.added.timestamp(), doc.modified.timestamp(),
-                doc.original.sha256, doc.archive.sha256, doc.archive.pages,
-                doc.original.mime_type, notes, len(content.strip()), entry.mtime_ns, entry.size))
-            tags.extend((doc.id, tag, _fold(tag)) for tag in doc.tags)
-            granted = {("u", u) for u in perms.view.users + perms.change.users}
-            granted |= {("g", g) for g in perms.view.groups + perms.change.groups}
-            grants.extend((doc.id, kind, name) for kind, name in sorted(granted))
-            texts.append((doc.id, _clean(doc.title), content, _clean(" ".join(doc.tags)),
-                          doc.correspondent or "", doc.document_type or "", notes, entry.path))
+    def _insert(cur: sqlite3.Cursor, batch: Iterable[IndexRows]) -> None:
+        """Insert the rows of new documents: one ``executemany`` per table."""
+        batch = list(batch)
         cur.executemany(
             "INSERT INTO documents (id, path, title, title_sort, correspondent,"
             " correspondent_fold, document_type, type_fold, tags, asn, owner, owner_fold,"
             " view_users, view_groups, change_users, change_groups, created, added, modified,"
             " added_ts, modified_ts, original_sha256, archive_sha256, pages, mime_type, notes,"
             " content_chars, mtime_ns, size)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", documents)
-        if tags:
-            cur.executemany("INSERT OR IGNORE INTO document_tags VALUES (?, ?, ?)", tags)
-        if grants:
-            cur.executemany("INSERT INTO document_grants VALUES (?, ?, ?)", grants)
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [rows[0] for rows in batch])
+        cur.executemany("INSERT OR IGNORE INTO document_tags VALUES (?, ?, ?)",
+                        chain.from_iterable(rows[1] for rows in batch))
+        cur.executemany("INSERT INTO document_grants VALUES (?, ?, ?)",
+                        chain.from_iterable(rows[2] for rows in batch))
         cur.executemany(
             "INSERT INTO fts (rowid, title, content, tags, correspondent, document_type, notes,"
-            " path) VALUES (?,?,?,?,?,?,?,?)", texts)
+            " path) VALUES (?,?,?,?,?,?,?,?)", [rows[3] for rows in batch])
 
     def delete(self, ids: Iterable[int]) -> None:
         cur = self.db.cursor()
