@@ -38,6 +38,14 @@ class DataRootError(PaperfsError):
     exit_code = 4
 
 
+class SearchBackendError(PaperfsError):
+    """The search backend (Solr) cannot answer: unreachable, misconfigured or failing.
+
+    The WebDAV server answers such a request with 503 and this one line."""
+
+    exit_code = 9
+
+
 class SidecarError(PaperfsError):
     """A sidecar does not parse or does not follow the schema."""
 

@@ -276,6 +276,13 @@ class TcpProxy:
             server, self._server = self._server, None
             conns, self._conns = self._conns, []
         if server is not None:
+            # shutdown() first: it wakes the thread blocked in accept(). close() alone
+            # leaves that accept() holding the socket open and listening, so the next
+            # connection would be accepted (then dropped) instead of refused.
+            try:
+                server.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             server.close()
         for conn in conns:
             try:

@@ -286,6 +286,29 @@ def test_live_updates_use_commit_within(request: pytest.FixtureRequest, mode: st
 # ---------------------------------------------------------------- bad configuration
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_listing_pages_by_created_and_id_with_a_cursor(request: pytest.FixtureRequest,
+                                                       mode: str) -> None:
+    import datetime as dt
+
+    index = new_collection(server_for(request, mode))
+    try:
+        days = {1: dt.date(2024, 3, 1), 2: dt.date(2023, 1, 1), 3: dt.date(2024, 3, 1),
+                4: dt.date(2022, 5, 5), 5: dt.date(2023, 1, 1)}
+        index.upsert([IndexEntry(doc=_hand(i, f"Doc {i}", "potoroo", created=day,
+                                           owner="bob" if i == 3 else None),
+                                 path=f"p/{i}", mtime_ns=i, size=i) for i, day in days.items()])
+        pages = list(index.listing("potoroo", user=LOCAL_ADMIN, page=2))
+        assert [[h.id for h in page] for page in pages] == [[4, 2], [5, 1], [3]]
+        assert all(h.score == 0.0 and h.snippet == "" for page in pages for h in page)
+        # the permission filter of a search
+        assert [h.id for page in index.listing("potoroo", user=User("alice"))
+                for h in page] == [4, 2, 5, 1]
+        assert list(index.listing('"..."', user=LOCAL_ADMIN)) == []
+    finally:
+        index.close()
+
+
 def _one_line(exc: BaseException) -> str:
     text = str(exc)
     assert "\n" not in text and "Traceback" not in text
@@ -809,3 +832,108 @@ def test_cli_reindex_search_status_with_solr(request: pytest.FixtureRequest, mod
     solr_status = runner.invoke(cli, base + ["solr", "status"])
     assert solr_status.exit_code == 0 and "120 documents" in solr_status.output, \
         solr_status.output
+
+
+# ---------------------------------------------------------------- WebDAV with Solr: end to end
+
+
+def _eventually(check, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "not within the time limit"
+        time.sleep(0.05)
+
+
+def test_webdav_virtual_folders_list_from_solr(solr_standalone: SolrServer,
+                                                tmp_path: Path) -> None:
+    """With index.backend: solr, folder listings are Solr's answer (a change made in
+    Solr alone shows, the catalog's differing state does not); one name resolves
+    through the catalog at once; Solr down: 503 with one line, or with
+    index.fallback the catalog's listing."""
+    import datetime as dt
+
+    from paperfs.dav.server import DavServer
+    from tests.dav_support import Dav, add_doc, running
+
+    collection = new_collection(solr_standalone)
+    collection.close()
+    host, port = solr_standalone.url.split("//", 1)[1].split("/", 1)[0].split(":")
+    proxy = TcpProxy(host, int(port))
+    extra = ("index:\n  backend: solr\n"
+             f"  url: {proxy.url_for(solr_standalone.url)}\n"
+             f"  collection: {collection.collection}\n"
+             "  timeout_seconds: 2\n  commit_within_ms: 200\n")
+    kowari, bilby, quoll = ("2023-01-05 Kowari invoice.pdf", "2023-02-06 Bilby receipt.pdf",
+                            "2023-03-07 Quoll letter.pdf")
+
+    def docs(archive) -> None:  # type: ignore[no-untyped-def]
+        add_doc(archive, 1, "Kowari invoice", dt.date(2023, 1, 5), tags=("paid",))
+        add_doc(archive, 2, "Bilby receipt", dt.date(2023, 2, 6), tags=("paid",))
+        add_doc(archive, 3, "Quoll letter", dt.date(2023, 3, 7))
+        assert archive.index.flush(timeout=30)
+
+    direct = solr_index(solr_standalone, collection.collection)  # Solr itself, no proxy
+    try:
+        with running(tmp_path, docs, extra=extra) as dav:
+            writer = dav.archive.index
+            assert isinstance(writer, MirroredIndex)
+            _eventually(lambda: direct.count() == 3)  # commitWithin
+            assert dav.names("/tags/paid/") == [kowari, bilby]
+            assert "paid" in dav.names("/tags/")
+
+            # Solr alone changes: quoll tagged, bilby gone. Every kind of folder lists
+            # what Solr says; the catalog still has the files' truth.
+            ref = writer.ref(3)
+            assert ref is not None
+            direct.upsert([IndexEntry(doc=dav.sidecar(3).replace(tags=("paid",)),
+                                      path=ref.path, mtime_ns=ref.mtime_ns, size=ref.size)])
+            direct.delete([2])
+            assert dav.names("/tags/paid/") == [kowari, quoll]
+            assert dav.names("/search/tag:paid/") == [kowari, quoll]
+            assert dav.request("MKCOL", "/saved/tag:paid").status == 201
+            assert dav.names("/saved/tag:paid/") == [kowari, quoll]
+            assert dav.names("/years/2023/") == [kowari, quoll]
+            assert writer.catalog.search("tag:paid", user=LOCAL_ADMIN, sort="id").ids() == [1, 2]
+            # a name resolves through the catalog (exact, immediate), listed or not
+            assert dav.propfind(f"/years/2023/{bilby}", depth="0").status == 207
+            assert dav.request("GET", f"/tags/paid/{quoll}").status == 404
+            assert dav.request("GET", f"/tags/paid/{bilby}").status == 200
+
+            # read your writes: a moved document is found under its new path at once;
+            # the listing shows it after Solr's commit (commit_within_ms)
+            assert dav.request("MKCOL", "/tags/kept").status == 201
+            assert dav.move(f"/tags/paid/{kowari}", f"/tags/kept/{kowari}").status in (201, 204)
+            assert dav.propfind(f"/tags/kept/{kowari}", depth="0").status == 207
+            _eventually(lambda: dav.names("/tags/kept/") == [kowari], 5.0)
+            _eventually(lambda: dav.names("/tags/paid/") == [quoll], 5.0)
+
+            # Solr down: one clear line with 503, no stack trace, no empty listing
+            proxy.cut()
+            for path in ("/tags/paid/", "/tags/", "/saved/tag:paid/", "/years/"):
+                r = dav.propfind(path)
+                assert r.status == 503, (path, r.status, r.body[:300])
+                text = r.body.decode()
+                assert "unreachable" in text and "index.fallback" in text, text
+                assert "Traceback" not in text
+                assert r.headers.get("retry-after") == "30"
+            assert dav.request("GET", "/tags/paid/").status == 503  # the browser's listing
+            assert dav.request("GET", "/by-id/2.pdf").status == 200  # single documents work
+
+            # index.fallback: true: the same folders from the catalog meanwhile
+            fallback_config = load_config(dav.root.root / "paperfs.yml",
+                                          environ={"PAPERFS_INDEX__FALLBACK": "true"})
+            fallback = DavServer(fallback_config, None, port=free_port())
+            fallback.start()
+            try:
+                other = Dav(dav.root, fallback_config, fallback)
+                assert other.names("/tags/paid/") == [bilby]  # the catalog's answer
+                assert other.names("/tags/kept/") == [kowari]
+                assert "paid" in other.names("/tags/")
+            finally:
+                fallback.stop()
+
+            proxy.restore()
+            assert dav.names("/tags/paid/") == [quoll]  # from Solr again
+    finally:
+        direct.close()
+        proxy.close()

@@ -1,23 +1,45 @@
 """What WebDAV needs to know about documents, from the index, per user.
 
-Listings of virtual folders are streamed: with the embedded SQLite index
-one SQL statement (the index's own query compiler and permission filter,
-``SqliteIndex.compile``/``_filtered``) is read with a cursor, sorted by
-created date and id; with any other backend ``Index.search`` pages (1000
-per page, no snippets). Memory stays bounded by a page either way.
+Listings of virtual folders (``stream``) are streamed, sorted by created
+date and id, with memory bounded by a page:
 
-**Decision**: with ``index.backend: solr`` the listings use the embedded
-catalog kept beside Solr (paperfs/index/factory.py): it is exact, always up
-to date (Solr shows a change only after its commit; a file manager that
-moves a document into a tag folder lists that folder right after) and can
-be streamed; it is the same data.
+* with the embedded SQLite index: one SQL statement (the index's own query
+  compiler and permission filter, ``SqliteIndex.compile``/``_filtered``)
+  read with a cursor;
+* with ``index.backend: solr`` (``MirroredIndex``): **from Solr**, paged with
+  a cursor (``SolrIndex.listing``: the same matching and permission filter
+  as a search). Which documents a folder holds, and in which order, is
+  Solr's answer; each page is then completed from the embedded catalog in
+  one batch (current title, date, path, checksum, change time, owner and
+  permissions, re-checked with ``can_view``), so a listed file can be opened,
+  renamed or moved at once, a document deleted meanwhile is left out, and a
+  document whose permissions were just narrowed is not shown. When Solr
+  cannot be reached: with ``index.fallback: true`` the listing (or its rest)
+  comes from the catalog, otherwise the request fails with HTTP 503 and one
+  line (paperfs/dav/context.py ``search_unavailable``);
+* with any other backend: ``Index.search`` pages (1000 per page, no
+  snippets).
 
-``Hit`` carries no checksum or change time, so each page is completed by one
-batch lookup (the archive checksum, used as ETag, and the sidecar's mtime,
-i.e. when the metadata last changed, used as Last-Modified). Single
-documents (``/by-id/7.pdf``, a file in ``/archive``) and "does this archive
-folder hold anything this user may see" are answered with the same
-permission rules in Python (paperfs/permissions.py).
+**Decision** (docs/architecture.md): listings with Solr come from Solr, as
+the issue of the Solr backend asks (every search, facet, saved search and
+virtual folder served by Solr). Solr shows a change only after its commit
+(``index.commit_within_ms``, default 1 s), so a folder lists a document that
+was just tagged, moved or filed up to that long later. Everything that
+resolves *one* path or acts on documents stays on the catalog, which is
+exact and immediate: ``first_hit``/``exists`` (does /tags/x or /years/2021
+exist), a document's name inside a folder (``stream(..., exact=True)``, used
+by ``get_member``), ``/by-id``, ``/asn``, the archive tree, permission
+checks, and the documents a folder-wide change (DELETE or rename of
+/tags/x) applies to. So a client that has just renamed or moved a document
+finds it under its new name at once, even before the folder listing shows
+it.
+
+``Hit`` carries no checksum or change time, so each page of the generic
+path is completed by one batch lookup (the archive checksum, used as ETag,
+and the sidecar's mtime, i.e. when the metadata last changed, used as
+Last-Modified). Single documents (``/by-id/7.pdf``, a file in ``/archive``)
+and "does this archive folder hold anything this user may see" are answered
+with the same permission rules in Python (paperfs/permissions.py).
 """
 
 from __future__ import annotations
@@ -32,7 +54,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from paperfs.document import Grants, Permissions, read_sidecar
-from paperfs.errors import SidecarError
+from paperfs.errors import SearchBackendError, SidecarError
 from paperfs.index.base import Index
 from paperfs.index.model import Hit, User
 from paperfs.layout import DataRoot
@@ -99,20 +121,30 @@ class Catalog:
         self.root = root
         self._archive = str(root.archive)
         # The embedded index, or with Solr the embedded catalog kept beside it (always
-        # up to date, paperfs/index/factory.py): fast paths through its connection.
+        # up to date, paperfs/index/factory.py): exact lookups and fast paths through
+        # its connection.
         self._local: Any = getattr(index, "catalog", index)
+        #: with Solr (MirroredIndex): where folder listings come from
+        self._mirror: Any = index if (self._local is not index
+                                      and hasattr(index, "remote")) else None
         db = getattr(self._local, "db", None)
         self._db: sqlite3.Connection | None = db if isinstance(db, sqlite3.Connection) else None
 
     # ------------------------------------------------------------ listings
 
-    def stream(self, node: Node, user: User,
-               keep: Callable[[Any], bool] | None = None) -> Iterator[DocEntry]:
+    def stream(self, node: Node, user: User, keep: Callable[[Any], bool] | None = None,
+               *, exact: bool = False) -> Iterator[DocEntry]:
         """Every document matching ``node`` that ``user`` may view, by (created, id).
 
         ``keep`` (given a Hit or a DocEntry: both have the metadata fields)
-        filters further, e.g. exact correspondent values.
+        filters further, e.g. exact correspondent values. With Solr the
+        listing comes from Solr (see the module doc); ``exact`` asks the
+        catalog instead (exact and immediate: resolving one name, changing
+        every document of a folder).
         """
+        if self._mirror is not None and not exact:
+            yield from self._stream_solr(node, user, keep)
+            return
         if self._db is not None and hasattr(self._local, "_filtered"):
             try:
                 rows = self._stream_sqlite(node, user)
@@ -146,13 +178,61 @@ class Catalog:
                 yield DocEntry(r[0], r[1], date(r[2]), stamp(r[3]), r[4], r[5], r[6], r[7],
                                r[8], r[9] / 1e9)
 
+    def _stream_solr(self, node: Node, user: User,
+                     keep: Callable[[Any], bool] | None) -> Iterator[DocEntry]:
+        """Solr says which documents and in which order; the catalog completes each
+        page (current metadata, permissions re-checked; deleted ones left out)."""
+        mirror = self._mirror
+        last: tuple[dt.date, int] | None = None
+        try:
+            for hits in mirror.remote.listing(node, user=user, page=PAGE):
+                current = self._entries([h.id for h in hits])
+                for hit in hits:
+                    key = (hit.created, hit.id)
+                    if last is not None and key <= last:
+                        continue
+                    last = key
+                    if keep is not None and not keep(hit):
+                        continue
+                    entry = current.get(hit.id)
+                    if entry is not None and entry.permissions is not None and can_view(
+                            user, entry.owner, entry.permissions):
+                        yield entry
+        except SearchBackendError as exc:
+            # index.fallback: the (rest of the) listing from the catalog; else one line
+            mirror.fall_back(exc, "listing a WebDAV folder")
+            for entry in self.stream(node, user, keep, exact=True):
+                if last is None or (entry.created, entry.id) > last:
+                    yield entry
+            return
+        mirror.solr_answered()
+
+    def _entries(self, ids: list[int]) -> dict[int, DocEntry]:
+        """The catalog's current entries (with owner and permissions) of ``ids``."""
+        if not ids:
+            return {}
+        if self._db is not None:
+            try:
+                marks = ",".join("?" * len(ids))
+                return {row[0]: _row_entry(row) for row in self._db.execute(
+                    f"SELECT {_DOC_COLUMNS} FROM documents WHERE id IN ({marks})", ids)}
+            except sqlite3.Error as exc:
+                log.warning("index fast path failed (%s); using the generic one", exc)
+                self._db = None
+        out = {}
+        for doc_id in ids:
+            entry = self._get(doc_id)
+            if entry is not None:
+                out[doc_id] = entry
+        return out
+
     def _stream_pages(self, node: Node, user: User,
                       keep: Callable[[Any], bool] | None) -> Iterator[DocEntry]:
         offset = 0
         last: tuple[dt.date, int] | None = None
         while True:
-            result = self.index.search(node, user=user, sort="created", limit=PAGE,
-                                       offset=offset, highlight=False)
+            result = self._local.search(node, user=user, sort="created", limit=PAGE,
+                                        offset=offset, highlight=False)
             hits = result.hits
             if not hits:
                 return
@@ -172,13 +252,15 @@ class Catalog:
             offset += len(hits)
 
     def exists(self, node: Node, user: User, keep: Callable[[Hit], bool] | None = None) -> bool:
-        """Whether any document matching ``node`` (and ``keep``) is visible to ``user``."""
+        """Whether any document matching ``node`` (and ``keep``) is visible to ``user``
+        (the catalog: exact and immediate)."""
         if keep is None:
-            return self.index.search(node, user=user, sort="id", limit=1, highlight=False).total > 0
+            return self._local.search(node, user=user, sort="id", limit=1,
+                                      highlight=False).total > 0
         offset, page = 0, 50
         while True:
-            hits = self.index.search(node, user=user, sort="id", limit=page, offset=offset,
-                                     highlight=False).hits
+            hits = self._local.search(node, user=user, sort="id", limit=page, offset=offset,
+                                      highlight=False).hits
             if any(keep(h) for h in hits):
                 return True
             if len(hits) < page:
@@ -188,11 +270,12 @@ class Catalog:
 
     def first_hit(self, node: Node, user: User,
                   keep: Callable[[Hit], bool] | None = None) -> Hit | None:
-        """One visible document matching ``node`` (and ``keep``), or None."""
+        """One visible document matching ``node`` (and ``keep``), or None (the catalog:
+        exact and immediate, so a folder a document was just moved into exists)."""
         offset, page = 0, 20
         while True:
-            hits = self.index.search(node, user=user, sort="id", limit=page, offset=offset,
-                                     highlight=False).hits
+            hits = self._local.search(node, user=user, sort="id", limit=page, offset=offset,
+                                      highlight=False).hits
             for hit in hits:
                 if keep is None or keep(hit):
                     return hit
@@ -213,7 +296,7 @@ class Catalog:
                 self._db = None
         out = {}
         for doc_id in ids:
-            ref = self.index.ref(doc_id)
+            ref = self._local.ref(doc_id)
             if ref is not None:
                 out[doc_id] = (ref.archive_sha256, ref.mtime_ns)
         return out

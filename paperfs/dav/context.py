@@ -12,7 +12,7 @@ from wsgidav.dav_error import HTTP_FORBIDDEN, HTTP_NOT_FOUND, DAVError
 
 from paperfs.atomic import atomic_write_text
 from paperfs.config import Config
-from paperfs.errors import NotFoundError, DataRootError
+from paperfs.errors import NotFoundError, DataRootError, SearchBackendError
 from paperfs.index.base import Index
 from paperfs.index.model import User
 from paperfs.layout import DataRoot
@@ -26,6 +26,23 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HTTP_SERVICE_UNAVAILABLE = 503
+
+
+#: seconds a client is asked to wait after a 503 of the search backend
+RETRY_AFTER = "30"
+_last_unavailable: list[str] = [""]
+
+
+def search_unavailable(exc: SearchBackendError) -> DAVError:
+    """503 with the one-line reason (Solr unreachable, misconfigured, failing): what a
+    request that needs the search backend answers instead of a stack trace. Logged
+    once per reason (the access log has each request)."""
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if _last_unavailable[0] != reason:
+        _last_unavailable[0] = reason
+        log.warning("WebDAV: answering 503: %s", reason)
+    return DAVError(HTTP_SERVICE_UNAVAILABLE, reason,
+                    add_headers=[("Retry-After", RETRY_AFTER)])
 
 
 def forbidden(message: str) -> DAVError:

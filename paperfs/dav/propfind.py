@@ -27,7 +27,9 @@ from wsgidav.dav_error import (HTTP_BAD_REQUEST, HTTP_FORBIDDEN, HTTP_NOT_FOUND,
                                PRECONDITION_CODE_PropfindFiniteDepth, get_http_status_string)
 from wsgidav.request_server import RequestServer
 
+from paperfs.dav.context import search_unavailable
 from paperfs.dav.inbox import InboxFile, InboxFolder
+from paperfs.errors import SearchBackendError
 
 log = logging.getLogger(__name__)
 
@@ -213,9 +215,12 @@ class StreamingPropfind:
         environ["wsgidav.verbose"] = self.dav_app.verbose
         environ["wsgidav.user_name"] = environ.get("wsgidav.auth.user_name", "")
         try:
-            body = self._prepare(environ)
+            try:
+                body = self._prepare(environ)
+            except SearchBackendError as exc:  # e.g. Solr down: 503 and one line
+                raise search_unavailable(exc) from None
         except DAVError as exc:
-            if exc.value >= 500:
+            if exc.value >= 500 and exc.value != 503:
                 log.error("PROPFIND %s: %s", environ["PATH_INFO"], exc.get_user_info())
             return util.send_status_response(environ, start_response, exc)
         start_response("207 Multi-Status", [
@@ -258,28 +263,43 @@ class StreamingPropfind:
                 mode = "allprop"
             if mode == "named" and names is None:
                 names = []
-        return self._stream(res, depth, mode, names, environ)
-
-    def _stream(self, res: Any, depth: str, mode: str, names: list[str] | None,
-                environ: dict) -> Iterator[bytes]:
-        buffer = ['<?xml version="1.0" encoding="utf-8"?>\n<D:multistatus xmlns:D="DAV:">']
-        size = 0
-        fast = depth == "1" and mode in ("allprop", "named") and hasattr(res, "named_members")
+        parts = self._parts(res, depth, mode, names)
+        # The folder and its first member before the status line: a listing that
+        # cannot start (the search backend down, a DAVError) is answered with its
+        # status instead of an empty 207.
+        head: list[str] = []
         try:
-            if fast:
-                part = response_xml(res.get_href(), res.get_properties(mode, name_list=names))
-                buffer.append(part)
-                lister = DocLister(res, mode, names)
-                for name, entry in res.named_members():
-                    part = lister.response(name, entry)
-                    buffer.append(part)
-                    size += len(part)
-                    if size >= CHUNK:
-                        yield "".join(buffer).encode("utf-8")
-                        buffer, size = [], 0
-            for member in (() if fast else _walk(res, depth)):
-                part = response_xml(member.get_href(),
-                                    member.get_properties(mode, name_list=names))
+            for part in parts:
+                head.append(part)
+                if len(head) == 2:
+                    break
+        except (DAVError, SearchBackendError):
+            raise
+        except Exception:  # noqa: BLE001 - as a failure later in the listing would be
+            log.exception("PROPFIND %s failed while listing", path)
+            parts = iter(())
+        return self._stream(head, parts, environ)
+
+    @staticmethod
+    def _parts(res: Any, depth: str, mode: str, names: list[str] | None) -> Iterator[str]:
+        """The <response> of each resource, as the (paged) listing produces them."""
+        fast = depth == "1" and mode in ("allprop", "named") and hasattr(res, "named_members")
+        if fast:
+            yield response_xml(res.get_href(), res.get_properties(mode, name_list=names))
+            lister = DocLister(res, mode, names)
+            for name, entry in res.named_members():
+                yield lister.response(name, entry)
+            return
+        for member in _walk(res, depth):
+            yield response_xml(member.get_href(), member.get_properties(mode, name_list=names))
+
+    @staticmethod
+    def _stream(head: list[str], parts: Iterator[str], environ: dict) -> Iterator[bytes]:
+        buffer = ['<?xml version="1.0" encoding="utf-8"?>\n<D:multistatus xmlns:D="DAV:">',
+                  *head]
+        size = sum(len(part) for part in head)
+        try:
+            for part in parts:
                 buffer.append(part)
                 size += len(part)
                 if size >= CHUNK:

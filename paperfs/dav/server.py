@@ -3,8 +3,9 @@
 Request path, outermost first::
 
     AccessLog -> Authenticator (Basic/Digest, throttling) -> Guard (hostile input)
-      -> StreamingPropfind (PROPFIND) -> wsgidav (ErrorPrinter, DirBrowser,
-         RequestResolver -> RequestServer -> PaperfsProvider)
+      -> StreamingPropfind (PROPFIND) -> wsgidav (ErrorPrinter, SearchUnavailable
+         (Solr down: 503), DirBrowser, RequestResolver -> RequestServer
+         -> PaperfsProvider)
 
 ``paperfs run`` starts it in the daemon with the daemon's writer
 (``DavServer(config, consumer.writer).start()``); ``paperfs dav`` runs it
@@ -25,17 +26,18 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 from wsgidav.error_printer import ErrorPrinter
+from wsgidav.mw.base_mw import BaseMiddleware
 from wsgidav.dir_browser import WsgiDavDirBrowser
 from wsgidav.request_resolver import RequestResolver
 from wsgidav.wsgidav_app import WsgiDAVApp
 
 from paperfs.config import Config
 from paperfs.dav.auth import Authenticator, Throttle
-from paperfs.dav.context import Ctx, Services
+from paperfs.dav.context import Ctx, Services, search_unavailable
 from paperfs.dav.guard import Guard
 from paperfs.dav.propfind import StreamingPropfind
 from paperfs.dav.provider import PaperfsProvider
-from paperfs.errors import ConfigError
+from paperfs.errors import ConfigError, SearchBackendError
 from paperfs.index.base import Index
 from paperfs.index.model import User
 from paperfs.layout import DataRoot
@@ -57,6 +59,18 @@ class DirBrowser(WsgiDavDirBrowser):
         if environ["REQUEST_METHOD"] not in ("GET", "HEAD"):
             return self.next_app(environ, start_response)
         return super().__call__(environ, start_response)
+
+
+class SearchUnavailable(BaseMiddleware):
+    """Inside wsgidav's ErrorPrinter: a request the search backend cannot answer (Solr
+    down, misconfigured) becomes 503 with the one-line reason, not a 500 with a stack
+    trace. (PROPFIND, answered before wsgidav, does the same in propfind.py.)"""
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        try:
+            yield from self.next_app(environ, start_response)
+        except SearchBackendError as exc:
+            raise search_unavailable(exc) from None
 
 
 class AccessLog:
@@ -92,7 +106,9 @@ def default_index_factory(config: Config) -> Callable[[], Index]:
 
     def open_reader() -> Index:
         index = open_index(config, root, readonly=True, create=False)
-        local = getattr(index, "catalog", index)  # Solr: the embedded catalog beside it
+        # Solr: the embedded catalog beside it (folder listings come from Solr, single
+        # documents and names from the catalog: paperfs/dav/catalog.py)
+        local = getattr(index, "catalog", index)
         db = getattr(local, "db", None)
         if db is not None:
             # A reader never writes; and 16 threads x the writer's 32 MiB page cache
@@ -117,7 +133,7 @@ class DavServer:
         self.provider = PaperfsProvider(self.services)
         self.dav_app = WsgiDAVApp({
             "provider_mapping": {"/": self.provider},
-            "middleware_stack": [ErrorPrinter, DirBrowser, RequestResolver],
+            "middleware_stack": [ErrorPrinter, SearchUnavailable, DirBrowser, RequestResolver],
             "property_manager": True,
             "lock_storage": True,
             "verbose": 1,

@@ -146,9 +146,12 @@ class DocFolder(Collection):
     def _keep(self) -> Callable[[Hit], bool] | None:
         return self.keep if type(self).keep is not DocFolder.keep else None
 
-    def _named(self, node: Node) -> Iterator[tuple[str, DocEntry]]:
+    def _named(self, node: Node, *, exact: bool = False) -> Iterator[tuple[str, DocEntry]]:
+        """(name, document) of the documents matching ``node``: a listing (from Solr
+        with the Solr backend), or with ``exact`` from the catalog (exact and
+        immediate: resolving a name, changing every document of the folder)."""
         ctx = self.ctx
-        entries = ctx.catalog.stream(node, ctx.user, self._keep())
+        entries = ctx.catalog.stream(node, ctx.user, self._keep(), exact=exact)
         return names.assign(entries, max_bytes=ctx.services.max_name_bytes)
 
     def _file(self, name: str, entry: DocEntry) -> DocFile:
@@ -172,7 +175,7 @@ class DocFolder(Collection):
         if day is None:
             return None
         key = name.casefold()
-        for listed, entry in self._named(and_(self.node(), day_query(day))):
+        for listed, entry in self._named(and_(self.node(), day_query(day)), exact=True):
             if listed.casefold() == key:
                 return self._file(listed, entry)
         return None
@@ -197,7 +200,7 @@ class DocFolder(Collection):
     def bulk(self, change: Change) -> None:
         """Apply a change to every document in this folder (all must be changeable)."""
         ctx = self.ctx
-        entries = [entry for _name, entry in self._named(self.node())]
+        entries = [entry for _name, entry in self._named(self.node(), exact=True)]
         for entry in entries:
             if not ctx.catalog.can_change(entry, ctx.user):
                 raise forbidden(f"you may not change every document in {self.path} "
@@ -493,7 +496,7 @@ class NumberedRoot(Collection):
 class AsnRoot(NumberedRoot):
     def lookup(self, number: int) -> DocEntry | None:
         ctx = self.ctx
-        for entry in ctx.catalog.stream(parse(f"asn:{number}"), ctx.user):
+        for entry in ctx.catalog.stream(parse(f"asn:{number}"), ctx.user, exact=True):
             return entry
         return None
 

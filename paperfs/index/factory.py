@@ -16,10 +16,11 @@ journal (paperfs/index/journal.py):
   ``find_checksum``, ``refs``, ``max_id``, ``count``) are answered by the
   catalog: exact, immediate (Solr shows an update only after its commit),
   and independent of the network;
-* searches, facets, ``get``, more-like-this and suggestions go to Solr. While
-  Solr is unreachable they fail with one clear line, or, with
-  ``index.fallback: true``, are answered by the catalog (which is always up
-  to date);
+* searches, facets, ``get``, more-like-this and suggestions go to Solr, and
+  so do WebDAV folder listings (paperfs/dav/catalog.py reads
+  ``remote.listing`` and uses ``fall_back``). While Solr is unreachable they
+  fail with one clear line, or, with ``index.fallback: true``, are answered
+  by the catalog (which is always up to date);
 * ``rebuilding()`` (``paperfs reindex``) sends every document to Solr in bulk
   with one commit at the end and brings the catalog in step on the way (only
   what differs is written); the journal's backlog is then obsolete and
@@ -352,19 +353,30 @@ class MirroredIndex(Index):
 
     # ------------------------------------------------------------ searching (Solr)
 
+    def fall_back(self, exc: SolrIndexError, what: str) -> None:
+        """Solr failed at ``what``: return when the catalog should answer instead (Solr
+        unreachable and ``index.fallback: true``), else raise the one-line error."""
+        if not isinstance(exc, SolrUnavailableError):
+            raise exc
+        if not self.fallback:
+            raise SolrUnavailableError(
+                f"{exc}. {what[:1].upper() + what[1:]} needs Solr; set index.fallback: true "
+                "to answer from the embedded index while Solr is down") from None
+        if not self._fallback_warned:
+            log.warning("%s; answering from the embedded index until it is back", exc)
+            self._fallback_warned = True
+
+    def solr_answered(self) -> None:
+        """Solr answered again (the next fallback is worth a warning again)."""
+        self._fallback_warned = False
+
     def _read(self, what: str, fn: Callable[[Index], T]) -> T:
         try:
             result = fn(self.remote)
         except SolrUnavailableError as exc:
-            if not self.fallback:
-                raise SolrUnavailableError(
-                    f"{exc}. {what.capitalize()} needs Solr; set index.fallback: true to "
-                    "answer from the embedded index while Solr is down") from None
-            if not self._fallback_warned:
-                log.warning("%s; answering from the embedded index until it is back", exc)
-                self._fallback_warned = True
+            self.fall_back(exc, what)
             return fn(self.catalog)
-        self._fallback_warned = False
+        self.solr_answered()
         return result
 
     def search(self, query: Any, *, user: User, sort: str = "relevance", limit: int = 25,

@@ -59,7 +59,7 @@ from urllib.parse import urlencode
 import pysolr
 import requests
 
-from paperfs.errors import PaperfsError, UsageError
+from paperfs.errors import PaperfsError, SearchBackendError, UsageError
 from paperfs.index.base import SORTS, FiledRef, Index, IndexEntry
 from paperfs.index.model import (MARK_END, MARK_START, FacetCount, Facets, Hit, SearchResult,
                                  StoredDocument, Suggestion, User)
@@ -143,7 +143,7 @@ _WORD_SUGGEST: dict[str | None, str] = {None: "text", "title": "title", "content
 # ---------------------------------------------------------------- errors
 
 
-class SolrIndexError(PaperfsError):
+class SolrIndexError(SearchBackendError):
     """The Solr index cannot be used."""
 
     exit_code = 9
@@ -746,6 +746,35 @@ class SolrIndex(Index):
         data = self._select(params)
         return SearchResult(int(data["response"]["numFound"]), offset, limit, sort,
                             tuple(self._hits(data, sq.ranked, highlight)))
+
+    def listing(self, query: str | Node, *, user: User, page: int = MAX_LIMIT,
+                now: dt.datetime | None = None) -> Iterator[list[Hit]]:
+        """Every document matching ``query`` that ``user`` may view, by (created, id),
+        in pages of ``page`` hits (what a WebDAV folder lists).
+
+        The same matching as ``search``; no scores, no snippets. Paged with a
+        cursor (``cursorMark``): no deep paging cost and no document skipped or
+        repeated when the collection changes between pages.
+        """
+        if not 1 <= page <= MAX_LIMIT:
+            raise UsageError(f"page must be between 1 and {MAX_LIMIT}, not {page}")
+        sq = compile_query(self._parse(query, now))
+        if sq.never:
+            return
+        params: dict[str, Any] = {
+            "q": sq.q, "fq": sq.fq + self._filters(user), "rows": page,
+            "fl": ",".join(_HIT_FIELDS), "sort": "created asc,doc_id asc,id asc",
+        }
+        cursor = "*"
+        while True:
+            data = self._select({**params, "cursorMark": cursor}, "a listing")
+            hits = self._hits(data, False, False)
+            if hits:
+                yield hits
+            nxt = data.get("nextCursorMark", cursor)
+            if nxt == cursor or len(hits) < page:
+                return
+            cursor = nxt
 
     @staticmethod
     def _highlight_params(hl_q: str | None) -> dict[str, Any]:
