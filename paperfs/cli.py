@@ -362,6 +362,14 @@ def status(ctx: click.Context, as_json: bool) -> None:
     click.echo(f"inbox:       {data['inbox_files']} file(s)")
     click.echo(f"work queue:  {data['work_queue']} claimed job(s)")
     click.echo(f"documents:   {data['documents']}")
+    index = data.get("index") or {}
+    if index.get("backend") == "solr":
+        click.echo(f"index:       {index.get('where')}"
+                   + (" (fallback: embedded index)" if index.get("fallback") else ""))
+        click.echo(f"backlog:     {index.get('backlog', 0)} index update(s) waiting to be "
+                   "sent to Solr")
+    else:
+        click.echo(f"index:       {index.get('backend', 'sqlite')} (embedded)")
     click.echo(f"failed:      {len(data['failed'])}")
     for item in data["failed"]:
         click.echo(f"  failed/{item['file']}: {item.get('reason')}: {item.get('message')}")

@@ -73,6 +73,7 @@ def test_consume_show_edit_status_retry(tmp_path):
     assert status["failed"][0]["reason"] == "unsupported"
     human = paperfs("status", root=root).stdout
     assert "failed/bad.bin: unsupported" in human
+    assert "index:       sqlite (embedded)" in human
 
     out = paperfs("retry", root=root)
     assert "bad.bin" in out.stdout

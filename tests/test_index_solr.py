@@ -466,6 +466,22 @@ def test_solr_status_says_what_is_wrong(tmp_path: Path) -> None:
     assert result.exit_code == UsageError.exit_code and "index.url" in result.output
 
 
+def test_status_shows_the_solr_backlog(tmp_path: Path) -> None:
+    """``paperfs status`` (no network): where the index is and how many updates wait."""
+    root = _cli_root(tmp_path, url=f"http://127.0.0.1:{free_port()}/solr",
+                     collection="tenant_x", fallback=True)
+    journal = Journal(journal_dir(DataRoot(root)))
+    journal.append(_adds(1, 2) + [("delete", 3)])
+    journal.close()
+    result = CliRunner().invoke(cli, ["--root", str(root), "status"])
+    assert result.exit_code == 0, result.output
+    assert "index:       Solr core 'tenant_x' at http://127.0.0.1:" in result.output
+    assert "(fallback: embedded index)" in result.output
+    assert "backlog:     3 index update(s) waiting to be sent to Solr" in result.output
+    data = json.loads(CliRunner().invoke(cli, ["--root", str(root), "status", "--json"]).output)
+    assert data["index"]["backlog"] == 3 and data["index"]["backend"] == "solr"
+
+
 # ---------------------------------------------------------------- the daemon's index: end to end
 
 
