@@ -63,7 +63,10 @@ class RangeSplit:
         cuts are correct; they are only recounted (a count and an OFFSET scan:
         milliseconds at 100,000 documents) when the highest id has moved by a
         tenth of the id span, not after every filed document."""
-        low, high = db.execute("SELECT min(id), max(id) FROM documents").fetchone()
+        # Two subqueries: SQLite answers a lone min() or max() from the index,
+        # but scans the table for "min(id), max(id)" (6 ms at 100,000 rows).
+        low, high = db.execute("SELECT (SELECT min(id) FROM documents),"
+                               " (SELECT max(id) FROM documents)").fetchone()
         if low is None:
             return None
         known = self._ranges
