@@ -684,7 +684,11 @@ class SqliteIndex(Index):
             way = "DESC" if descending else "ASC"
             order = f"k {way}, id {way}"
         inner = f"{select} {where}"
-        split = self._splitter() if limit else None
+        # Split only words filtered by permissions alone, where most matches pass
+        # and ranking them is the cost. With field conditions few rows are ranked,
+        # and every range would pay BM25's full statistics again (measured: the
+        # word + tag + dates benchmark 16 ms as one statement, 20 ms split).
+        split = self._splitter() if limit and not c.has_where else None
         parts = split and split.run(
             self.db,
             f"WITH r AS MATERIALIZED ({select} fts.rowid BETWEEN ? AND ? AND {where})"
