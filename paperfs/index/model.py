@@ -16,6 +16,23 @@ from typing import Any
 #: text. ``Hit.marked`` replaces them with whatever the output needs.
 MARK_START = "\x02"
 MARK_END = "\x03"
+#: a hit whose words are not in its content gets the content's start, this long
+FALLBACK_SNIPPET_CHARS = 200
+
+
+def snippet_text(text: str) -> str:
+    """A snippet on one line: runs of whitespace become one space."""
+    return " ".join(text.split())
+
+
+def fallback_snippet(content: str) -> str:
+    """The start of the content, cut at a word (every backend's snippet when no
+    word of the query is in the content)."""
+    text = snippet_text(content[:FALLBACK_SNIPPET_CHARS * 2])
+    if len(text) <= FALLBACK_SNIPPET_CHARS:
+        return text
+    cut = text.rfind(" ", 0, FALLBACK_SNIPPET_CHARS)
+    return text[:cut if cut > 40 else FALLBACK_SNIPPET_CHARS] + "…"
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,8 @@ import requests
 from paperfs.errors import PaperfsError, SearchBackendError, UsageError
 from paperfs.index.base import SORTS, FiledRef, Index, IndexEntry
 from paperfs.index.model import (MARK_END, MARK_START, FacetCount, Facets, Hit, SearchResult,
-                                 StoredDocument, Suggestion, User)
+                                 StoredDocument, Suggestion, User, fallback_snippet,
+                                 snippet_text)
 from paperfs.index.solr_query import (HIGHLIGHT_FIELDS, MATCH_ALL, compile_query,
                                       permission_filter, quoted, solr_day, solr_instant)
 from paperfs.search.match import fold
@@ -113,7 +114,6 @@ SCHEMA_NAME = f"{SCHEMA_PREFIX}{SCHEMA_VERSION}"
 MAX_LIMIT = 1000
 #: documents per update request of a rebuild
 BULK_BATCH = 500
-SNIPPET_CHARS = 200
 
 _HIT_FIELDS = ("doc_id", "title", "correspondent", "document_type", "created", "added",
                "added_s", "tags", "asn", "path")
@@ -342,19 +342,6 @@ def _ref(d: dict[str, Any]) -> FiledRef:
                     original_sha256=d.get("original_sha256", ""),
                     archive_sha256=d.get("archive_sha256", ""),
                     mtime_ns=int(d.get("mtime_ns", 0)), size=int(d.get("size", 0)))
-
-
-def _snippet_text(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _fallback_snippet(content: str) -> str:
-    """The start of the content (the embedded index's snippet when no word matched)."""
-    text = _snippet_text(content[:SNIPPET_CHARS * 2])
-    if len(text) <= SNIPPET_CHARS:
-        return text
-    cut = text.rfind(" ", 0, SNIPPET_CHARS)
-    return text[:cut if cut > 40 else SNIPPET_CHARS] + "…"
 
 
 def _quote_value(value: str) -> str:
@@ -798,8 +785,8 @@ class SolrIndex(Index):
             if highlight:
                 parts = (marked.get(str(d["doc_id"])) or {}).get("content") or []
                 text = parts[0] if parts else ""
-                snippet = (_snippet_text(text) if MARK_START in text
-                           else _fallback_snippet(text))
+                snippet = (snippet_text(text) if MARK_START in text
+                           else fallback_snippet(text))
             hits.append(Hit(
                 id=int(d["doc_id"]), title=d.get("title", ""),
                 correspondent=d.get("correspondent"), document_type=d.get("document_type"),

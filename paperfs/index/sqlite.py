@@ -35,8 +35,9 @@ from typing import Iterable, Iterator
 from paperfs.atomic import fsync_dir
 from paperfs.errors import DataRootError, NotFoundError, UsageError
 from paperfs.index.base import SORTS, FiledRef, Index, IndexEntry
-from paperfs.index.model import (MARK_END, MARK_START, FacetCount, Facets, Hit, SearchResult,
-                                 StoredDocument, Suggestion, User)
+from paperfs.index.model import (FALLBACK_SNIPPET_CHARS, MARK_END, MARK_START, FacetCount,
+                                 Facets, Hit, SearchResult, StoredDocument, Suggestion, User,
+                                 fallback_snippet, snippet_text)
 from paperfs.index.sqlite_query import BM25, TOP, Compiled, Compiler, fts_string
 from paperfs.index.sqlite_split import RangeSplit
 from paperfs.search.match import fold
@@ -59,7 +60,6 @@ SNIPPET_TOKENS = 24
 #: Ranked searches run split over id ranges in parallel (sqlite_split.py) in an
 #: index of at least SPLIT_DOCUMENTS documents (below, one thread ranks in a few ms).
 SPLIT_DOCUMENTS = 20_000
-_FALLBACK_SNIPPET_CHARS = 200
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -186,18 +186,6 @@ def _quote_value(value: str) -> str:
     if re.fullmatch(r"[\w.\-]+", value) and value not in ("AND", "OR", "NOT"):
         return value
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _snippet_text(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _fallback_snippet(content: str) -> str:
-    text = _snippet_text(content[:_FALLBACK_SNIPPET_CHARS * 2])
-    if len(text) <= _FALLBACK_SNIPPET_CHARS:
-        return text
-    cut = text.rfind(" ", 0, _FALLBACK_SNIPPET_CHARS)
-    return text[:cut if cut > 40 else _FALLBACK_SNIPPET_CHARS] + "…"
 
 
 #: one document's rows: documents, document_tags, document_grants, fts
@@ -728,14 +716,14 @@ class SqliteIndex(Index):
                         " WHERE fts MATCH ? AND rowid = ?",
                         (MARK_START, MARK_END, c.highlight, doc_id)).fetchone()
                     if row and MARK_START in row[0]:
-                        snippets[doc_id] = _snippet_text(row[0])
+                        snippets[doc_id] = snippet_text(row[0])
             rest = [i for i in ids if i not in snippets]
             if rest:
                 marks = ",".join("?" * len(rest))
                 for doc_id, text in self.db.execute(
-                        f"SELECT rowid, substr(content, 1, {_FALLBACK_SNIPPET_CHARS * 2})"
+                        f"SELECT rowid, substr(content, 1, {FALLBACK_SNIPPET_CHARS * 2})"
                         f" FROM fts WHERE rowid IN ({marks})", rest):
-                    snippets[doc_id] = _fallback_snippet(text)
+                    snippets[doc_id] = fallback_snippet(text)
         hits = []
         for doc_id, score in rows:
             d = docs.get(doc_id)
