@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Iterator
 
 from paperfs.document import Document
+from paperfs.errors import UsageError
 from paperfs.index.model import (LOCAL_ADMIN, Facets, FacetCount, Hit, SearchResult,
                                  StoredDocument, Suggestion, User)
 
@@ -21,12 +22,22 @@ if TYPE_CHECKING:
     from paperfs.search.query import Node
 
 __all__ = ["Index", "IndexEntry", "FiledRef", "User", "LOCAL_ADMIN", "Hit", "SearchResult",
-           "Facets", "FacetCount", "Suggestion", "StoredDocument", "SORTS"]
+           "Facets", "FacetCount", "Suggestion", "StoredDocument", "SORTS", "check_page"]
 
 #: Accepted ``sort`` values: a field ascending, or with '-' descending.
 #: Every order ends with the document id, so pages never overlap or skip.
 SORTS = ("relevance", "created", "-created", "added", "-added", "modified", "-modified",
          "title", "-title", "id", "-id")
+
+
+def check_page(sort: str, limit: int, offset: int, max_limit: int) -> None:
+    """The paging arguments of ``Index.search``, checked the same way by every backend."""
+    if sort not in SORTS:
+        raise UsageError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
+    if not 0 <= limit <= max_limit:
+        raise UsageError(f"limit must be between 0 and {max_limit}, not {limit}")
+    if offset < 0:
+        raise UsageError(f"offset must be 0 or more, not {offset}")
 
 
 @dataclass(frozen=True)

@@ -400,7 +400,47 @@ class MirroredIndex(Index):
         return self._read("suggesting", lambda i: i.suggest(prefix, field, limit, user=user))
 
 
-class _Refresh(Index):
+class _RebuildTarget(Index):
+    """What a rebuild writes to (the catalog and Solr); every read is the catalog's."""
+
+    catalog: Index
+
+    def ref(self, doc_id: int) -> FiledRef | None:
+        return self.catalog.ref(doc_id)
+
+    def ref_by_path(self, path: str) -> FiledRef | None:
+        return self.catalog.ref_by_path(path)
+
+    def find_checksum(self, sha256: str) -> FiledRef | None:
+        return self.catalog.find_checksum(sha256)
+
+    def refs(self) -> Iterator[FiledRef]:
+        return self.catalog.refs()
+
+    def count(self) -> int:
+        return self.catalog.count()
+
+    def max_id(self) -> int:
+        return self.catalog.max_id()
+
+    def search(self, *args: Any, **kwargs: Any) -> SearchResult:
+        return self.catalog.search(*args, **kwargs)
+
+    def facets(self, *args: Any, **kwargs: Any) -> Facets:
+        return self.catalog.facets(*args, **kwargs)
+
+    def get(self, doc_id: int, user: User) -> StoredDocument | None:
+        return self.catalog.get(doc_id, user)
+
+    def more_like_this(self, doc_id: int, user: User, limit: int = 10) -> SearchResult:
+        return self.catalog.more_like_this(doc_id, user, limit)
+
+    def suggest(self, prefix: str, field: str | None = None, limit: int = 10, *,
+                user: User) -> list[Suggestion]:
+        return self.catalog.suggest(prefix, field, limit, user=user)
+
+
+class _Refresh(_RebuildTarget):
     """Rebuild target: every batch to Solr; to the catalog only what differs from it."""
 
     def __init__(self, catalog: SqliteIndex, remote: Index) -> None:
@@ -434,42 +474,8 @@ class _Refresh(Index):
     def clear(self) -> None:
         pass
 
-    def ref(self, doc_id: int) -> FiledRef | None:
-        return self.catalog.ref(doc_id)
 
-    def ref_by_path(self, path: str) -> FiledRef | None:
-        return self.catalog.ref_by_path(path)
-
-    def find_checksum(self, sha256: str) -> FiledRef | None:
-        return self.catalog.find_checksum(sha256)
-
-    def refs(self) -> Iterator[FiledRef]:
-        return self.catalog.refs()
-
-    def count(self) -> int:
-        return self.catalog.count()
-
-    def max_id(self) -> int:
-        return self.catalog.max_id()
-
-    def search(self, *args: Any, **kwargs: Any) -> SearchResult:
-        return self.catalog.search(*args, **kwargs)
-
-    def facets(self, *args: Any, **kwargs: Any) -> Facets:
-        return self.catalog.facets(*args, **kwargs)
-
-    def get(self, doc_id: int, user: User) -> StoredDocument | None:
-        return self.catalog.get(doc_id, user)
-
-    def more_like_this(self, doc_id: int, user: User, limit: int = 10) -> SearchResult:
-        return self.catalog.more_like_this(doc_id, user, limit)
-
-    def suggest(self, prefix: str, field: str | None = None, limit: int = 10, *,
-                user: User) -> list[Suggestion]:
-        return self.catalog.suggest(prefix, field, limit, user=user)
-
-
-class _Both(Index):
+class _Both(_RebuildTarget):
     """Rebuild target: every batch into the new catalog and to Solr."""
 
     def __init__(self, catalog: Index, remote: Index) -> None:
@@ -487,40 +493,6 @@ class _Both(Index):
 
     def clear(self) -> None:
         self.catalog.clear()
-
-    def ref(self, doc_id: int) -> FiledRef | None:
-        return self.catalog.ref(doc_id)
-
-    def ref_by_path(self, path: str) -> FiledRef | None:
-        return self.catalog.ref_by_path(path)
-
-    def find_checksum(self, sha256: str) -> FiledRef | None:
-        return self.catalog.find_checksum(sha256)
-
-    def refs(self) -> Iterator[FiledRef]:
-        return self.catalog.refs()
-
-    def count(self) -> int:
-        return self.catalog.count()
-
-    def max_id(self) -> int:
-        return self.catalog.max_id()
-
-    def search(self, *args: Any, **kwargs: Any) -> SearchResult:
-        return self.catalog.search(*args, **kwargs)
-
-    def facets(self, *args: Any, **kwargs: Any) -> Facets:
-        return self.catalog.facets(*args, **kwargs)
-
-    def get(self, doc_id: int, user: User) -> StoredDocument | None:
-        return self.catalog.get(doc_id, user)
-
-    def more_like_this(self, doc_id: int, user: User, limit: int = 10) -> SearchResult:
-        return self.catalog.more_like_this(doc_id, user, limit)
-
-    def suggest(self, prefix: str, field: str | None = None, limit: int = 10, *,
-                user: User) -> list[Suggestion]:
-        return self.catalog.suggest(prefix, field, limit, user=user)
 
 
 __all__ = ["open_index", "index_status", "MirroredIndex", "journal_dir", "SolrSetupError",

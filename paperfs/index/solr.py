@@ -60,7 +60,7 @@ import pysolr
 import requests
 
 from paperfs.errors import PaperfsError, SearchBackendError, UsageError
-from paperfs.index.base import SORTS, FiledRef, Index, IndexEntry
+from paperfs.index.base import FiledRef, Index, IndexEntry, check_page
 from paperfs.index.model import (MARK_END, MARK_START, FacetCount, Facets, Hit, SearchResult,
                                  StoredDocument, Suggestion, User, fallback_snippet,
                                  snippet_text)
@@ -711,12 +711,7 @@ class SolrIndex(Index):
     def search(self, query: str | Node, *, user: User, sort: str = "relevance",
                limit: int = 25, offset: int = 0, highlight: bool = True,
                now: dt.datetime | None = None) -> SearchResult:
-        if sort not in SORTS:
-            raise UsageError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
-        if not 0 <= limit <= MAX_LIMIT:
-            raise UsageError(f"limit must be between 0 and {MAX_LIMIT}, not {limit}")
-        if offset < 0:
-            raise UsageError(f"offset must be 0 or more, not {offset}")
+        check_page(sort, limit, offset, MAX_LIMIT)
         sq = compile_query(self._parse(query, now))
         if sq.never:
             return SearchResult(0, offset, limit, sort, ())

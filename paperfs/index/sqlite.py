@@ -34,7 +34,7 @@ from typing import Iterable, Iterator
 
 from paperfs.atomic import fsync_dir
 from paperfs.errors import DataRootError, NotFoundError, UsageError
-from paperfs.index.base import SORTS, FiledRef, Index, IndexEntry
+from paperfs.index.base import FiledRef, Index, IndexEntry, check_page
 from paperfs.index.model import (FALLBACK_SNIPPET_CHARS, MARK_END, MARK_START, FacetCount,
                                  Facets, Hit, SearchResult, StoredDocument, Suggestion, User,
                                  fallback_snippet, snippet_text)
@@ -589,12 +589,7 @@ class SqliteIndex(Index):
     def search(self, query: str | Node, *, user: User, sort: str = "relevance",
                limit: int = 25, offset: int = 0, highlight: bool = True,
                now: dt.datetime | None = None) -> SearchResult:
-        if sort not in SORTS:
-            raise UsageError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
-        if not 0 <= limit <= MAX_LIMIT:
-            raise UsageError(f"limit must be between 0 and {MAX_LIMIT}, not {limit}")
-        if offset < 0:
-            raise UsageError(f"offset must be 0 or more, not {offset}")
+        check_page(sort, limit, offset, MAX_LIMIT)
         node = self._parse(query, now)
         c = self.compile(node)
         if c.never:
