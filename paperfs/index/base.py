@@ -113,6 +113,11 @@ class Index(abc.ABC):
         self.clear()
         yield self
 
+    def maintain(self) -> None:
+        """Housekeeping the writer runs now and then while idle (SQLite: refresh
+        the champion lists once the index has changed enough); fast when there
+        is nothing to do."""
+
     # ------------------------------------------------------------ searching
 
     @abc.abstractmethod

@@ -91,6 +91,8 @@ def open_index(config: Config, root: DataRoot | Path | None = None, *,
                         "(going back to Solr needs 'paperfs reindex')", journal_dir(root))
             shutil.rmtree(journal_dir(root), ignore_errors=True)
         return catalog
+    # Solr ranks the searches; the catalog's ranking serves only the fallback.
+    catalog.champion_min_df = 0
     try:
         remote = SolrIndex.from_config(config.index)
         journal = None if readonly else Journal(journal_dir(root))

@@ -51,8 +51,10 @@ FTS_COLUMNS = ("title", "content", "tags", "correspondent", "document_type", "no
 BM25_WEIGHTS = (10.0, 1.0, 4.0, 4.0, 3.0, 2.0, 1.0)
 BM25 = "bm25(fts, " + ", ".join(str(w) for w in BM25_WEIGHTS) + ")"
 
+#: the columns a word without a field is searched in
+BARE_COLUMNS = "{title content tags correspondent document_type notes}"
 _FIELD_COLUMNS = {
-    None: "{title content tags correspondent document_type notes}",
+    None: BARE_COLUMNS,
     "title": "{title}",
     "content": "{content}",
     "correspondent": "{correspondent}",
@@ -122,6 +124,8 @@ class Compiled:
     highlight: str | None
     #: the query can match nothing at all
     never: bool = False
+    #: the query is this one word without a field (champion lists may rank it)
+    word: str | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -190,7 +194,9 @@ class Compiler:
         if match is NEVER:
             return Compiled(None, "0", (), None, never=True)
         where, params = _join(frags, "AND")
-        return Compiled(match if isinstance(match, str) else None, where, params, highlight)
+        word = node.text if isinstance(node, Term) and node.field is None else None
+        return Compiled(match if isinstance(match, str) else None, where, params, highlight,
+                        word=word)
 
     # ------------------------------------------------------------ FTS5 side
 
