@@ -42,6 +42,9 @@ from paperfs.writer import LockedWriter
 
 log = logging.getLogger(__name__)
 
+#: how often (seconds) the idle daemon asks the index whether it needs housekeeping
+MAINTAIN_SECONDS = 60.0
+
 
 @dataclass(frozen=True)
 class Result:
@@ -298,7 +301,7 @@ class Consumer:
         notify("READY=1")
         log.info("paperfs consumer ready: watching %s with %d worker(s)",
                  ", ".join(str(p) for p in self.inboxes()), self.pool.size)
-        last_status = 0.0
+        last_status = last_maintained = 0.0
         poll = self.config.inbox.poll_seconds
         while not self.stopping.is_set():
             self.claim_ready()
@@ -309,6 +312,9 @@ class Consumer:
                     log.exception("could not apply the change to %s", sidecar)
             self.step(poll)
             now = time.monotonic()
+            if self.idle() and now - last_maintained >= MAINTAIN_SECONDS:
+                last_maintained = now
+                self.maintain_index()
             if now - last_status >= 1.0:
                 last_status = now
                 self.write_status()
@@ -316,6 +322,19 @@ class Consumer:
         notify("STOPPING=1")
         self._drain()
         self.write_status(running=False)
+
+    def maintain_index(self) -> None:
+        """The index's housekeeping (SqliteIndex: champion lists refreshed once the
+        archive has grown by a tenth), while nothing waits to be consumed."""
+        assert self.archive is not None
+        started = time.monotonic()
+        try:
+            self.archive.index.maintain()
+        except Exception:  # noqa: BLE001 - searches still work without it
+            log.exception("index housekeeping failed; searches stay correct, maybe slower")
+        took = time.monotonic() - started
+        if took >= 1.0:
+            log.info("index housekeeping took %.1f s", took)
 
     def _drain(self) -> None:
         """On shutdown: let in-flight documents finish for a while, then return them."""

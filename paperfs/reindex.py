@@ -198,6 +198,7 @@ def reindex(config: Config, *, changed: bool = False, stemming: str | None = Non
             archive.replay_journal()  # finish interrupted pair moves before reading the tree
             if changed:
                 result = sync(archive, progress=progress)
+                index.maintain()
             else:
                 building = (index.rebuild_with(stemming) if stemming is not None
                             else index.rebuilding())

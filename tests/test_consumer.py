@@ -11,6 +11,7 @@ import yaml
 from paperfs.consumer import Consumer, WriterLock, open_archive
 from paperfs.document import read_sidecar, write_sidecar
 from paperfs.errors import DataRootError
+from paperfs.index.sqlite import SqliteIndex
 from paperfs.jobs import Job
 from tests.samples import make_text_pdf
 from tests.helpers import archive_state, config_for, failed_state, init_root, sha256
@@ -268,3 +269,32 @@ def test_sidecar_write_is_what_index_sees(root, tmp_path):
     finally:
         archive.index.close()
         lock.release()
+
+
+def test_the_idle_daemon_refreshes_the_champion_lists(root, tmp_path):
+    import threading
+    import time
+
+    words = ["invoice alpha 01.02.2020", "invoice beta 02.02.2020", "invoice gamma 03.02.2020"]
+    consume(root, [make_text_pdf(tmp_path / f"{n}.pdf", [w]) for n, w in enumerate(words)])
+    consumer = Consumer(config_for(root), serial=True)
+    consumer.open()
+    index = consumer.archive.index
+    index.champion_min_df, index.champion_size = 3, 2  # "invoice" is in all three
+    runner = threading.Thread(target=consumer.run)
+    runner.start()
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not index.db.execute(
+                "SELECT term FROM champion_terms").fetchall():
+            time.sleep(0.1)
+    finally:
+        consumer.stop()
+        runner.join(30)
+        consumer.close()
+    assert not runner.is_alive()
+    reader = SqliteIndex(root.index_db, create=False)
+    try:
+        assert ("invoice",) in reader.db.execute("SELECT term FROM champion_terms").fetchall()
+    finally:
+        reader.close()

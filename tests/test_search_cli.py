@@ -148,6 +148,33 @@ def test_reindex_changed_picks_up_edits_and_deletions(archive: DataRoot) -> None
     index.close()
 
 
+def test_reindex_builds_the_champion_lists_and_changed_refreshes_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from paperfs.index import sqlite_champions
+
+    monkeypatch.setattr(sqlite_champions, "MIN_DF", 40)  # production: 10,000
+    monkeypatch.setattr(sqlite_champions, "SIZE", 10)
+    root = make_archive(tmp_path / "data", 150)
+    assert run(root.root, "reindex").exit_code == 0
+
+    def built() -> tuple[int, str]:
+        index = SqliteIndex(root.index_db, create=False)
+        try:
+            return (index.db.execute("SELECT count(*) FROM champion_terms").fetchone()[0],
+                    index.db.execute("SELECT value FROM meta WHERE key = 'champions_documents'"
+                                     ).fetchone()[0])
+        finally:
+            index.close()
+
+    words, documents = built()
+    assert words > 5 and documents == str(150 + len(hand_documents()))
+    for sidecar in sorted(root.archive.rglob("*.yml"))[:30]:  # more than a tenth
+        sidecar.unlink()
+        sidecar.with_suffix(".pdf").unlink()
+    assert run(root.root, "reindex", "--changed").exit_code == 0
+    assert built()[1] == str(120 + len(hand_documents()))
+
+
 def test_reindex_refuses_while_the_daemon_holds_the_lock(archive: DataRoot) -> None:
     lock = WriterLock(archive.lock_file)
     lock.acquire()
