@@ -149,10 +149,18 @@ def reindex(ctx: click.Context, changed: bool, stemming: str | None) -> None:
         bar = _progress(total, "reindex" + (" --changed" if changed else ""))
         bar.__enter__()
 
+    def on_maintain() -> None:
+        nonlocal bar
+        if bar is not None:
+            bar.__exit__(None, None, None)
+            bar = None
+        click.echo("ranking lists for frequent words (seconds per 100,000 documents)…",
+                   err=True)
+
     try:
         report = run_reindex(config, changed=changed, stemming=stemming,
                              progress=lambda n: bar.update(n) if bar is not None else None,
-                             on_total=on_total)
+                             on_total=on_total, on_maintain=on_maintain)
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
@@ -160,8 +168,10 @@ def reindex(ctx: click.Context, changed: bool, stemming: str | None) -> None:
         click.echo(f"{report.scanned:,} sidecars checked: {report.indexed:,} indexed, "
                    f"{report.removed:,} removed in {report.seconds:.1f} s")
     else:
+        lists = (f"; ranking lists {report.maintain_seconds:.1f} s of it"
+                 if report.maintain_seconds >= 0.1 else "")
         click.echo(f"indexed {report.indexed:,} documents in {report.seconds:.1f} s "
-                   f"({report.rate:,.0f}/s; stemming: {report.stemming})")
+                   f"({report.rate:,.0f}/s; stemming: {report.stemming}{lists})")
     for problem in report.problems:
         click.echo(f"problem: {problem}", err=True)
     if report.problems:

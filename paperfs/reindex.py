@@ -45,6 +45,8 @@ class ReindexReport:
     documents: int = 0
     stemming: str = "none"
     problems: list[str] = field(default_factory=list)
+    #: time spent on the index's housekeeping at the end (champion lists)
+    maintain_seconds: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -178,8 +180,10 @@ def take_writer_lock(root: DataRoot, what: str) -> WriterLock:
 
 def reindex(config: Config, *, changed: bool = False, stemming: str | None = None,
             progress: Callable[[int], None] | None = None,
-            on_total: Callable[[int], None] | None = None) -> ReindexReport:
-    """Rebuild (or, with ``changed``, bring up to date) the index of a data root."""
+            on_total: Callable[[int], None] | None = None,
+            on_maintain: Callable[[], None] | None = None) -> ReindexReport:
+    """Rebuild (or, with ``changed``, bring up to date) the index of a data root;
+    then the index's housekeeping (``on_maintain`` is told when that starts)."""
     root = DataRoot(config.data_root)
     root.check_initialised()
     lock = take_writer_lock(root, "paperfs reindex")
@@ -198,13 +202,15 @@ def reindex(config: Config, *, changed: bool = False, stemming: str | None = Non
             archive.replay_journal()  # finish interrupted pair moves before reading the tree
             if changed:
                 result = sync(archive, progress=progress)
-                index.maintain()
             else:
                 building = (index.rebuild_with(stemming) if stemming is not None
                             else index.rebuilding())
                 workers = min(os.cpu_count() or 1, 4) if total >= _PARALLEL_FROM else 0
                 with building as fresh:
                     result = rebuild_into(fresh, root, workers=workers, progress=progress)
+            maintain_started = time.perf_counter()
+            index.maintain(on_maintain)  # a rebuilt index has no champion lists yet
+            report.maintain_seconds = time.perf_counter() - maintain_started
             report.scanned = result.scanned
             report.indexed = result.indexed
             report.removed = result.removed

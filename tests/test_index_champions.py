@@ -113,8 +113,10 @@ def champion_corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Corpus
     corpus = build_corpus(root)
     index = SqliteIndex(DataRoot(root).index_db)
     index.champion_min_df, index.champion_size = 60, 12
-    with index.rebuilding() as fresh:  # the lists are built at the end of a rebuild
+    with index.rebuilding() as fresh:
         rebuild_into(fresh, DataRoot(root), workers=0)
+    assert _listed(index) == []
+    index.maintain()  # what reindex and the idle daemon do next
     assert len(_listed(index)) > 20
     corpus.index = index
     yield corpus

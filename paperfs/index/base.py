@@ -9,7 +9,7 @@ from __future__ import annotations
 import abc
 import contextlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from paperfs.document import Document
 from paperfs.errors import UsageError
@@ -113,10 +113,10 @@ class Index(abc.ABC):
         self.clear()
         yield self
 
-    def maintain(self) -> None:
+    def maintain(self, on_start: Callable[[], None] | None = None) -> None:
         """Housekeeping the writer runs now and then while idle (SQLite: refresh
         the champion lists once the index has changed enough); fast when there
-        is nothing to do."""
+        is nothing to do. ``on_start`` is called before work that takes long."""
 
     # ------------------------------------------------------------ searching
 

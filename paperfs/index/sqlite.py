@@ -30,7 +30,7 @@ import re
 from collections import Counter, deque
 from itertools import chain, repeat
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from paperfs.atomic import fsync_dir
 from paperfs.errors import DataRootError, NotFoundError, UsageError
@@ -468,11 +468,14 @@ class SqliteIndex(Index):
             self.db.execute("INSERT INTO fts(fts) VALUES ('optimize')")
         self.db.execute("PRAGMA optimize")
 
-    def maintain(self) -> None:
-        """Rebuild the champion lists once the index has grown or shrunk by a tenth
-        since they were built (new frequent words get lists; the bounds that let
-        a search use them stay tight). Seconds at 100,000 documents."""
+    def maintain(self, on_start: Callable[[], None] | None = None) -> None:
+        """Build the champion lists when there are none (a new or rebuilt index)
+        or the index has grown or shrunk by a tenth since they were built (new
+        frequent words get lists; the bounds that let a search use them stay
+        tight). Seconds at 100,000 documents; searches are right meanwhile."""
         if self._lists().stale(self.champion_min_df):
+            if on_start is not None:
+                on_start()
             self.build_champions()
 
     def build_champions(self) -> int:
@@ -496,13 +499,10 @@ class SqliteIndex(Index):
         tmp = self.path.with_name(self.path.name + ".rebuild")
         _remove_db_files(tmp)
         new = SqliteIndex(tmp, stemming=stemming, _bulk=True)
-        new.champion_min_df, new.champion_size = self.champion_min_df, self.champion_size
-        new.search_threads = self.search_threads
         try:
             yield new
             new.optimize()
             new.db.execute("PRAGMA journal_mode=WAL")
-            new.build_champions()
             new.close()
             fd = os.open(tmp, os.O_RDONLY)
             try:
