@@ -229,6 +229,13 @@ def test_maintain_rebuilds_the_lists_when_the_index_grew_by_a_tenth(tmp_path: Pa
     index.maintain()
     assert index.db.execute("SELECT value FROM meta WHERE key = 'champions_documents'"
                             ).fetchone()[0] == str(DOCS + 200)
+    index.champion_min_df = 0  # as the catalog of a Solr archive: no lists wanted
+    index.maintain()
+    assert _listed(index) == []
+    assert index.db.execute("SELECT count(*) FROM champions").fetchone()[0] == 0
+    index.champion_min_df = MIN_DF
+    index.maintain()
+    assert len(_listed(index)) >= len(listed)  # built again at once (for 1,700 now)
     index.clear()
     assert _listed(index) == []
     index.close()

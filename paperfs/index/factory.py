@@ -184,6 +184,11 @@ class MirroredIndex(Index):
         self.catalog.clear()
         self._wake.set()
 
+    def maintain(self, on_start: Callable[[], None] | None = None) -> None:
+        # The catalog has no champion lists (Solr ranks); this drops any left from
+        # when the archive was on the embedded index.
+        self.catalog.maintain(on_start)
+
     # ------------------------------------------------------------ the sender
 
     def _run(self) -> None:

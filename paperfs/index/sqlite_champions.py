@@ -188,7 +188,7 @@ class ChampionLists:
         finally:
             if own:
                 db.execute("COMMIT")
-        if not members:
+        if not members or not documents:
             return None
         avgdl = tokens / documents
         word_idf = idf(documents, total)
@@ -237,12 +237,15 @@ class ChampionLists:
     # ------------------------------------------------------------ building
 
     def stale(self, min_df: int) -> bool:
-        """True when the lists were built for a rather different number of documents."""
+        """True when the lists were built for a rather different number of documents
+        (or lists exist while ``min_df`` is 0: none wanted)."""
+        if min_df <= 0:
+            return self.db.execute("SELECT 1 FROM champion_terms LIMIT 1").fetchone() is not None
         built = self.db.execute("SELECT value FROM meta WHERE key = 'champions_documents'"
                                 ).fetchone()
         documents = fts_totals(self.db)[0]
         if built is None:
-            return documents >= min_df > 0
+            return documents >= min_df
         return abs(documents - int(built[0])) > STALE_FRACTION * max(int(built[0]), 1)
 
     def build(self, path: Path, *, min_df: int = MIN_DF, size: int = SIZE,
@@ -272,8 +275,11 @@ class ChampionLists:
                 db.executemany("INSERT INTO champions VALUES (?, ?, ?, ?)",
                                [(term, doc_id, freq, length) for doc_id, freq, length in members])
                 listed += 1
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('champions_documents', ?)",
-                       (str(documents),))
+            if min_df > 0:
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('champions_documents', ?)",
+                           (str(documents),))
+            else:  # switched off: switched on again, the lists are built at once
+                db.execute("DELETE FROM meta WHERE key = 'champions_documents'")
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
