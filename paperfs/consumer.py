@@ -326,10 +326,12 @@ class Consumer:
     def maintain_index(self) -> None:
         """The index's housekeeping (SqliteIndex: champion lists refreshed once the
         archive has grown by a tenth), while nothing waits to be consumed."""
-        assert self.archive is not None
+        assert self.writer is not None
         started = time.monotonic()
         try:
-            self.archive.index.maintain()
+            # Under the writer lock: WebDAV edits wait (seconds at 100k documents,
+            # once per tenth of growth) instead of sharing the writer's connection.
+            self.writer.run(lambda archive: archive.index.maintain())
         except Exception:  # noqa: BLE001 - searches still work without it
             log.exception("index housekeeping failed; searches stay correct, maybe slower")
         took = time.monotonic() - started

@@ -34,11 +34,11 @@ from typing import Callable, Iterable, Iterator
 
 from paperfs.atomic import fsync_dir
 from paperfs.errors import DataRootError, NotFoundError, UsageError
+from paperfs.index import sqlite_champions
 from paperfs.index.base import FiledRef, Index, IndexEntry, check_page
 from paperfs.index.model import (FALLBACK_SNIPPET_CHARS, MARK_END, MARK_START, FacetCount,
                                  Facets, Hit, SearchResult, StoredDocument, Suggestion, User,
                                  fallback_snippet, snippet_text)
-from paperfs.index import sqlite_champions
 from paperfs.index.sqlite_champions import ChampionLists
 from paperfs.index.sqlite_query import BM25, TOP, Compiled, Compiler, fts_string
 from paperfs.index.sqlite_split import RangeSplit
