@@ -141,14 +141,17 @@ def pct(values: list[float], q: float) -> float:
 
 
 SNIPPET = "snippet(fts, 1, '[', ']', '…', 24)"
+#: the high-hit words again, 40 pages deep: past the champion lists, every match ranked
+DEEP = "high-hit word, offset 1,000 (past its champion list)"
 
 
-def raw_text(db, match: str) -> Callable[[], object]:
-    """The bare FTS5 equivalent of a text query's first page (+ the total)."""
+def raw_text(db, match: str, offset: int = 0) -> Callable[[], object]:
+    """The bare FTS5 equivalent of a text query's page (+ the total)."""
     def run() -> object:
         db.execute("SELECT count(*) FROM fts WHERE fts MATCH ?", (match,)).fetchone()
         ids = [r[0] for r in db.execute(
-            f"SELECT rowid FROM fts WHERE fts MATCH ? ORDER BY {BM25} LIMIT 25", (match,))]
+            f"SELECT rowid FROM fts WHERE fts MATCH ? ORDER BY {BM25} LIMIT 25 OFFSET ?",
+            (match, offset))]
         return [db.execute(f"SELECT {SNIPPET} FROM fts WHERE fts MATCH ? AND rowid = ?",
                            (match, i)).fetchone() for i in ids]
     return run
@@ -191,7 +194,8 @@ def measure_queries(index: SqliteIndex, total: int, reps: int, seed: int) -> lis
         "SELECT DISTINCT correspondent FROM documents WHERE correspondent IS NOT NULL")]
     years = [int(r[0]) for r in db.execute("SELECT DISTINCT substr(created, 1, 4) FROM documents")]
     groups: dict[str, list[tuple[str, Callable, Callable]]] = {
-        "rare word": [], "high-hit word (>20%)": [], "field + date range": [], "facets": []}
+        "rare word": [], "high-hit word (>20%)": [], DEEP: [], "field + date range": [],
+        "facets": []}
     cols = "{title content tags correspondent document_type notes}"
     for word in rng.sample(rare, min(30, len(rare))):
         groups["rare word"].append((word, lambda w=word: index.search(w, user=LOCAL_ADMIN),
@@ -200,6 +204,11 @@ def measure_queries(index: SqliteIndex, total: int, reps: int, seed: int) -> lis
         groups["high-hit word (>20%)"].append(
             (word, lambda w=word: index.search(w, user=LOCAL_ADMIN),
              raw_text(db, f'{cols} : "{word}"')))
+        # Deeper than the 1,000 champions: every match is ranked (no target: the
+        # issue's targets are for the first page).
+        groups[DEEP].append(
+            (word, lambda w=word: index.search(w, user=LOCAL_ADMIN, offset=1000),
+             raw_text(db, f'{cols} : "{word}"', 1000)))
     for n in range(30):
         # a frequent word, one of the common tags, two years: tens to hundreds of hits
         word, tag, year = rng.choice(high), rng.choice(tags[:10]), rng.choice(years[:-1])
@@ -328,12 +337,12 @@ def main(argv: list[str] | None = None) -> int:
         index.close()
     for row in rows:
         for q in ("p50", "p95"):
-            target = TARGETS[f"{q}_ms"]
+            target = "" if row["kind"] == DEEP else f"≤ {TARGETS[f'{q}_ms']} ms"
             lines.append((f"{row['kind']} ({row['n']} queries, median {row['hits']:,.0f} hits),"
                           f" {q}", f"{row[q]:.1f} ms",
                           f"{row['raw_' + q]:.1f} ms",
                           f"{row[q] / row['raw_' + q]:.2f}" if row["raw_" + q] else "",
-                          f"≤ {target} ms"))
+                          target))
     lines.append(("facets of the most frequent word, first after a change (codes reloaded)",
                   f"{statistics.median(reload) * 1000:.0f} ms", "", "", ""))
     lines.append(("facets of everything, repeated (cached until the index changes)",

@@ -646,7 +646,7 @@ class SqliteIndex(Index):
         db = self.db
         bare = c.match is not None and not c.has_where and user.superuser
         if (bare and sort == "relevance" and limit and c.word is not None
-                and self.champion_min_df > 0):
+                and 0 < self.champion_min_df and offset + limit <= self.champion_size):
             # One word: its champion list, when that settles the page.
             top = self._lists().top(c.match, c.word, offset + limit)
             if top is not None:
