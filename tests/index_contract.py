@@ -541,8 +541,11 @@ class IndexContract:
                           "mail", "e-mail", "kx7", "numbat_kx7", "zoe", "zoë's", "s",
                           "20?8", "?", "k?7", "grünwald", "grunwald"):
                 assert found(query) == [doc.id], query
+                # path rules (search/match.py) split words the same way
+                assert matches(parse(query), doc, now=NOW), query
             for query in ("11.26.2018", "201", "numbatkx7", "zoes", "2018.11"):
                 assert found(query) == [], query
+                assert not matches(parse(query), doc, now=NOW), query
         finally:
             corpus.index.delete([doc.id])
 

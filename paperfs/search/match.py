@@ -20,7 +20,9 @@ from paperfs.search.query import (And, DateRange, Exists, FieldEquals, MatchAll,
                                   NumberRange, Or, Phrase, Prefix, QuerySyntaxError, Term,
                                   Wildcard, parse)
 
-_WORD = re.compile(r"\w+", re.UNICODE)
+#: a run of letters and digits: the underscore separates words, as in FTS5's
+#: unicode61 and the Solr configset
+_WORD = re.compile(r"[^\W_]+")
 
 
 def fold(text: str) -> str:
