@@ -62,6 +62,21 @@ def test_digest(tmp_path):
         conn.request("GET", "/by-id/1.pdf", headers={"Authorization": header})
         r = conn.getresponse()
         assert r.status == 200 and r.read().startswith(b"%PDF")
+        # the same request again (a replay) gets a fresh challenge; the next count
+        # of the nonce works, and counts may arrive out of order
+        conn.request("GET", "/by-id/1.pdf", headers={"Authorization": header})
+        r = conn.getresponse()
+        r.read()
+        assert r.status == 401
+        assert "stale=true" in next(c for c in r.headers.get_all("WWW-Authenticate")
+                                    if c.startswith("Digest"))
+        for nc in ("00000003", "00000002"):
+            again = _digest_header(digest, "GET", "/by-id/1.pdf", "alice", PASSWORDS["alice"],
+                                   nc=nc)
+            conn.request("GET", "/by-id/1.pdf", headers={"Authorization": again})
+            r = conn.getresponse()
+            r.read()
+            assert r.status == 200, nc
         # the digest is bound to the request target and to the password
         conn.request("GET", "/by-id/2.pdf", headers={"Authorization": header})
         r = conn.getresponse()

@@ -8,7 +8,9 @@
   against the HA1 stored while digest is enabled. Nonces are issued by this
   server (an HMAC over a time stamp with a per-process key) and expire after
   five minutes (the client then gets ``stale=true`` and retries silently);
-  the ``uri`` must be the request target.
+  the ``uri`` must be the request target. Each (nonce, cnonce, nc) is taken
+  once: a replayed request gets a new challenge, as if its nonce had expired
+  (counts may come out of order, from clients sending requests in parallel).
 * **Throttling**: every request that carries credentials that are wrong
   counts as a failure of its client address; after ``dav.throttle_failures``
   failures within ``dav.throttle_window_seconds`` the address gets
@@ -105,6 +107,9 @@ class Authenticator:
         self.on_user = on_user
         self._key = secrets.token_bytes(32)
         self._opaque = secrets.token_hex(16)
+        #: nonce -> (issued, the (cnonce, nc) pairs already taken with it)
+        self._used: dict[str, tuple[float, set[tuple[str, str]]]] = {}
+        self._used_lock = threading.Lock()
 
     # ------------------------------------------------------------ nonces
 
@@ -113,17 +118,30 @@ class Authenticator:
         mac = hmac.new(self._key, stamp.encode(), hashlib.sha256).hexdigest()[:32]
         return base64.b64encode(f"{stamp}:{mac}".encode()).decode()
 
-    def _nonce_state(self, nonce: str) -> str:
-        """'ok', 'stale' (ours, expired) or 'bad'."""
+    def _nonce_state(self, nonce: str) -> tuple[str, float]:
+        """('ok', 'stale' (ours, expired) or 'bad'; when it was issued)."""
         try:
             stamp, mac = base64.b64decode(nonce, validate=True).decode().split(":", 1)
             issued = float(stamp)
         except (ValueError, binascii.Error, UnicodeDecodeError):
-            return "bad"
+            return "bad", 0.0
         good = hmac.new(self._key, stamp.encode(), hashlib.sha256).hexdigest()[:32]
         if not hmac.compare_digest(good, mac):
-            return "bad"
-        return "ok" if 0 <= time.time() - issued <= NONCE_SECONDS else "stale"
+            return "bad", 0.0
+        return ("ok" if 0 <= time.time() - issued <= NONCE_SECONDS else "stale"), issued
+
+    def _first_use(self, nonce: str, issued: float, cnonce: str, nc: str) -> bool:
+        """True the first time this nonce comes with this cnonce and count."""
+        now = time.time()
+        with self._used_lock:
+            for old in [n for n, (t, _) in self._used.items() if now - t > NONCE_SECONDS]:
+                del self._used[old]  # expired: refused as stale from now on anyway
+            taken = self._used.setdefault(nonce, (issued, set()))[1]
+            key = (cnonce, nc.lower())
+            if key in taken:
+                return False
+            taken.add(key)
+            return True
 
     # ------------------------------------------------------------ the middleware
 
@@ -192,7 +210,7 @@ class Authenticator:
         target = environ.get("REQUEST_URI") or environ.get("RAW_URI") or environ.get("PATH_INFO", "")
         if params["uri"] != target:
             return name, None, False
-        state = self._nonce_state(params["nonce"])
+        state, issued = self._nonce_state(params["nonce"])
         if state == "bad":
             return name, None, False
         ha1 = self.users.digest_ha1(name)
@@ -204,6 +222,10 @@ class Authenticator:
         if not hmac.compare_digest(expected, params["response"].lower()):
             return name, None, False
         if state == "stale":
+            return name, None, True
+        if not self._first_use(params["nonce"], issued, params["cnonce"], params["nc"]):
+            log.warning("replayed WebDAV Digest request for %r from %s refused",
+                        name[:64], environ.get("REMOTE_ADDR", "?"))
             return name, None, True
         return name, self.users.user(name), False
 
