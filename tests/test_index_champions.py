@@ -16,12 +16,12 @@ import pytest
 
 from benchmarks.gen_archive import Generator, Spec
 from paperfs.index.base import IndexEntry
-from paperfs.index.model import LOCAL_ADMIN
+from paperfs.index.model import LOCAL_ADMIN, User
 from paperfs.index.sqlite import SqliteIndex
 from paperfs.index.sqlite_champions import idf, score, varints, weight
 from paperfs.index.sqlite_query import BM25
 from paperfs.search.query import parse
-from tests.index_contract import ALICE, Corpus, IndexContract, _hand
+from tests.index_contract import ALICE, BOB, Corpus, IndexContract, _hand
 
 DOCS = 1500
 MIN_DF, SIZE = 150, 30
@@ -58,13 +58,16 @@ def _listed(index: SqliteIndex) -> list[str]:
     return [t for (t,) in index.db.execute("SELECT term FROM champion_terms ORDER BY term")]
 
 
-def _answered(index: SqliteIndex, word: str, wanted: int) -> bool:
-    return index._lists().top(index.compile(parse(word)).match, word, wanted) is not None
+def _answered(index: SqliteIndex, word: str, wanted: int, user: User = LOCAL_ADMIN) -> bool:
+    c = index.compile(parse(word))
+    visibility = {} if user.superuser else index._visibility(c, user)
+    return index._lists().top(c.match, word, wanted, **visibility) is not None
 
 
-def _same(a: SqliteIndex, b: SqliteIndex, query: str, **kw: object) -> None:
-    x = a.search(query, user=LOCAL_ADMIN, **kw)
-    y = b.search(query, user=LOCAL_ADMIN, **kw)
+def _same(a: SqliteIndex, b: SqliteIndex, query: str, user: User = LOCAL_ADMIN,
+          **kw: object) -> None:
+    x = a.search(query, user=user, **kw)
+    y = b.search(query, user=user, **kw)
     assert (x.total, x.ids(), [h.score for h in x.hits], [h.snippet for h in x.hits]) == (
         y.total, y.ids(), [h.score for h in y.hits], [h.snippet for h in y.hits]), (query, kw)
 
@@ -134,19 +137,21 @@ def test_contract_words_with_lists_rank_the_same_with_and_without(
     index = champion_corpus.index
     full = SqliteIndex(index.path, create=False)
     full.champion_min_df = 0
-    answered = 0
+    answered = answered_users = 0
     try:
         for word in _listed(index):
             for offset, limit in ((0, 5), (0, 12), (3, 7), (10, 5), (25, 25)):
                 _same(index, full, word, offset=offset, limit=limit)
                 answered += _answered(index, word, offset + limit)
-            # not a superuser: permissions filter, the lists are not used
-            a = index.search(word, user=ALICE, limit=10)
-            b = full.search(word, user=ALICE, limit=10)
-            assert (a.total, a.ids()) == (b.total, b.ids())
+            # not a superuser: the lists keep what the user may view
+            for user in (ALICE, BOB):
+                for offset, limit in ((0, 5), (4, 6)):
+                    _same(index, full, word, user, offset=offset, limit=limit)
+                    answered_users += _answered(index, word, offset + limit, user)
     finally:
         full.close()
-    assert answered > len(_listed(index))  # the lists did answer most shallow pages
+    # the lists did answer most shallow pages, for everyone
+    assert answered > len(_listed(index)) and answered_users > len(_listed(index))
 
 
 # ---------------------------------------------------------------- SQLite's own

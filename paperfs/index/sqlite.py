@@ -627,6 +627,27 @@ class SqliteIndex(Index):
                 "d.id NOT IN (", "+fts.rowid NOT IN (")
         return source, where, params
 
+    def _visibility(self, c: Compiled, user: User) -> dict:
+        """For champion lists: which of some ids ``user`` may view, and how many
+        matches of ``c`` they may view."""
+        perm, perm_params = self._permission(user)
+
+        def visible(ids: list[int]) -> set[int]:
+            found: set[int] = set()
+            for start in range(0, len(ids), 500):
+                part = ids[start:start + 500]
+                found.update(r[0] for r in self.db.execute(
+                    f"SELECT d.id FROM documents d WHERE d.id IN ({','.join('?' * len(part))})"
+                    f" AND {perm}", tuple(part) + perm_params))
+            return found
+
+        def count_visible() -> int:
+            source, where, params = self._filtered(c, user)
+            return self.db.execute(f"SELECT count(*) FROM {source} WHERE {where}",
+                                   params).fetchone()[0]
+
+        return {"visible": visible, "count_visible": count_visible}
+
     # ------------------------------------------------------------ search
 
     def search(self, query: str | Node, *, user: User, sort: str = "relevance",
@@ -645,10 +666,11 @@ class SqliteIndex(Index):
               offset: int) -> tuple[list[tuple[int, float]], int]:
         db = self.db
         bare = c.match is not None and not c.has_where and user.superuser
-        if (bare and sort == "relevance" and limit and c.word is not None
+        if (c.word is not None and not c.has_where and sort == "relevance" and limit
                 and 0 < self.champion_min_df and offset + limit <= self.champion_size):
             # One word: its champion list, when that settles the page.
-            top = self._lists().top(c.match, c.word, offset + limit)
+            top = self._lists().top(c.match, c.word, offset + limit,
+                                    **({} if user.superuser else self._visibility(c, user)))
             if top is not None:
                 return top[0][offset:], top[1]
         if bare:

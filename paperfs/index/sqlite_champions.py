@@ -37,7 +37,7 @@ import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 from paperfs.index.sqlite_query import (BARE_COLUMNS, BM25, BM25_WEIGHTS, FTS_COLUMNS,
                                         fts_string)
@@ -161,17 +161,24 @@ class ChampionLists:
 
     # ------------------------------------------------------------ searching
 
-    def top(self, match: str, word: str, wanted: int) -> tuple[list[tuple[int, float]], int] | None:
+    def top(self, match: str, word: str, wanted: int, *,
+            visible: Callable[[list[int]], set[int]] | None = None,
+            count_visible: Callable[[], int] | None = None,
+            ) -> tuple[list[tuple[int, float]], int] | None:
         """The first ``wanted`` (id, score) of the search ``match`` for the bare
         ``word``, best first, and the number of matches; None when the lists
-        cannot tell (no list for the word, or the page reaches too deep)."""
+        cannot tell (no list for the word, or the page reaches too deep).
+
+        For a user who may not see everything: ``visible`` keeps the ids of a
+        list the user may view, ``count_visible`` counts the matches they may
+        view (both read in the same snapshot as the list)."""
         term = self.token(word)
         if term is None:
             return None
         db = self.db
         own = not db.in_transaction
         if own:
-            db.execute("BEGIN")  # one snapshot for the list, the count and the statistics
+            db.execute("BEGIN")  # one snapshot for the list, the counts and the statistics
         try:
             try:
                 listed = db.execute("SELECT threshold, avgdl FROM champion_terms WHERE term = ?",
@@ -180,21 +187,27 @@ class ChampionLists:
                 return None
             if listed is None:
                 return None
-            total = db.execute("SELECT count(*) FROM fts WHERE fts MATCH ?",
-                               (match,)).fetchone()[0]
+            # BM25's idf counts every match, whoever asks.
+            hits = db.execute("SELECT count(*) FROM fts WHERE fts MATCH ?",
+                              (match,)).fetchone()[0]
             documents, tokens = fts_totals(db)
             members = db.execute("SELECT doc_id, freq, length FROM champions WHERE term = ?",
                                  (term,)).fetchall()
+            total = hits
+            if visible is not None and count_visible is not None:
+                shown = visible([m[0] for m in members])
+                members = [m for m in members if m[0] in shown]
+                total = count_visible()
         finally:
             if own:
                 db.execute("COMMIT")
         if not members or not documents:
             return None
         avgdl = tokens / documents
-        word_idf = idf(documents, total)
+        word_idf = idf(documents, hits)
         ranked = sorted(((doc_id, score(word_idf, freq, length, avgdl))
                          for doc_id, freq, length in members), key=lambda r: (-r[1], r[0]))
-        if len(ranked) == total:  # every match is a champion
+        if len(ranked) == total:  # every match (the user may view) is a champion
             return ranked[:wanted], total
         if len(ranked) < wanted:
             return None
