@@ -137,19 +137,25 @@ def test_contract_words_with_lists_rank_the_same_with_and_without(
     index = champion_corpus.index
     full = SqliteIndex(index.path, create=False)
     full.champion_min_df = 0
+    split = SqliteIndex(index.path, create=False)
+    split.search_threads, split.split_documents, split.split_under_load = 3, 1, True
+    assert split._splitter().ranges(split.db)
     answered = answered_users = 0
     try:
         for word in _listed(index):
             for offset, limit in ((0, 5), (0, 12), (3, 7), (10, 5), (25, 25)):
                 _same(index, full, word, offset=offset, limit=limit)
                 answered += _answered(index, word, offset + limit)
-            # not a superuser: the lists keep what the user may view
+            # not a superuser: the lists keep what the user may view (their count
+            # split over id ranges, or not)
             for user in (ALICE, BOB):
                 for offset, limit in ((0, 5), (4, 6)):
                     _same(index, full, word, user, offset=offset, limit=limit)
+                    _same(split, full, word, user, offset=offset, limit=limit)
                     answered_users += _answered(index, word, offset + limit, user)
     finally:
         full.close()
+        split.close()
     # the lists did answer most shallow pages, for everyone
     assert answered > len(_listed(index)) and answered_users > len(_listed(index))
 

@@ -170,8 +170,9 @@ class ChampionLists:
         cannot tell (no list for the word, or the page reaches too deep).
 
         For a user who may not see everything: ``visible`` keeps the ids of a
-        list the user may view, ``count_visible`` counts the matches they may
-        view (both read in the same snapshot as the list)."""
+        list the user may view (read in the same snapshot as the list), and
+        ``count_visible`` counts the matches they may view (possibly split over
+        other connections, so possibly a commit apart: it is only reported)."""
         term = self.token(word)
         if term is None:
             return None
@@ -207,7 +208,7 @@ class ChampionLists:
         word_idf = idf(documents, hits)
         ranked = sorted(((doc_id, score(word_idf, freq, length, avgdl))
                          for doc_id, freq, length in members), key=lambda r: (-r[1], r[0]))
-        if len(ranked) == total:  # every match (the user may view) is a champion
+        if len(ranked) == total and count_visible is None:  # every match is a champion
             return ranked[:wanted], total
         if len(ranked) < wanted:
             return None
