@@ -39,8 +39,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
-from paperfs.index.sqlite_query import (BARE_COLUMNS, BM25, BM25_WEIGHTS, FTS_COLUMNS,
-                                        fts_string)
+from paperfs.index.sqlite_query import (BARE_COLUMN_NAMES, BARE_COLUMNS, BM25, BM25_WEIGHTS,
+                                        FTS_COLUMNS, fts_string)
 from paperfs.sqlitelib import sqlite3
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ STALE_FRACTION = 0.1
 _MARGIN = 1e-9
 #: the bm25 weight of each column a bare word is searched in (the others: 0)
 _RANKED = {name: weight for name, weight in zip(FTS_COLUMNS, BM25_WEIGHTS)
-           if name in BARE_COLUMNS.strip("{}").split()}
+           if name in BARE_COLUMN_NAMES}
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS champion_terms (

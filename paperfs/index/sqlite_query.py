@@ -51,8 +51,9 @@ FTS_COLUMNS = ("title", "content", "tags", "correspondent", "document_type", "no
 BM25_WEIGHTS = (10.0, 1.0, 4.0, 4.0, 3.0, 2.0, 1.0)
 BM25 = "bm25(fts, " + ", ".join(str(w) for w in BM25_WEIGHTS) + ")"
 
-#: the columns a word without a field is searched in
-BARE_COLUMNS = "{title content tags correspondent document_type notes}"
+#: the columns a word without a field is searched in (all but path)
+BARE_COLUMN_NAMES = FTS_COLUMNS[:-1]
+BARE_COLUMNS = "{" + " ".join(BARE_COLUMN_NAMES) + "}"
 _FIELD_COLUMNS = {
     None: BARE_COLUMNS,
     "title": "{title}",
