@@ -193,6 +193,16 @@ def test_lists_stay_exact_through_upserts_replacements_and_deletes(
                               mtime_ns=2, size=2)])
     assert writer.ref(1) is None
     _members_are_exact(writer)
+    # One batch: an id twice (the last version counts), and a document that takes
+    # the path of another one filed in the same batch (only the second stays).
+    w = words[1]
+    writer.upsert([
+        IndexEntry(doc=_hand(7100, f"{w} {w}", w), path="batch/a", mtime_ns=1, size=1),
+        IndexEntry(doc=_hand(7100, "plain again", "nothing"), path="batch/a", mtime_ns=2, size=2),
+        IndexEntry(doc=_hand(7101, f"{w} {w}", w), path="batch/b", mtime_ns=1, size=1),
+        IndexEntry(doc=_hand(7102, f"{w} {w} {w}", w), path="batch/b", mtime_ns=1, size=1)])
+    assert writer.ref(7101) is None and writer.ref(7102) is not None
+    _members_are_exact(writer)
     # Deletes, among them champions.
     champions = [d for (d,) in writer.db.execute("SELECT DISTINCT doc_id FROM champions"
                                                  " LIMIT 20")]

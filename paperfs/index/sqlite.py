@@ -377,6 +377,8 @@ class SqliteIndex(Index):
                 self._insert(cur, ordered)
             else:
                 replaced = []
+                #: the full-text rows of the documents this batch leaves in the index
+                current: dict[int, tuple] = {}
                 for rows in ordered:
                     # The same id, or another document at the same path, is replaced.
                     for (old_id,) in cur.execute(
@@ -385,11 +387,13 @@ class SqliteIndex(Index):
                         cur.execute("DELETE FROM documents WHERE id = ?", (old_id,))
                         cur.execute("DELETE FROM fts WHERE rowid = ?", (old_id,))
                         replaced.append(old_id)
+                        current.pop(old_id, None)
                     self._insert(cur, (rows,))
+                    current[rows[0][0]] = rows[3]
                 listed = self._lists().listed()
                 if listed:
                     self._lists().remove(replaced)
-                    self._lists().add([rows[3] for rows in ordered], listed)
+                    self._lists().add(list(current.values()), listed)
             cur.execute("COMMIT")
         except BaseException:
             cur.execute("ROLLBACK")
