@@ -637,13 +637,9 @@ class SqliteIndex(Index):
         perm, perm_params = self._permission(user)
 
         def visible(ids: list[int]) -> set[int]:
-            found: set[int] = set()
-            for start in range(0, len(ids), 500):
-                part = ids[start:start + 500]
-                found.update(r[0] for r in self.db.execute(
-                    f"SELECT d.id FROM documents d WHERE d.id IN ({','.join('?' * len(part))})"
-                    f" AND {perm}", tuple(part) + perm_params))
-            return found
+            return {r[0] for r in self.db.execute(
+                "SELECT d.id FROM documents d WHERE d.id IN (SELECT value FROM json_each(?))"
+                f" AND {perm}", (json.dumps(ids),) + perm_params)}
 
         def count_visible() -> int:
             # A join per match: the cost of such a search, so split when a core is idle.
