@@ -13,14 +13,7 @@ from PIL import Image, ImageDraw
 from paperfs import convert, detect
 from paperfs.errors import BrokenFileError, EmptyFileError, UnsupportedFileError
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 
-
-@pytest.fixture(scope="module")
-def corpus() -> Path:
-    if not CORPUS.is_dir():
-        pytest.skip(f"SAMPLE CORPUS MISSING at {CORPUS}: these tests need ../shared/corpus beside the checkout")
-    return CORPUS
 
 
 def pdf_text(pdf: Path) -> list[str]:

@@ -28,15 +28,8 @@ from paperfs.errors import (
 )
 from paperfs.ocr import OcrSettings, TextResult, page_count, produce_archive
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
-
-@pytest.fixture(scope="module")
-def corpus() -> Path:
-    if not CORPUS.is_dir():
-        pytest.skip(f"SAMPLE CORPUS MISSING at {CORPUS}: these tests need ../shared/corpus beside the checkout")
-    return CORPUS
 
 
 def words(text: str) -> set[str]:
