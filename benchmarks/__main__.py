@@ -12,6 +12,7 @@ import importlib
 import sys
 
 BENCHMARKS: dict[str, str] = {
+    "consume": "benchmarks.bench_consume",
     "search": "benchmarks.bench_search",
     "dav": "benchmarks.bench_dav",
     "solr": "benchmarks.bench_solr",

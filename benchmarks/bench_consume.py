@@ -8,6 +8,7 @@ daemon RSS at rest ≤ 150 MB.
 
 from __future__ import annotations
 
+import argparse
 import concurrent.futures
 import os
 import subprocess
@@ -147,9 +148,15 @@ def bench_memory(base: Path) -> dict:
             "at_rest_mb": at_rest, "at_rest_incl_children_mb": at_rest_total}
 
 
+PARTS = ("ocr", "digital", "memory")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Parts to run: ocr, digital, memory (default: all)."""
-    parts = set(argv or ()) or {"ocr", "digital", "memory"}
+    parser = argparse.ArgumentParser(prog="python -m benchmarks consume",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("parts", nargs="*", choices=PARTS, metavar="PART",
+                        help=f"what to measure: {', '.join(PARTS)} (default: all)")
+    parts = set(parser.parse_args(argv or []).parts) or set(PARTS)
     with tempfile.TemporaryDirectory(prefix="paperfs-bench-") as tmp:
         base = Path(tmp)
         print(f"consume benchmarks on {CORES} core(s)")
