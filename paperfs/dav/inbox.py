@@ -31,6 +31,7 @@ import shutil
 import threading
 import time
 from pathlib import Path, PurePosixPath
+from stat import S_ISREG
 from typing import Any, Iterator
 from urllib.parse import quote
 
@@ -66,6 +67,8 @@ class Uploads:
         self._lock = threading.Lock()
         self._activity: dict[str, float] = {}
         self._writing: dict[str, int] = {}
+        #: path -> the problem last logged for it
+        self._reported: dict[str, str] = {}
 
     def check(self) -> None:
         """The consumer must never see the upload areas."""
@@ -116,58 +119,100 @@ class Uploads:
     # ------------------------------------------------------------ hand-over
 
     def ready(self, lock_manager: Any) -> Iterator[tuple[str, str, Path]]:
-        """(user, path relative to his /inbox, file) for every file ready to hand over."""
-        now_mono, now_wall = time.monotonic(), time.time()
+        """(user, path relative to his /inbox, file) for every file ready to hand over.
+
+        A user's area that cannot be read is reported and skipped: the other
+        users' uploads are not held up by it.
+        """
         try:
-            users = sorted(p for p in os.scandir(self.staging) if p.is_dir(follow_symlinks=False))
+            users = sorted(e.name for e in os.scandir(self.staging)
+                           if e.is_dir(follow_symlinks=False))
         except FileNotFoundError:
             return
-        for user_dir in users:
-            home = Path(user_dir.path)
-            for dirpath, dirnames, filenames in os.walk(home):
-                rel_dir = PurePosixPath(Path(dirpath).relative_to(home).as_posix())
-                dirnames[:] = [d for d in dirnames if not is_ignored(rel_dir / d, self.ignore)]
-                for name in filenames:
-                    rel = rel_dir / name
-                    if name.startswith(UPLOAD_TMP) or is_ignored(rel, self.ignore):
-                        continue
-                    path = os.path.join(dirpath, name)
-                    try:
-                        st = os.lstat(path)
-                    except FileNotFoundError:
-                        continue
-                    if not os.path.isfile(path) or os.path.islink(path) or st.st_size == 0:
-                        continue
-                    if now_wall - st.st_mtime < self.idle_seconds:
-                        continue
-                    if not self._quiet(os.path.normpath(path), now_mono):
-                        continue
-                    rel_text = rel.as_posix()
-                    if lock_manager is not None and lock_manager.get_indirect_url_lock_list(
-                            user_ref(user_dir.name, "/inbox/" + rel_text)):
-                        continue
-                    yield user_dir.name, rel_text, Path(path)
+        for user in users:
+            try:
+                yield from self._ready_of(user, lock_manager)
+            except OSError as exc:
+                self._report(str(self.staging / user), f"cannot be read: {exc}")
+
+    def _ready_of(self, user: str, lock_manager: Any) -> Iterator[tuple[str, str, Path]]:
+        now_mono, now_wall = time.monotonic(), time.time()
+        home = self.staging / user
+
+        def walk_error(exc: OSError) -> None:
+            self._report(exc.filename or str(home), f"cannot be read: {exc.strerror or exc}")
+
+        for dirpath, dirnames, filenames in os.walk(home, onerror=walk_error):
+            rel_dir = PurePosixPath(Path(dirpath).relative_to(home).as_posix())
+            dirnames[:] = [d for d in dirnames if not is_ignored(rel_dir / d, self.ignore)]
+            for name in filenames:
+                rel = rel_dir / name
+                if name.startswith(UPLOAD_TMP) or is_ignored(rel, self.ignore):
+                    continue
+                path = os.path.join(dirpath, name)
+                try:
+                    st = os.lstat(path)
+                except FileNotFoundError:
+                    continue
+                if not S_ISREG(st.st_mode) or st.st_size == 0:
+                    continue
+                if now_wall - st.st_mtime < self.idle_seconds:
+                    continue
+                if not self._quiet(os.path.normpath(path), now_mono):
+                    continue
+                rel_text = rel.as_posix()
+                if lock_manager is not None and lock_manager.get_indirect_url_lock_list(
+                        user_ref(user, "/inbox/" + rel_text)):
+                    continue
+                yield user, rel_text, Path(path)
 
     def release(self, lock_manager: Any, prop_manager: Any = None) -> list[Path]:
-        """Move every ready upload into ``<inbox>/<user>/``; returns the new paths."""
+        """Move every ready upload into ``<inbox>/<user>/``; returns the new paths.
+
+        An upload that cannot be moved stays in its user's /inbox and is
+        reported once; every other upload is still handed over.
+        """
         moved = []
         for user, rel, path in list(self.ready(lock_manager)):
-            target = self.inbox / user / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            stem, suffix, n = target.stem, target.suffix, 1
-            while target.exists():
-                n += 1
-                target = target.with_name(f"{stem} ({n}){suffix}")
             try:
-                os.rename(path, target)
-            except FileNotFoundError:
+                target = self._hand_over(user, rel, path)
+            except OSError as exc:
+                self._report(str(path), f"cannot be handed to the consumer: "
+                                        f"{exc.strerror or exc} ({exc.filename or path})")
+                continue
+            if target is None:
                 continue  # deleted meanwhile
-            fsync_dir(target.parent)
+            self._reported.pop(str(path), None)
             if prop_manager is not None:
                 prop_manager.remove_properties(user_ref(user, "/inbox/" + rel), None)
             log.info("WebDAV upload %s/%s handed to the consumer as %s", user, rel, target)
             moved.append(target)
         return moved
+
+    def _hand_over(self, user: str, rel: str, path: Path) -> Path | None:
+        target = self.inbox / user / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        stem, suffix, n = target.stem, target.suffix, 1
+        while target.exists():
+            n += 1
+            target = target.with_name(f"{stem} ({n}){suffix}")
+        try:
+            os.rename(path, target)
+        except FileNotFoundError:
+            if path.exists():
+                raise
+            return None
+        fsync_dir(target.parent)
+        return target
+
+    def _report(self, path: str, problem: str) -> None:
+        """Log a problem with an upload once (housekeeping retries every second)."""
+        with self._lock:
+            if self._reported.get(path) == problem:
+                return
+            self._reported[path] = problem
+        log.warning("WebDAV upload %s %s; it stays in /inbox until this is fixed", path,
+                    problem)
 
 
 # ---------------------------------------------------------------- resources

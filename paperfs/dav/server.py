@@ -175,6 +175,8 @@ class DavServer:
         self.tls = self._tls(dav.tls_cert, dav.tls_key)
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
+        #: when the trash was last expired (monotonic; None: not yet, so the first pass does)
+        self._last_trash: float | None = None
 
     def _tls(self, cert: Path | None, key: Path | None) -> bool:
         if cert is None and key is None:
@@ -260,16 +262,25 @@ class DavServer:
             log.info("trash: completed %d interrupted move(s)", moved)
 
     def _housekeeping(self) -> None:
-        last_trash = 0.0
+        """Every second one pass; a step that fails is logged and the others still run."""
+        steps = (("handing over /inbox uploads", self._release_uploads),
+                 ("expiring the trash", self._expire_trash))
         while not self._stopping.wait(RELEASE_SECONDS):
-            try:
-                self.services.uploads.release(self.services.lock_manager,
-                                              self.services.prop_manager)
-                now = time.monotonic()
-                if now - last_trash >= TRASH_SECONDS:
-                    last_trash = now
-                    expired = self.services.trash.expire(self.config.dav.trash_days)
-                    if expired:
-                        log.info("trash: deleted %d expired document(s) for good", expired)
-            except Exception:  # noqa: BLE001 - keep the server's housekeeping alive
-                log.exception("WebDAV housekeeping failed")
+            for what, step in steps:
+                try:
+                    step()
+                except Exception:  # noqa: BLE001 - one failing step must not stop the others
+                    log.exception("WebDAV housekeeping: %s failed (retried in the next pass)",
+                                  what)
+
+    def _release_uploads(self) -> None:
+        self.services.uploads.release(self.services.lock_manager, self.services.prop_manager)
+
+    def _expire_trash(self) -> None:
+        now = time.monotonic()
+        if self._last_trash is not None and now - self._last_trash < TRASH_SECONDS:
+            return
+        self._last_trash = now
+        expired = self.services.trash.expire(self.config.dav.trash_days)
+        if expired:
+            log.info("trash: deleted %d expired document(s) for good", expired)
