@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import logging
 import os
+import shlex
 import signal
 import sys
 from pathlib import Path
@@ -15,35 +16,72 @@ from typing import Any
 import click
 
 from paperfs import __version__
-from paperfs.config import CONFIG_NAME, Config, load_config
-from paperfs.errors import NotFoundError, PaperfsError, UsageError
+from paperfs.config import CONFIG_NAME, ENV_PREFIX, Config, load_config
+from paperfs.errors import DataRootError, NotFoundError, PaperfsError, UsageError
 
 log = logging.getLogger("paperfs")
 
 
 @dataclasses.dataclass
 class Context:
-    config_path: Path | None
-    json_logs: bool = False
+    root: str | None
+    config_file: str | None
     _config: Config | None = None
 
     @property
     def config(self) -> Config:
+        """Found, loaded and checked on first use: --help needs none of it."""
         if self._config is None:
-            self._config = load_config(self.config_path)
+            config = load_config(find_config(self.root, self.config_file))
+            require_data_root(config)
+            self._config = config
         return self._config
 
 
-def find_config(root: str | None, config: str | None) -> Path | None:
+def find_config(root: str | None, config: str | None) -> Path:
     if config:
         return Path(config)
     if root:
-        return Path(root) / CONFIG_NAME
+        folder = Path(root).absolute()
+        problem = _not_a_data_root(folder, marker=CONFIG_NAME)
+        if problem:
+            raise DataRootError(f"{folder} {problem}; {_init_hint(folder)}")
+        return folder / CONFIG_NAME
     here = Path.cwd() / CONFIG_NAME
     if here.exists():
         return here
     raise UsageError(f"no {CONFIG_NAME} in {Path.cwd()}: pass --root DATA_ROOT, set "
                      "PAPERFS_ROOT, or create one with 'paperfs init DIR'")
+
+
+def require_data_root(config: Config) -> None:
+    """Only 'paperfs init' creates a data root; every other command needs an existing one."""
+    from paperfs.layout import DataRoot
+
+    root = config.data_root
+    problem = _not_a_data_root(root, marker=DataRoot(root).state.name + "/")
+    if not problem:
+        return
+    if f"{ENV_PREFIX}DATA_ROOT" in os.environ:
+        origin = f"{ENV_PREFIX}DATA_ROOT (data_root)"
+    else:
+        origin = f"{config.source or 'defaults'}: data_root"
+    raise DataRootError(f"{origin}: {root} {problem}; {_init_hint(root)}")
+
+
+def _not_a_data_root(folder: Path, marker: str) -> str | None:
+    """What is wrong with *folder* as a data root that should hold *marker*, or None."""
+    if not folder.exists():
+        return "does not exist"
+    if not folder.is_dir():
+        return "is not a folder"
+    if not (folder / marker.rstrip("/")).exists():
+        return f"is not a paperfs data root (no {marker} in it)"
+    return None
+
+
+def _init_hint(folder: Path) -> str:
+    return f"to create one: paperfs init {shlex.quote(str(folder))}"
 
 
 def setup_logging(level: str) -> None:
@@ -75,10 +113,7 @@ class PaperfsGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, root: str | None, config_file: str | None) -> None:
     """paperfs: a filesystem-native document archive."""
-    if ctx.invoked_subcommand == "init":
-        ctx.obj = Context(config_path=None)
-        return
-    ctx.obj = Context(config_path=find_config(root, config_file))
+    ctx.obj = Context(root=root, config_file=config_file)
 
 
 def _config(ctx: click.Context) -> Config:
@@ -106,13 +141,17 @@ archive:
 
 
 @cli.command()
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), required=False)
 @click.option("--languages", default="eng", show_default=True,
               help="OCR languages, tesseract style (eng+deu).")
-def init(directory: Path, languages: str) -> None:
-    """Create a data root in DIRECTORY (idempotent: keeps an existing config)."""
+@click.pass_context
+def init(ctx: click.Context, directory: Path | None, languages: str) -> None:
+    """Create a data root in DIRECTORY (default: --root, else the working directory;
+    idempotent: keeps an existing config)."""
     from paperfs.layout import DataRoot
 
+    if directory is None:
+        directory = Path(ctx.obj.root or ".")
     root = DataRoot(directory.resolve())
     root.create()
     config_path = root.root / CONFIG_NAME
