@@ -11,7 +11,7 @@ import shlex
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import click
 
@@ -314,11 +314,86 @@ def show(ctx: click.Context, ident: str, as_json: bool, content: bool) -> None:
         click.echo("\n" + doc.content)
 
 
+Change = Callable[[Any], Any]  # Document -> changed Document
+NOTHING_TO_CHANGE = "nothing to change: give an option such as --title or --tag " \
+                    "(paperfs edit --help)"
+
+
 def _parse_date(value: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(value)
+        return dt.date.fromisoformat(value.strip())
     except ValueError:
         raise UsageError(f"--created: {value!r} is not a date like 2024-03-15") from None
+
+
+def _parse_tags(specs: tuple[str, ...]) -> list[tuple[bool, str]]:
+    """'+tag' or 'tag' -> (True, 'tag'); '-tag' -> (False, 'tag')."""
+    changes = []
+    for spec in specs:
+        text = spec.strip()
+        adding = not text.startswith("-")
+        name = text[1:].strip() if text.startswith(("+", "-")) else text
+        if not name:
+            raise UsageError(f"--tag {spec!r} names no tag: write TAG or +TAG to add it, "
+                             "-TAG to remove it")
+        changes.append((adding, name))
+    return changes
+
+
+def _clearable(option: str, value: str) -> str | None:
+    """'' clears the field; only blanks is most likely a mistake."""
+    if value and not value.strip():
+        raise UsageError(f"{option}: {value!r} is only blanks; pass '' to clear it")
+    return value.strip() or None
+
+
+def metadata_change(*, title: str | None, tags: tuple[str, ...], correspondent: str | None,
+                    document_type: str | None, created: str | None,
+                    asn: str | None) -> Change | None:
+    """The change the metadata options of 'edit' ask for (None: none), checked in full
+    before anything is read or written."""
+    updates: dict[str, Any] = {}
+    if title is not None:
+        if not title.strip():
+            raise UsageError("--title must not be empty")
+        updates["title"] = title.strip()
+    if correspondent is not None:
+        updates["correspondent"] = _clearable("--correspondent", correspondent)
+    if document_type is not None:
+        updates["document_type"] = _clearable("--type", document_type)
+    if created is not None:
+        updates["created"] = _parse_date(created)
+    if asn is not None:
+        if asn and not asn.isdigit():
+            raise UsageError(f"--asn: {asn!r} is not a whole number ('' clears it)")
+        updates["asn"] = int(asn) if asn else None
+    tag_changes = _parse_tags(tags)
+    if not updates and not tag_changes:
+        return None
+
+    def change(doc: Any) -> Any:
+        new_tags = list(doc.tags)
+        for adding, name in tag_changes:
+            known = name.casefold() in (t.casefold() for t in new_tags)
+            if adding and not known:
+                new_tags.append(name)
+            elif not adding:
+                new_tags = [t for t in new_tags if t.casefold() != name.casefold()]
+        return doc.replace(tags=tuple(new_tags), **updates)
+
+    return change
+
+
+def apply_edit(ctx: click.Context, doc_id: int, change: Change) -> Any:
+    """Apply *change* to document *doc_id* (or hand it to the running daemon)."""
+    from paperfs.consumer import edit_document
+
+    doc, rel, applied_now = edit_document(_config(ctx), doc_id, change)
+    if applied_now:
+        click.echo(f"doc {doc.id}: archive/{rel}.pdf")
+    else:
+        click.echo(f"doc {doc.id}: sidecar updated; the running daemon applies it")
+    return doc
 
 
 @cli.command()
@@ -331,48 +406,12 @@ def _parse_date(value: str) -> dt.date:
 @click.option("--created", help="Set the created date (YYYY-MM-DD).")
 @click.option("--asn", help="Set the archive serial number ('' clears it).")
 @click.pass_context
-def edit(ctx: click.Context, doc_id: int, title: str | None, tags: tuple[str, ...],
-         correspondent: str | None, document_type: str | None, created: str | None,
-         asn: str | None) -> None:
+def edit(ctx: click.Context, doc_id: int, **options: Any) -> None:
     """Change a document's metadata; the pair moves if its path template says so."""
-    from paperfs.document import Document
-
-    if asn not in (None, "") and not asn.isdigit():
-        raise UsageError(f"--asn: {asn!r} is not a whole number")
-    new_created = _parse_date(created) if created else None
-
-    def change(doc: Document) -> Document:
-        new_tags = list(doc.tags)
-        for spec in tags:
-            if spec.startswith("-"):
-                new_tags = [t for t in new_tags if t.casefold() != spec[1:].casefold()]
-            else:
-                name = spec.removeprefix("+").strip()
-                if name and name.casefold() not in (t.casefold() for t in new_tags):
-                    new_tags.append(name)
-        updates: dict[str, Any] = {"tags": tuple(new_tags)}
-        if title is not None:
-            if not title.strip():
-                raise UsageError("--title must not be empty")
-            updates["title"] = title.strip()
-        if correspondent is not None:
-            updates["correspondent"] = correspondent.strip() or None
-        if document_type is not None:
-            updates["document_type"] = document_type.strip() or None
-        if new_created is not None:
-            updates["created"] = new_created
-        if asn is not None:
-            updates["asn"] = int(asn) if asn else None
-        return doc.replace(**updates)
-
-    config = _config(ctx)
-    from paperfs.consumer import edit_document
-
-    doc, rel, applied_now = edit_document(config, doc_id, change)
-    if applied_now:
-        click.echo(f"doc {doc.id}: archive/{rel}.pdf")
-    else:
-        click.echo(f"doc {doc.id}: sidecar updated; the running daemon applies it")
+    change = metadata_change(**options)
+    if change is None:
+        raise UsageError(NOTHING_TO_CHANGE)
+    apply_edit(ctx, doc_id, change)
 
 
 # ---------------------------------------------------------------- status / retry

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import signal
@@ -17,7 +18,7 @@ from typing import Any
 
 import click
 
-from paperfs.cli import _config, cli
+from paperfs.cli import NOTHING_TO_CHANGE, _config, apply_edit, cli, metadata_change
 from paperfs.document import Document, Grants, Permissions
 from paperfs.errors import UsageError
 from paperfs.users import NAME_RE, UserAdmin, users_path
@@ -294,22 +295,19 @@ def _extend_edit() -> None:
         return
 
     @click.pass_context
-    def callback(ctx: click.Context, owner: str | None, grants: tuple[str, ...],
-                 revokes: tuple[str, ...], **kwargs: Any) -> None:
-        from paperfs.consumer import edit_document
-
-        change = permission_change(owner, grants, revokes)
-        others = any(v not in (None, ()) for k, v in kwargs.items() if k != "doc_id")
-        if change is not None:
-            config = _config(ctx)
-            doc, rel, applied_now = edit_document(config, kwargs["doc_id"], change)
+    def callback(ctx: click.Context, doc_id: int, owner: str | None, grants: tuple[str, ...],
+                 revokes: tuple[str, ...], **options: Any) -> None:
+        # Every option is checked before anything is applied; one edit, one write.
+        changes = [c for c in (metadata_change(**options),
+                               permission_change(owner, grants, revokes)) if c is not None]
+        if not changes:
+            raise UsageError(NOTHING_TO_CHANGE)
+        doc = apply_edit(ctx, doc_id, lambda d: functools.reduce(lambda a, f: f(a), changes, d))
+        if owner is not None or grants or revokes:
             perms = doc.permissions
             click.echo(f"doc {doc.id}: owner {doc.owner or '(none)'}; view: "
                        f"{', '.join(perms.view.users + perms.view.groups) or '-'}; change: "
-                       f"{', '.join(perms.change.users + perms.change.groups) or '-'}"
-                       + ("" if applied_now else " (the running daemon applies it)"))
-        if change is None or others:
-            ctx.invoke(original.callback, **kwargs)  # type: ignore[arg-type]
+                       f"{', '.join(perms.change.users + perms.change.groups) or '-'}")
 
     command = click.Command(
         "edit", callback=callback, help=(original.help or "") +

@@ -182,3 +182,34 @@ def test_systemd_unit_is_valid(tmp_path):
                 if "paperfs.service" in line and "User" not in line]
     assert out.returncode == 0 or not problems, out.stderr
     assert not problems, out.stderr
+
+
+def test_edit_refuses_empty_and_blank_values(tmp_path):
+    """`--tag ''` and friends used to exit 0 having done nothing."""
+    root = init_root(tmp_path)
+    paperfs("consume", make_text_pdf(tmp_path / "Letter.pdf", ["Letter 02.03.2024"]), root=root)
+    paperfs("edit", "1", "--correspondent", "ACME", "--tag", "keep", root=root)
+    sidecar = next(root.archive.rglob("*.yml"))
+    before = sidecar.read_bytes()
+    for args, option in [
+        (["--tag", ""], "--tag"), (["--tag", "   "], "--tag"), (["--tag", "+"], "--tag"),
+        (["--tag", "-"], "--tag"), (["--tag", "+ "], "--tag"), (["--tag", "- "], "--tag"),
+        (["--tag", "ok", "--tag", ""], "--tag"),
+        (["--title", ""], "--title"), (["--title", " \t"], "--title"),
+        (["--correspondent", "  "], "--correspondent"), (["--type", " "], "--type"),
+        (["--created", ""], "--created"), (["--created", " "], "--created"),
+        (["--asn", " "], "--asn"), (["--asn", "-3"], "--asn"),
+        (["--owner", " "], "--owner"),
+        (["--grant", "view:user:bob", "--tag", ""], "--tag"),  # nothing applied, not half
+        ([], "nothing to change"),
+    ]:
+        out = paperfs("edit", "1", *args, root=root, check=False)
+        lines = out.stderr.strip().splitlines()
+        assert out.returncode == 2, (args, out.stdout, out.stderr)
+        assert len(lines) == 1 and lines[0].startswith("paperfs: error:"), (args, out.stderr)
+        assert option in lines[0], (args, lines[0])
+        assert sidecar.read_bytes() == before, f"{args} changed the document"
+    # '' still clears where clearing means something
+    paperfs("edit", "1", "--correspondent", "", "--tag", "-keep", root=root)
+    shown = json.loads(paperfs("show", "1", "--json", root=root).stdout)
+    assert shown["correspondent"] is None and shown["tags"] == []
