@@ -192,8 +192,8 @@ def produce_archive(src: Path, workdir: Path, settings: OcrSettings) -> TextResu
 
     if mime == det.MAIL:
         raise UnsupportedFileError(
-            f"{src.name}: is an e-mail message; mail is consumed by the mail stage, "
-            "not converted as plain text"
+            f"{src.name}: e-mail files are not supported yet; save the attachments "
+            "(or print the message to PDF) in your mail program and drop those into the inbox"
         )
     if mime == det.TEXT:
         return _from_text(src, archive, settings)
