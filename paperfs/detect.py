@@ -19,9 +19,12 @@ decodes as text, tried in this order:
    "Pantothensäure" instead of failing or turning into replacement characters.
 
 E-mail (RFC 822 headers followed by a blank line) is reported as
-``message/rfc822`` so the pipeline can route it to the mail stage instead of
-archiving the raw source as text; HTML, SVG and RTF are markup, not text, and
-are refused.
+``message/rfc822`` so that the raw source is not archived as text (e-mail is
+not supported yet); HTML, SVG and RTF are markup, not text, and are refused.
+
+Whether a PDF is complete is also judged from its bytes
+(:func:`pdf_truncation`): the inbox asks before taking a file, the text
+stage before filing it.
 """
 
 from __future__ import annotations
@@ -65,6 +68,12 @@ IMAGE_TYPES: frozenset[str] = frozenset({PNG, JPEG, TIFF, WEBP, HEIC, HEIF, GIF,
 #: How much of the file detection looks at. PDF allows the header anywhere in
 #: the first 1024 bytes; 64 KiB is enough to judge whether something is text.
 HEAD_SIZE = 64 * 1024
+#: How much of a PDF's end :func:`pdf_truncation` needs: readers look for
+#: %%EOF in the last 1 KiB; the rest is room for trailing padding.
+PDF_TAIL_SIZE = 2048
+#: PDF whitespace (ISO 32000-1 7.2.2, NUL included) and DOS's Ctrl-Z, which
+#: old tools append: what may follow the final %%EOF.
+_PDF_TRAILING = b"\x00\t\n\x0c\r \x1a"
 
 _HEIC_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs"}
 _HEIF_BRANDS = {b"mif1", b"msf1", b"mif2"}
@@ -109,7 +118,7 @@ def detect(path: Path, head: bytes | None = None) -> str:
             f"{path.name}: the file is empty (0 bytes); the upload or scan was probably "
             "interrupted — send it again"
         )
-    mime = _sniff_binary(head)
+    mime = magic_type(head)
     if mime is not None:
         return mime
     reason = _sniff_refused(head)
@@ -126,8 +135,9 @@ def detect(path: Path, head: bytes | None = None) -> str:
     return TEXT
 
 
-def _sniff_binary(head: bytes) -> str | None:
-    """Magic-number checks for the binary formats we accept."""
+def magic_type(head: bytes) -> str | None:
+    """The supported binary format *head* (a file's first bytes) announces with
+    its magic number, or None (text, an unknown or a refused format)."""
     # PDF readers accept the header anywhere in the first 1 KiB; scanners and
     # broken mailers sometimes prepend junk (pngx-invalid_pdf.pdf does). A
     # later header must be followed by an object, so that a text file that
@@ -252,3 +262,21 @@ def _looks_like_mail(head: bytes) -> bool:
         if line.split(b":", 1)[0].lower() in _MAIL_HEADERS:
             known += 1
     return known >= 2
+
+
+def pdf_truncation(tail: bytes) -> str | None:
+    """Why the PDF whose last bytes are *tail* is cut off, or None if its end is intact.
+
+    A PDF ends with %%EOF, give or take whitespace. One saved with incremental
+    updates, or linearized, holds earlier %%EOF markers as well, so a marker
+    near the end is not enough: a file cut a little after an earlier one
+    opens as that earlier revision, with the later changes (or pages) lost.
+    The marker must end the file. (A cut exactly at the end of an earlier
+    revision is a complete PDF of that revision; no byte tells it apart.)
+    *tail* must hold at least the last :data:`PDF_TAIL_SIZE` bytes.
+    """
+    if tail.rstrip(_PDF_TRAILING).endswith(b"%%EOF"):
+        return None
+    if b"%%EOF" in tail:
+        return "it goes on past an end-of-file marker (%%EOF) and stops before the next one"
+    return "it does not end with the end-of-file marker (%%EOF)"

@@ -50,11 +50,17 @@ Why these OCRmyPDF options:
   has placeholders instead of the existing text of skipped pages, and reading
   the output takes only a few milliseconds.
 
-Damaged PDFs: a PDF that pdfium cannot load, whose header is not at the
-start, or that has no ``%%EOF`` near its end is rebuilt by qpdf (pikepdf). If
-that gives a PDF with pages that pdfium can read, processing goes on with the
-repaired file (logged as a warning; the original is kept byte-identical by
-the caller anyway); otherwise BrokenFileError.
+Truncated PDFs: a PDF whose last ``%%EOF`` does not end the file (give or
+take whitespace) was cut off, and raises BrokenFileError. It is not
+repaired: qpdf would rebuild whatever survived, an earlier revision or the
+first pages, and a document with pages or changes missing would be filed as
+if it were whole (:func:`paperfs.detect.pdf_truncation`).
+
+Damaged PDFs: a complete PDF that pdfium cannot load, or whose header is not
+at the start, is rebuilt by qpdf (pikepdf). If that gives a PDF with pages
+that pdfium can read, processing goes on with the repaired file (logged as a
+warning; the original is kept byte-identical by the caller anyway);
+otherwise BrokenFileError.
 
 Encryption: a PDF that needs a password to open raises EncryptedFileError. A
 PDF encrypted with only an owner password (opens without a password, e.g.
@@ -318,14 +324,14 @@ def _from_pdf(
 
 
 def _read_input(src: Path) -> tuple[bytes | None, bytes, bytes]:
-    """(whole content or None if large, first bytes for detection, last 2 KiB)."""
+    """(whole content or None if large, first bytes for detection, last bytes)."""
     with open(src, "rb") as fh:
         size = os.fstat(fh.fileno()).st_size
         if size <= IN_MEMORY_LIMIT:
             data = fh.read()
-            return data, data[: det.HEAD_SIZE + 1], data[-2048:]
+            return data, data[: det.HEAD_SIZE + 1], data[-det.PDF_TAIL_SIZE:]
         head = fh.read(det.HEAD_SIZE + 1)
-        fh.seek(-2048, os.SEEK_END)
+        fh.seek(-det.PDF_TAIL_SIZE, os.SEEK_END)
         return None, head, fh.read()
 
 
@@ -336,9 +342,13 @@ def _inspect_pdf(
     collect per-page text, encryption and signature state."""
     repaired: Path | None = None
     doc = None
-    # Cheap structural checks: a header after junk or a missing %%EOF mean the
-    # file is damaged; a byte copy of it would be a damaged archive PDF.
-    if head.startswith(b"%PDF-") and b"%%EOF" in tail:
+    truncated = det.pdf_truncation(tail)
+    if truncated is not None:
+        raise BrokenFileError(f"{src.name}: the PDF is truncated ({truncated}); the upload or "
+                              "copy was cut off. Send the complete file again.")
+    # A header after junk means every offset in the file is off: a byte copy
+    # would be a damaged archive PDF.
+    if head.startswith(b"%PDF-"):
         try:
             doc = pdfium.PdfDocument(data if data is not None else src)
         except pdfium.PdfiumError as e:
@@ -415,7 +425,7 @@ def _repair(src: Path, workdir: Path) -> Path:
         raise _broken(src, str(e).replace(str(src), "").lstrip(": ")) from e
     log.warning(
         "%s: damaged PDF repaired by qpdf; the archive PDF is the repaired copy (%s)",
-        src.name, "; ".join(w.replace(str(src), "") for w in warnings[:3]) or "header not at start or no %%EOF",
+        src.name, "; ".join(w.replace(str(src), "") for w in warnings[:3]) or "header not at start",
     )
     return out
 

@@ -3,9 +3,12 @@
 watchdog threads only record paths; all decisions happen in the daemon's main
 loop. Scanners upload over FTP/SMB and an aborted upload also ends with a
 close event, so an inbox file is ready only when its size and mtime have not
-changed for ``inbox.stable_seconds`` and, for a PDF, it ends with %%EOF and
-opens. A file that stays incomplete for ``inbox.incomplete_seconds`` is given
-up on and failed (a truncated PDF and an aborted upload look the same).
+changed for ``inbox.stable_seconds`` and, for a PDF, its last %%EOF ends the
+file and it opens. Whether a file is a PDF comes from its bytes, like every
+type (a phone names its photo ``.pdf``); the name decides only when the
+bytes name no format (an upload cut before its header). A file that stays
+incomplete for ``inbox.incomplete_seconds`` is given up on and failed (a
+truncated PDF and an aborted upload look the same).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path, PurePosixPath
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
+from paperfs import detect
 from paperfs.config import InboxConfig
 
 log = logging.getLogger(__name__)
@@ -73,22 +77,38 @@ class Ready:
 
 
 def pdf_looks_complete(path: Path) -> bool:
-    """A PDF upload is complete when it ends with %%EOF and opens."""
+    """A PDF upload is complete when its last %%EOF ends the file and it opens."""
     import pikepdf  # here, not at the top: only PDFs need it
 
     try:
         with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            size = f.tell()
-            f.seek(max(0, size - 2048))
-            if b"%%EOF" not in f.read():
+            f.seek(max(0, os.fstat(f.fileno()).st_size - detect.PDF_TAIL_SIZE))
+            if detect.pdf_truncation(f.read()) is not None:
                 return False
+        # qpdf may rebuild a damaged cross-reference table here: such a file
+        # is complete, and the text stage repairs or refuses it with a reason.
         with pikepdf.open(path):
             return True
     except pikepdf.PasswordError:
         return True  # complete, but encrypted: the pipeline explains that
     except Exception:  # noqa: BLE001 - any parse failure means "not yet"
         return False
+
+
+def is_pdf(path: Path) -> bool:
+    """True when the PDF completeness rules apply: the bytes say PDF, or they
+    name no format and the file is called .pdf."""
+    try:
+        with open(path, "rb") as f:
+            magic = detect.magic_type(f.read(detect.HEAD_SIZE))
+    except OSError:
+        magic = None  # unreadable: the text stage will say why
+    return magic == detect.PDF if magic is not None else path.suffix.lower() == ".pdf"
+
+
+def looks_complete(path: Path, size: int) -> bool:
+    """Whether a file whose size has settled is a whole document."""
+    return size > 0 and (not is_pdf(path) or pdf_looks_complete(path))
 
 
 class InboxWatcher:
@@ -170,9 +190,7 @@ class InboxWatcher:
                 continue
             if now - seen.since < self.config.stable_seconds:
                 continue
-            complete = st.st_size > 0 and (path.suffix.lower() != ".pdf"
-                                           or pdf_looks_complete(path))
-            if complete:
+            if looks_complete(path, st.st_size):
                 del self._seen[path]
                 out.append(Ready(path, inbox))
             elif now - seen.since >= self.incomplete_seconds:

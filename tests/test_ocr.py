@@ -174,16 +174,6 @@ def _fpdf_bytes(pages: int = 3) -> bytes:
     return bytes(pdf.output())
 
 
-def test_missing_xref_is_repaired(tmp_path: Path) -> None:
-    data = _fpdf_bytes()
-    src = tmp_path / "cut.pdf"
-    src.write_bytes(data[: data.rfind(b"xref")])  # objects intact, no xref/trailer/%%EOF
-    result = produce_archive(src, tmp_path / "work", OcrSettings())
-    check_archive(result, tmp_path / "work")
-    assert result.pages == 3 and not result.ocr_performed
-    assert "Page 3: The quick brown fox" in result.text
-
-
 @pytest.mark.parametrize("keep", [100, 300])
 def test_truncated_pdf_is_broken(tmp_path: Path, keep: int) -> None:
     src = tmp_path / "truncated.pdf"
