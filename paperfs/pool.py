@@ -12,6 +12,11 @@ killed and replaced, a dead worker fails its one document. Workers are not
 daemonic, so OCRmyPDF could start children; it is run with its thread
 executor anyway (one document per worker, jobs=1). Workers start on demand
 and exit after ``idle_seconds`` so the daemon at rest holds no OCR processes.
+
+A document's time limit counts from the moment its worker starts it (the
+worker says so over its pipe): starting a process and importing the pipeline
+can take seconds on a busy machine and is not the document's doing. A worker
+that does not start a document within ``startup_seconds`` fails it too.
 """
 
 from __future__ import annotations
@@ -66,6 +71,8 @@ def _worker_main(conn: Any, func: Callable[[Any], Any], parent_pid: int) -> None
             return
         if task is None:
             return
+        # CLOCK_MONOTONIC is system-wide, so the parent can use this instant.
+        conn.send(("started", time.monotonic()))
         try:
             conn.send(("ok", func(task)))
         except ConsumeError as exc:
@@ -91,7 +98,8 @@ class _Worker:
         self.process.start()
         child.close()
         self.key: Any = None
-        self.deadline = 0.0
+        self.started = False  # the worker has begun its current document
+        self.deadline = 0.0  # to start the document, then to finish it
         self.idle_since = time.monotonic()
 
     def stop(self, kill: bool = False) -> None:
@@ -111,11 +119,12 @@ class _Worker:
 
 class WorkerPool(Generic[K]):
     def __init__(self, func: Callable[[Any], Any], *, workers: int, timeout: float,
-                 idle_seconds: float = 60.0) -> None:
+                 idle_seconds: float = 60.0, startup_seconds: float = 120.0) -> None:
         self.func = func
         self.size = max(1, workers)
         self.timeout = timeout
         self.idle_seconds = idle_seconds
+        self.startup_seconds = startup_seconds
         self._ctx = mp.get_context("spawn")
         self._workers: list[_Worker] = []
 
@@ -143,7 +152,8 @@ class WorkerPool(Generic[K]):
             worker = _Worker(self._ctx, self.func)
             self._workers.append(worker)
         worker.key = key
-        worker.deadline = time.monotonic() + self.timeout
+        worker.started = False
+        worker.deadline = time.monotonic() + self.startup_seconds
         worker.conn.send(task)
 
     def poll(self, timeout: float) -> list[Outcome[K]]:
@@ -160,12 +170,9 @@ class WorkerPool(Generic[K]):
         now = time.monotonic()
         for worker in busy:
             if worker.conn in ready:
-                try:
-                    message = worker.conn.recv()
-                except (EOFError, OSError):
-                    message = None
-                if message is not None:
-                    outcomes.append(self._outcome(worker.key, message))
+                outcome = self._receive(worker)
+                if outcome is not None:
+                    outcomes.append(outcome)
                     worker.key = None
                     worker.idle_since = now
                     continue
@@ -177,12 +184,33 @@ class WorkerPool(Generic[K]):
                     "it may be out of memory or the file may crash a converter")))
                 self._replace(worker)
             elif now >= worker.deadline:
-                outcomes.append(Outcome(worker.key, error=DocumentTimeoutError(
-                    f"processing took longer than consume.timeout_seconds={self.timeout:g}; "
-                    "raise the limit for very large scans")))
+                outcomes.append(Outcome(worker.key, error=self._overdue(worker)))
                 self._replace(worker, kill=True)
         self.retire_idle()
         return outcomes
+
+    def _receive(self, worker: _Worker) -> Outcome[K] | None:
+        """Read what the worker sent: its result, or None (it only started, or its pipe broke)."""
+        try:
+            while True:
+                message = worker.conn.recv()
+                if message[0] != "started":
+                    return self._outcome(worker.key, message)
+                worker.started = True
+                worker.deadline = message[1] + self.timeout
+                if not worker.conn.poll():
+                    return None
+        except (EOFError, OSError):
+            return None  # it died: the caller sees that from the process
+
+    def _overdue(self, worker: _Worker) -> ConsumeError:
+        if worker.started:
+            return DocumentTimeoutError(
+                f"processing took longer than consume.timeout_seconds={self.timeout:g}; "
+                "raise the limit for very large scans")
+        return WorkerCrashedError(
+            f"no worker process could start this document within {self.startup_seconds:g}s "
+            "(the machine is overloaded, or starting Python hangs); drop the file in again later")
 
     def _outcome(self, key: K, message: tuple) -> Outcome[K]:
         if message[0] == "ok":

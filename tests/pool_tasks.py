@@ -8,6 +8,10 @@ import time
 
 from paperfs.errors import EncryptedFileError
 
+# A worker imports this module when it starts (spawn): a slow import stands in
+# for heavy imports on a busy machine. Set by the test, inherited by the worker.
+time.sleep(float(os.environ.get("PAPERFS_TEST_WORKER_IMPORT_SECONDS", "0")))
+
 
 def task(arg: tuple[str, float]) -> str:
     kind, seconds = arg

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 
 from paperfs.errors import DocumentTimeoutError, EncryptedFileError, WorkerCrashedError
+from paperfs.ocr import OcrSettings
+from paperfs.pipeline import DateSettings, WorkerTask, process
 from paperfs.pool import SerialPool, WorkerPool
 from tests.pool_tasks import task
 
@@ -58,3 +60,49 @@ def test_serial_pool_same_interface():
     outcomes = run_all(pool, {"x": ("fine", 0), "y": ("raise", 0)})
     assert outcomes["x"].result == "fine"
     assert isinstance(outcomes["y"].error, EncryptedFileError)
+
+
+def test_timeout_starts_when_the_worker_starts_the_document(monkeypatch):
+    # Each new worker takes 2.5 s to import its task module; a 1 s document
+    # limit must count the document, not the start-up.
+    monkeypatch.setenv("PAPERFS_TEST_WORKER_IMPORT_SECONDS", "2.5")
+    pool = WorkerPool(task, workers=2, timeout=1.5, idle_seconds=60)
+    try:
+        outcomes = run_all(pool, {"quick": ("sleep", 0.2), "hung": ("sleep", 30)})
+    finally:
+        pool.shutdown()
+    assert outcomes["quick"].error is None and outcomes["quick"].result == "slept 0.2"
+    assert isinstance(outcomes["hung"].error, DocumentTimeoutError)
+
+
+def test_a_worker_that_never_starts_fails_its_document(monkeypatch):
+    monkeypatch.setenv("PAPERFS_TEST_WORKER_IMPORT_SECONDS", "30")
+    pool = WorkerPool(task, workers=1, timeout=1, startup_seconds=2, idle_seconds=60)
+    started = time.monotonic()
+    try:
+        outcomes = run_all(pool, {"x": ("fine", 0)})
+    finally:
+        pool.shutdown()
+    assert time.monotonic() - started < 15
+    error = outcomes["x"].error
+    assert isinstance(error, WorkerCrashedError) and "start this document within 2s" in str(error)
+
+
+def test_born_digital_pdf_beside_an_ocr_job_with_a_short_timeout(corpus, tmp_path):
+    # The reported case with the real pipeline: consume.timeout_seconds 1, two
+    # workers, a scan being OCRed (which may time out) and a tiny born-digital
+    # PDF, whose own work takes a few tens of milliseconds.
+    pool = WorkerPool(process, workers=2, timeout=1, idle_seconds=60)
+
+    def work(name: str, src) -> WorkerTask:
+        return WorkerTask(job_id=name, input=src, scratch=tmp_path / name, filename=src.name,
+                          file_mtime=0.0, ocr=OcrSettings(), dates=DateSettings())
+
+    try:
+        outcomes = run_all(pool, {"scan": work("scan", corpus / "scans/skew.pdf"),
+                                  "digital": work("digital", corpus / "digital/pngx-simple-digital.pdf")})
+    finally:
+        pool.shutdown()
+    assert outcomes["digital"].error is None, outcomes["digital"].error
+    assert outcomes["digital"].result.pages == 1
+    assert outcomes["scan"].error is None or isinstance(outcomes["scan"].error, DocumentTimeoutError)
