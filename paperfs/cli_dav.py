@@ -19,6 +19,7 @@ from typing import Any
 import click
 
 from paperfs.cli import NOTHING_TO_CHANGE, _config, apply_edit, cli, metadata_change
+from paperfs.config import host_problem, port_problem
 from paperfs.document import Document, Grants, Permissions
 from paperfs.errors import UsageError
 from paperfs.users import NAME_RE, UserAdmin, users_path
@@ -38,6 +39,10 @@ def dav_command(ctx: click.Context, host: str | None, port: int | None) -> None:
     from paperfs.dav.server import DavServer
     from paperfs.layout import DataRoot
 
+    for option, value, check in (("--host", host, host_problem), ("--port", port, port_problem)):
+        problem = None if value is None else check(value)
+        if problem:
+            raise UsageError(f"{option}: {problem}")
     config = _config(ctx)
     DataRoot(config.data_root).check_initialised()
     server = DavServer(config, None, host=host, port=port)
