@@ -43,7 +43,7 @@ def find_config(root: str | None, config: str | None) -> Path:
         return Path(config)
     if root:
         folder = Path(root).absolute()
-        problem = _not_a_data_root(folder, marker=CONFIG_NAME)
+        problem = _not_a_data_root(folder, marker=folder / CONFIG_NAME)
         if problem:
             raise DataRootError(f"{folder} {problem}; {_init_hint(folder)}")
         return folder / CONFIG_NAME
@@ -59,7 +59,7 @@ def require_data_root(config: Config) -> None:
     from paperfs.layout import DataRoot
 
     root = config.data_root
-    problem = _not_a_data_root(root, marker=DataRoot(root).state.name + "/")
+    problem = _not_a_data_root(root, marker=DataRoot(root).state)
     if not problem:
         return
     if f"{ENV_PREFIX}DATA_ROOT" in os.environ:
@@ -69,14 +69,14 @@ def require_data_root(config: Config) -> None:
     raise DataRootError(f"{origin}: {root} {problem}; {_init_hint(root)}")
 
 
-def _not_a_data_root(folder: Path, marker: str) -> str | None:
-    """What is wrong with *folder* as a data root that should hold *marker*, or None."""
+def _not_a_data_root(folder: Path, marker: Path) -> str | None:
+    """What is wrong with *folder* as a data root that must hold *marker*, or None."""
     if not folder.exists():
         return "does not exist"
     if not folder.is_dir():
         return "is not a folder"
-    if not (folder / marker.rstrip("/")).exists():
-        return f"is not a paperfs data root (no {marker} in it)"
+    if not marker.exists():
+        return f"is not a paperfs data root (no {marker.name} in it)"
     return None
 
 
@@ -437,6 +437,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
                    f"{daemon['queued']} queued")
     else:
         click.echo("daemon:      not running")
+    if data.get("storage"):  # disk full / read-only: what the daemon waits for
+        click.echo(f"storage:     {data['storage']}")
     click.echo(f"inbox:       {data['inbox_files']} file(s)")
     click.echo(f"work queue:  {data['work_queue']} claimed job(s)")
     click.echo(f"documents:   {data['documents']}")
