@@ -100,7 +100,7 @@ def add_doc(archive: Archive, doc_id: int, title: str, created: dt.date, *,
                    original=OriginalInfo(f"scan{doc_id}.pdf", "application/pdf", sha,
                                          original.relative_to(root.root).as_posix()),
                    archive=ArchiveInfo(sha, 1), permissions=Permissions(view, change),
-                   content=f"document {doc_id} {title}", **fields)
+                   **{"content": f"document {doc_id} {title}", **fields})
     rel = archive.choose_path(doc)
     target = archive.pdf_path(rel)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -250,3 +250,51 @@ def request_once(port: int, method: str, path: str, user: str,
         return r.status
     finally:
         conn.close()
+
+
+# ---------------------------------------------------------------- raw requests
+
+
+def raw(dav: Dav, request: bytes, timeout: float = 10) -> tuple[int, bytes]:
+    """Send bytes as they are; return (status, whole response)."""
+    request = request.replace(b"Host: 127.0.0.1\r\n", b"Host: 127.0.0.1:%d\r\n" % dav.port, 1)
+    with socket.create_connection(("127.0.0.1", dav.port), timeout=timeout) as s:
+        s.sendall(request)
+        data = b""
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+                if b"\r\n\r\n" in data and _complete(data):
+                    break
+        except (socket.timeout, ConnectionResetError):
+            pass
+    status = int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/") else 0
+    return status, data
+
+
+def send_and_hang_up(dav: Dav, request: bytes) -> None:
+    """Send bytes as they are and close the connection at once (a client that goes away)."""
+    request = request.replace(b"Host: 127.0.0.1\r\n", b"Host: 127.0.0.1:%d\r\n" % dav.port, 1)
+    with socket.create_connection(("127.0.0.1", dav.port), timeout=10) as s:
+        s.sendall(request)
+
+
+def _complete(data: bytes) -> bool:
+    head, _, body = data.partition(b"\r\n\r\n")
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            return len(body) >= int(line.split(b":")[1])
+    return False
+
+
+def req(method: str, target: str, headers: dict[str, str] | None = None, body: bytes = b"",
+        user: str = "alice") -> bytes:
+    h = {"Host": "127.0.0.1", "Authorization": auth_header(user), "Connection": "close"}
+    h.update(headers or {})
+    if body and "Content-Length" not in h and "Transfer-Encoding" not in h:
+        h["Content-Length"] = str(len(body))
+    lines = [f"{method} {target} HTTP/1.1"] + [f"{k}: {v}" for k, v in h.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body

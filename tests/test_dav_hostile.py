@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import socket
 import time
 
 import pytest
 
-from tests.dav_support import Dav, add_doc, auth_header, running
+from tests.dav_support import Dav, add_doc, raw, req, running
 
-LIMITS = ("  max_xml_bytes: 4096\n  max_body_bytes: 1000000\n  max_header_bytes: 8192\n")
+LIMITS = ("  max_xml_bytes: 4096\n  max_body_bytes: 1000000\n  max_header_bytes: 8192\n"
+          # the fixture's upload stays in /inbox: snapshots compare the whole tree
+          "  inbox_idle_seconds: 600\n")
 
 
 def docs(archive):
@@ -38,44 +39,6 @@ def snapshot(dav: Dav) -> dict[str, tuple[int, int]]:
                 out[path] = (st.st_size, st.st_mtime_ns if name in files else 0)
     out["users"] = (os.stat(dav.root.root / "users.yml").st_mtime_ns, 0)
     return out
-
-
-def raw(dav: Dav, request: bytes, timeout: float = 10) -> tuple[int, bytes]:
-    """Send bytes as they are; return (status, whole response)."""
-    request = request.replace(b"Host: 127.0.0.1\r\n", b"Host: 127.0.0.1:%d\r\n" % dav.port, 1)
-    with socket.create_connection(("127.0.0.1", dav.port), timeout=timeout) as s:
-        s.sendall(request)
-        data = b""
-        try:
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-                if b"\r\n\r\n" in data and _complete(data):
-                    break
-        except (socket.timeout, ConnectionResetError):
-            pass
-    status = int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/") else 0
-    return status, data
-
-
-def _complete(data: bytes) -> bool:
-    head, _, body = data.partition(b"\r\n\r\n")
-    for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"content-length:"):
-            return len(body) >= int(line.split(b":")[1])
-    return False
-
-
-def req(method: str, target: str, headers: dict[str, str] | None = None, body: bytes = b"",
-        user: str = "alice") -> bytes:
-    h = {"Host": "127.0.0.1", "Authorization": auth_header(user), "Connection": "close"}
-    h.update(headers or {})
-    if body and "Content-Length" not in h and "Transfer-Encoding" not in h:
-        h["Content-Length"] = str(len(body))
-    lines = [f"{method} {target} HTTP/1.1"] + [f"{k}: {v}" for k, v in h.items()]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
 @pytest.mark.parametrize("target", [
@@ -199,3 +162,18 @@ def test_invalid_depth_and_methods(dav: Dav):
     status, _ = raw(dav, req("PROPFIND", "/", {"Depth": "0", "Content-Type": "text/xml"},
                              b"<not-xml"))
     assert status == 400
+
+
+@pytest.mark.parametrize("length", ["-1", "abc", "12abc", "1e3", "+5", "-0", "5, 6", " "])
+@pytest.mark.parametrize("method", ["PUT", "PROPPATCH"])
+def test_invalid_content_length_is_refused_at_once(dav: Dav, length: str, method: str):
+    before = snapshot(dav)
+    started = time.monotonic()
+    target = "/inbox/new.txt" if method == "PUT" else "/inbox/a/file.txt"
+    status, data = raw(dav, req(method, target, {"Content-Length": length}, b"hello"))
+    assert status == 400, data[:300]
+    assert time.monotonic() - started < 2
+    assert b"Traceback" not in data
+    time.sleep(0.2)
+    assert snapshot(dav) == before  # no empty file, nothing else
+    assert dav.names("/inbox/") == ["a"]

@@ -7,9 +7,13 @@
   scheme or host than the request's is refused with 502 Bad Gateway
   (RFC 4918 §9.9.4: the server cannot move to another server); a query or
   fragment is refused with 400. It is rewritten to a plain local path.
-* **Bodies**: only PUT may carry a large body (``dav.max_body_bytes``, checked
-  by cheroot before reading). Any other request body is limited to
-  ``dav.max_xml_bytes`` (413), read here, and — for the XML methods — must
+* **Bodies**: a Content-Length that is not a number of bytes (``-1``, ``+5``,
+  ``abc``) is refused with 400 before anything is read or created. Only PUT
+  may carry a large body (``dav.max_body_bytes``, checked by cheroot before
+  reading); it is read through ``body.UploadBody``, so an upload that does
+  not arrive whole is discarded (400), never kept. Any other request body
+  is limited to ``dav.max_xml_bytes`` (413), read here (a body shorter than
+  its Content-Length: 400), and — for the XML methods — must
   be UTF-8 and must not contain a document type declaration: ``<!DOCTYPE``
   or ``<!ENTITY`` are refused with 400, so no external entity (XXE) and no
   entity expansion (billion laughs) ever reaches the XML parser (which also
@@ -24,6 +28,8 @@ import io
 import re
 from typing import Callable, Iterable
 from urllib.parse import quote, unquote_to_bytes, urlsplit
+
+from paperfs.dav.body import UploadBody
 
 XML_METHODS = frozenset({"PROPFIND", "PROPPATCH", "LOCK", "UNLOCK", "REPORT", "SEARCH"})
 _DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.I)
@@ -118,17 +124,15 @@ class Guard:
         return quote(clean_path(path), safe=_PATH_SAFE)
 
     def _body(self, environ: dict, method: str) -> None:
-        if method == "PUT":
-            return  # limited by cheroot (max_request_body_size) and streamed to disk
+        length = _content_length(environ)
         chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
-        length_text = environ.get("CONTENT_LENGTH", "").strip()
-        try:
-            length = int(length_text) if length_text else 0
-        except ValueError:
-            raise Refused("400 Bad Request", "invalid Content-Length") from None
-        if length < 0:
-            raise Refused("400 Bad Request", "invalid Content-Length")
-        if length > self.max_xml_bytes:
+        if method == "PUT":
+            # limited by cheroot (max_request_body_size) and streamed to disk, but only
+            # ever kept when it arrives whole
+            environ["wsgi.input"] = UploadBody(environ["wsgi.input"],
+                                               None if chunked else length or 0, environ)
+            return
+        if length is not None and length > self.max_xml_bytes:
             raise Refused("413 Request Entity Too Large",
                           f"request bodies are limited to {self.max_xml_bytes} bytes")
         if not length and not chunked:
@@ -138,6 +142,9 @@ class Guard:
         if len(body) > self.max_xml_bytes:
             raise Refused("413 Request Entity Too Large",
                           f"request bodies are limited to {self.max_xml_bytes} bytes")
+        if length and len(body) < length:
+            raise Refused("400 Bad Request", f"the body ended after {len(body)} of the "
+                                             f"{length} bytes announced")
         if method in XML_METHODS and body.strip():
             if body.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in body:
                 raise Refused("415 Unsupported Media Type", "XML request bodies must be UTF-8")
@@ -147,3 +154,14 @@ class Guard:
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         environ.pop("HTTP_TRANSFER_ENCODING", None)
+
+
+def _content_length(environ: dict) -> int | None:
+    """The Content-Length (None when there is none); 400 unless it is a number of bytes."""
+    text = environ.get("CONTENT_LENGTH", "").strip()
+    if not text:
+        return None
+    if not text.isascii() or not text.isdigit():
+        raise Refused("400 Bad Request",
+                      f"invalid Content-Length {text!r}: it must be a number of bytes")
+    return int(text)

@@ -18,8 +18,11 @@ user as its owner — only when
 
 Until then the user sees it in ``/inbox`` and can still change or delete it.
 Subfolders are kept (``inbox.subfolders_as_tags`` turns them into tags).
-An upload is written to a hidden temp file and renamed into place when it
-is complete, so an aborted PUT never leaves a truncated file behind.
+An upload is written to a hidden temp file and renamed into place only when
+it arrived whole (``body.UploadBody``: as long as its Content-Length, or a
+chunked body up to its last chunk); a cut upload is discarded, so it never
+leaves a truncated or empty file behind, nor replaces the file it was meant
+to overwrite.
 """
 
 from __future__ import annotations
@@ -311,9 +314,13 @@ class InboxFolder(_InboxNode, DAVCollection):
     def create_empty_resource(self, name: str) -> Any:
         path = util.join_uri(self.path, name)
         fs = self.provider.inbox_fs_path(path, self.environ)
-        with open(fs, "wb"):
-            pass
         self.uploads.touch(fs)
+        if self.environ.get("REQUEST_METHOD") == "PUT":
+            # Nothing on disk until the upload is complete (end_write): a cut
+            # upload of a new file leaves no empty file behind.
+            return InboxFile(path, self.environ, fs, self.user, exists=False)
+        with open(fs, "wb"):  # LOCK of a new name: an empty file holds the place
+            pass
         return self.provider.get_resource_inst(path, self.environ)
 
     def create_collection(self, name: str) -> None:
@@ -344,31 +351,35 @@ class InboxFolder(_InboxNode, DAVCollection):
 
 
 class InboxFile(_InboxNode, DAVNonCollection):
-    def __init__(self, path: str, environ: dict, fs_path: str, user: str) -> None:
+    def __init__(self, path: str, environ: dict, fs_path: str, user: str, *,
+                 exists: bool = True) -> None:
         super().__init__(path, environ)
         self.fs_path = fs_path
         self.user = user
         self.name = posixpath_name(path)
-        self.stat = os.stat(fs_path)
+        #: None for a new file whose first upload is not complete yet
+        self.stat: os.stat_result | None = os.stat(fs_path) if exists else None
         self._tmp: str | None = None
 
     def get_content_length(self) -> int:
-        return self.stat.st_size
+        return self.stat.st_size if self.stat else 0
 
     def get_content_type(self) -> str:
         return util.guess_mime_type(self.path, self.environ["wsgidav.config"])
 
-    def get_creation_date(self) -> float:
-        return self.stat.st_ctime
+    def get_creation_date(self) -> float | None:
+        return self.stat.st_ctime if self.stat else None
 
     def get_display_name(self) -> str:
         return self.name
 
-    def get_etag(self) -> str:
+    def get_etag(self) -> str | None:
+        if self.stat is None:
+            return None
         return f"{self.stat.st_ino:x}-{self.stat.st_mtime_ns:x}-{self.stat.st_size:x}"
 
-    def get_last_modified(self) -> float:
-        return self.stat.st_mtime
+    def get_last_modified(self) -> float | None:
+        return self.stat.st_mtime if self.stat else None
 
     def support_etag(self) -> bool:
         return True

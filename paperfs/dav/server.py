@@ -33,6 +33,7 @@ from wsgidav.wsgidav_app import WsgiDAVApp
 
 from paperfs.config import Config
 from paperfs.dav.auth import Authenticator, Throttle
+from paperfs.dav.body import HIDE_INCOMPLETE_TRACEBACK
 from paperfs.dav.context import Ctx, Services, search_unavailable
 from paperfs.dav.guard import Guard
 from paperfs.dav.propfind import StreamingPropfind
@@ -152,6 +153,7 @@ class DavServer:
         })
         if not log.isEnabledFor(logging.DEBUG):
             logging.getLogger("wsgidav").setLevel(logging.WARNING)
+        logging.getLogger("wsgidav.request_server").addFilter(HIDE_INCOMPLETE_TRACEBACK)
         self.services.lock_manager = self.dav_app.lock_manager
         self.services.prop_manager = self.dav_app.prop_manager
         throttle = Throttle(dav.throttle_failures, dav.throttle_window_seconds,
