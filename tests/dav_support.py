@@ -25,6 +25,11 @@ from paperfs.users import UserAdmin, users_path
 from paperfs.writer import LockedWriter
 
 PASSWORDS = {"alice": "alice-pw", "bob": "bob-pw", "carol": "carol-pw", "root": "root-pw"}
+#: request bodies: an exclusive write lock, and setting one dead property
+LOCKINFO = ('<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/>'
+            '</D:lockscope><D:locktype><D:write/></D:locktype><D:owner>t</D:owner></D:lockinfo>')
+PROPPATCH = ('<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:x">'
+             '<D:set><D:prop><Z:color>red</Z:color></D:prop></D:set></D:propertyupdate>')
 
 
 def free_port() -> int:

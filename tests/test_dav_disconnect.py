@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from tests.dav_support import Dav, add_doc, quote, raw, req, running, send_and_hang_up
+from tests.dav_support import LOCKINFO, Dav, add_doc, quote, raw, req, running, send_and_hang_up
 
 LONG_TEXT = " ".join(f"word{i}" for i in range(600))
 SIDECAR = "/archive/ACME/2024/2024-03-15 Invoice.yml"
@@ -25,10 +25,6 @@ def docs(archive):
     add_doc(archive, 1, "Invoice", dt.date(2024, 3, 15), correspondent="ACME")
     # the sidecar ends with a long text: a cut upload of it can still be valid YAML
     add_doc(archive, 2, "Letter", dt.date(2024, 3, 16), correspondent="ACME", content=LONG_TEXT)
-
-
-LOCKINFO = ('<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/>'
-            '</D:lockscope><D:locktype><D:write/></D:locktype><D:owner>t</D:owner></D:lockinfo>')
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from paperfs.document import Grants, Permissions
 from paperfs.index.model import User
 from paperfs.permissions import can_change, can_view
 
-from tests.dav_support import Dav, add_doc, running, tiny_pdf
+from tests.dav_support import LOCKINFO, PROPPATCH, Dav, add_doc, running, tiny_pdf
 
 USERS = {
     "alice": User("alice", ("family",)),
@@ -250,8 +250,3 @@ def test_trash_is_filtered_too(tmp_path):
         assert dav.move(f"/trash/{name(5)}", f"/archive/{name(5)}", "bob").status in (201, 204)
         assert dav.request("GET", "/by-id/5.pdf", "bob").status == 200
 
-
-PROPPATCH = ('<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:x">'
-             '<D:set><D:prop><Z:color>red</Z:color></D:prop></D:set></D:propertyupdate>')
-LOCKINFO = ('<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/>'
-            '</D:lockscope><D:locktype><D:write/></D:locktype><D:owner>t</D:owner></D:lockinfo>')

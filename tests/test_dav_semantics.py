@@ -16,7 +16,7 @@ from paperfs.document import Grants
 from paperfs.trash import Trash
 from paperfs.users import owner_from_inbox
 
-from tests.dav_support import Dav, add_doc, running, tiny_pdf
+from tests.dav_support import LOCKINFO, PROPPATCH, Dav, add_doc, running, tiny_pdf
 
 D1, D2 = dt.date(2024, 3, 15), dt.date(2023, 1, 2)
 
@@ -159,11 +159,6 @@ def test_view_only_documents_cannot_change(dav: Dav):
     assert dav.request("UNLOCK", "/years/2022/2022-06-06 Editable.pdf",
                        headers={"Lock-Token": token}).status == 204
 
-
-PROPPATCH = ('<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:x">'
-             '<D:set><D:prop><Z:color>red</Z:color></D:prop></D:set></D:propertyupdate>')
-LOCKINFO = ('<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/>'
-            '</D:lockscope><D:locktype><D:write/></D:locktype><D:owner>t</D:owner></D:lockinfo>')
 
 
 def test_sidecar_edit_over_webdav(dav: Dav):

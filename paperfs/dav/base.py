@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any, Iterator
 from urllib.parse import quote
 
 from lxml import etree
-from wsgidav import util
+from wsgidav import util, xml_tools
 from wsgidav.dav_error import (HTTP_FORBIDDEN, HTTP_NOT_FOUND, DAVError,
                                PRECONDITION_CODE_ProtectedProperty)
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection
 
-from paperfs.dav.context import Ctx, ctx_of, forbidden, not_found
+from paperfs.dav.context import Ctx, ctx_of, forbidden, lock_key, not_found
 
 if TYPE_CHECKING:
     from paperfs.dav.catalog import DocEntry
@@ -88,8 +88,7 @@ class Props:
             if lm is not None and not self.prevent_locking():  # type: ignore[attr-defined]
                 names.extend(LOCK_NAMES)
             if pm is not None:
-                names.extend(pm.get_properties(self.get_ref_url(), self.environ)  # type: ignore[attr-defined]
-                             or ())
+                names.extend(pm.get_properties(self.props_key(), self.environ) or ())
             if mode == "name":
                 return [(n, None) for n in names]
             name_list = names
@@ -102,7 +101,7 @@ class Props:
                 out.append((name, DAVError(HTTP_NOT_FOUND)))
             else:
                 try:
-                    out.append((name, super().get_property_value(name)))  # type: ignore[misc]
+                    out.append((name, self._stored_value(name)))
                 except DAVError as exc:
                     out.append((name, exc))
         return out
@@ -111,7 +110,21 @@ class Props:
         live = self.live_props()
         if name in live:
             return live[name]
-        return super().get_property_value(name)  # type: ignore[misc]
+        return self._stored_value(name)
+
+    def props_key(self) -> str:
+        """The key of this resource's dead properties (usually its lock key)."""
+        return self.get_ref_url()  # type: ignore[attr-defined]
+
+    def _stored_value(self, name: str) -> Any:
+        """A lock property (wsgidav) or a dead property (under props_key)."""
+        if name.startswith("{DAV:}"):
+            return super().get_property_value(name)  # type: ignore[misc]
+        pm = self.provider.prop_manager
+        value = pm.get_property(self.props_key(), name, self.environ) if pm else None
+        if value is None:
+            raise DAVError(HTTP_NOT_FOUND)
+        return xml_tools.string_to_xml(value)
 
     def get_href(self) -> str:
         return quote(self.provider.mount_path + self.get_preferred_path(),  # type: ignore[attr-defined]
@@ -184,7 +197,7 @@ class Collection(Props, DAVCollection):
     def delete_member(self, doc: "DocFile") -> None:
         """DELETE of a document listed in this folder: to the trash (by default)."""
         ctx = self.ctx
-        ctx.services.editor.trash(ctx.index, doc.entry.id, ctx.user)
+        ctx.services.editor.trash(ctx, doc.entry.id)
         doc.forget()
 
 
@@ -244,7 +257,7 @@ class DocFile(Props, DAVNonCollection):
         return True
 
     def get_ref_url(self) -> str:
-        return f"/by-id/{self.entry.id}.pdf"
+        return lock_key(self.entry.id)
 
     def get_content(self) -> Any:
         try:

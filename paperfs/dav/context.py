@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 import yaml
+from wsgidav import util
 from wsgidav.dav_error import HTTP_FORBIDDEN, HTTP_NOT_FOUND, DAVError
 
 from paperfs.atomic import atomic_write_text
@@ -43,6 +44,12 @@ def search_unavailable(exc: SearchBackendError) -> DAVError:
         log.warning("WebDAV: answering 503: %s", reason)
     return DAVError(HTTP_SERVICE_UNAVAILABLE, reason,
                     add_headers=[("Retry-After", RETRY_AFTER)])
+
+
+def lock_key(doc_id: int) -> str:
+    """The key of a document's locks under every address of it, its sidecar included
+    (and of the dead properties of its PDF): one document, one lock."""
+    return f"/by-id/{doc_id}.pdf"
 
 
 def forbidden(message: str) -> DAVError:
@@ -180,6 +187,25 @@ class Ctx:
     @property
     def index(self) -> Index:
         return self.services.index()
+
+    def check_unlocked(self, doc_id: int) -> None:
+        """423 Locked unless no one holds a lock on the document, or this request
+        submits the token of the asking user's lock (If header).
+
+        wsgidav checks the lock of the resource a request names, but not of the
+        documents a request changes through another resource (DELETE of a file
+        checks only its folder; COPY into a tag folder, a folder's DELETE or
+        MOVE change every document in it), so every change to a document checks
+        here too.
+        """
+        lock_manager = self.services.lock_manager
+        if lock_manager is None:
+            return
+        if "wsgidav.ifLockTokenList" not in self.environ:
+            util.parse_if_header_dict(self.environ)
+        lock_manager.check_write_permission(
+            url=lock_key(doc_id), depth="0", token_list=self.environ["wsgidav.ifLockTokenList"],
+            principal=self.user.name)
 
 
 def ctx_of(environ: dict) -> Ctx:

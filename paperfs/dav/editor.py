@@ -6,8 +6,10 @@ template says so). Without it (``paperfs dav`` next to a daemon) the sidecar
 is rewritten and the daemon applies it like a hand edit, as ``paperfs edit``
 does; deleting and restoring move files the daemon's watcher picks up.
 
-Permissions are checked on the sidecar as it is when the change is made
-(inside the writer's lock), not on what a listing showed a moment before.
+Permissions and locks are checked on the sidecar as it is when the change is
+made (inside the writer's lock), not on what a listing showed a moment
+before: a document locked by someone else (under any of its addresses) is
+changed only by a request that submits the lock's token (423 otherwise).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING, Callable
 from wsgidav.dav_error import HTTP_BAD_REQUEST, DAVError
 
 from paperfs.atomic import atomic_write_text
-from paperfs.dav.context import forbidden, not_found
+from paperfs.dav.context import Ctx, forbidden, not_found
 from paperfs.document import Document, loads, read_sidecar, write_sidecar
 from paperfs.errors import NotFoundError, SidecarError
 from paperfs.index.base import Index
@@ -65,8 +67,10 @@ class Editor:
 
     # ------------------------------------------------------------ metadata
 
-    def update(self, index: Index, doc_id: int, user: User, change: Change) -> Document:
-        """Change a document's metadata if ``user`` may (403 when he may only view it)."""
+    def update(self, ctx: Ctx, doc_id: int, change: Change) -> Document:
+        """Change a document's metadata if the asking user may (403 when he may only
+        view it, 423 when someone else locked it)."""
+        user = ctx.user
 
         def operation(archive: "Archive | None", idx: Index) -> Document:
             doc, rel = self._current(idx, doc_id, user)
@@ -76,6 +80,7 @@ class Editor:
                 raise forbidden(why)
             if new.metadata_equals(doc):
                 return doc
+            ctx.check_unlocked(doc_id)
             if archive is not None:
                 try:
                     return archive.update(doc_id, lambda _d: new)
@@ -85,10 +90,11 @@ class Editor:
             log.info("doc %d: sidecar changed by %s over WebDAV", doc_id, user.name)
             return new
 
-        return self._run(index, operation)  # type: ignore[return-value]
+        return self._run(ctx.index, operation)  # type: ignore[return-value]
 
-    def put_sidecar(self, index: Index, rel: str, text: str, user: User) -> str:
+    def put_sidecar(self, ctx: Ctx, rel: str, text: str) -> str:
         """A sidecar uploaded over /archive: validated, then applied like a hand edit."""
+        user = ctx.user
         where = f"archive/{rel}.yml"
         try:
             new = loads(text, where)
@@ -106,26 +112,30 @@ class Editor:
             why = check_edit(user, doc, new)
             if why:
                 raise forbidden(why)
+            ctx.check_unlocked(doc.id)
             path = self._sidecar(rel)
             atomic_write_text(path, text)
             if archive is None:
                 return "written"  # the daemon applies it
             return archive.sidecar_changed(path)
 
-        outcome = self._run(index, operation)
+        outcome = self._run(ctx.index, operation)
         log.info("%s: sidecar uploaded by %s: %s", where, user.name, outcome)
         return str(outcome)
 
     # ------------------------------------------------------------ trash
 
-    def trash(self, index: Index, doc_id: int, user: User) -> None:
+    def trash(self, ctx: Ctx, doc_id: int) -> None:
+        user = ctx.user
+
         def operation(archive: "Archive | None", idx: Index) -> None:
             doc, rel = self._current(idx, doc_id, user)
             if not may_change(user, doc):
                 raise forbidden("you may view this document but not delete it")
+            ctx.check_unlocked(doc_id)
             self.trash_can.put(archive, doc_id, rel, user.name)
 
-        self._run(index, operation)
+        self._run(ctx.index, operation)
 
     def _trashed(self, doc_id: int, user: User) -> Document:
         entry = self.trash_can.get(doc_id)
@@ -138,9 +148,10 @@ class Editor:
             raise forbidden("you may view this document but not restore or delete it")
         return doc
 
-    def restore(self, index: Index, doc_id: int, user: User,
-                change: Change | None = None) -> str:
-        """Move a document out of the trash; ``change`` (e.g. add a tag) is applied too."""
+    def restore(self, ctx: Ctx, doc_id: int, change: Change | None = None) -> str:
+        """Move a document out of the trash; ``change`` (e.g. add a tag) is applied too.
+        (A document in the trash has no locks: they were dropped when it was deleted.)"""
+        user = ctx.user
 
         def operation(archive: "Archive | None", idx: Index) -> str:
             self._trashed(doc_id, user)
@@ -153,11 +164,11 @@ class Editor:
                     write_sidecar(sidecar, change(read_sidecar(sidecar)))
             return rel
 
-        return str(self._run(index, operation))
+        return str(self._run(ctx.index, operation))
 
-    def purge(self, index: Index, doc_id: int, user: User) -> None:
+    def purge(self, ctx: Ctx, doc_id: int) -> None:
         def operation(archive: "Archive | None", idx: Index) -> None:
-            self._trashed(doc_id, user)
+            self._trashed(doc_id, ctx.user)
             self.trash_can.purge(doc_id)
 
-        self._run(index, operation)
+        self._run(ctx.index, operation)

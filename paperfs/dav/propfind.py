@@ -27,7 +27,7 @@ from wsgidav.dav_error import (HTTP_BAD_REQUEST, HTTP_FORBIDDEN, HTTP_NOT_FOUND,
                                PRECONDITION_CODE_PropfindFiniteDepth, get_http_status_string)
 from wsgidav.request_server import RequestServer
 
-from paperfs.dav.context import search_unavailable
+from paperfs.dav.context import lock_key, search_unavailable
 from paperfs.dav.inbox import InboxFile, InboxFolder
 from paperfs.errors import SearchBackendError
 
@@ -129,7 +129,7 @@ class DocLister:
             self.plan = list(names or ())
 
     def response(self, name: str, entry: Any) -> str:
-        ref = f"/by-id/{entry.id}.pdf"
+        ref = lock_key(entry.id)
         ok: list[str] = []
         missing: list[str] = []
         for prop in self.plan:

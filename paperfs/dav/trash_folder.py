@@ -46,7 +46,7 @@ class TrashFolder(Collection):
         if not move:
             raise forbidden("copy into /trash is not possible; move or delete the document")
         ctx = self.ctx
-        ctx.services.editor.trash(ctx.index, doc.entry.id, ctx.user)
+        ctx.services.editor.trash(ctx, doc.entry.id)
         doc.forget()
 
 
@@ -102,7 +102,7 @@ class TrashDoc(Props, DAVNonCollection):
 
     def handle_delete(self) -> bool:
         ctx = self.ctx
-        ctx.services.editor.purge(ctx.index, self.entry.id, ctx.user)
+        ctx.services.editor.purge(ctx, self.entry.id)
         return True
 
     def handle_copy(self, dest_path: str, *, depth_infinity: bool) -> bool:
@@ -120,6 +120,6 @@ class TrashDoc(Props, DAVNonCollection):
             raise forbidden("move the document to /archive/ (or a tag folder) to restore it")
         ctx = self.ctx
         change = parent.set_change() if isinstance(parent, FacetFolder) else None
-        ctx.services.editor.restore(ctx.index, self.entry.id, ctx.user, change)
+        ctx.services.editor.restore(ctx, self.entry.id, change)
         return True
 

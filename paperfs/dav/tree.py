@@ -18,13 +18,14 @@ import posixpath
 from typing import Any, Iterable, Iterator
 from urllib.parse import quote
 
+from lxml import etree
 from wsgidav import util
 from wsgidav.dav_error import HTTP_REQUEST_ENTITY_TOO_LARGE, DAVError
 from wsgidav.dav_provider import DAVNonCollection
 
 from paperfs.dav.base import BLOCK, Collection, DocFile, Props
 from paperfs.dav.catalog import DocEntry
-from paperfs.dav.context import forbidden, not_found
+from paperfs.dav.context import forbidden, lock_key, not_found
 
 SIDECAR_MAX_BYTES = 32 * 1024 * 1024
 #: paperfs.archive.EDIT_ERROR_SUFFIX (not imported: it pulls in the OCR pipeline)
@@ -115,9 +116,6 @@ class ArchiveFolder(Collection):
 class ArchivePdf(DocFile):
     """A PDF in /archive: the document itself (read-only; DELETE moves it to the trash)."""
 
-    def get_ref_url(self) -> str:
-        return f"/by-id/{self.entry.id}.pdf"
-
 
 class _ArchiveExtra(Props, DAVNonCollection):
     """A file that belongs to a document: its sidecar or an edit-error note."""
@@ -192,7 +190,12 @@ class ArchiveNote(_ArchiveExtra):
 
 
 class ArchiveSidecar(_ArchiveExtra):
-    """NAME.yml: editable; an upload is checked and applied like a hand edit."""
+    """NAME.yml: editable; an upload is checked and applied like a hand edit.
+
+    It is an address of its document for locking: it shares the document's
+    lock (a lock taken on the PDF under any address holds here, and a lock
+    taken here holds for the document), but has dead properties of its own.
+    """
 
     content_type = "application/yaml; charset=utf-8"
 
@@ -201,6 +204,9 @@ class ArchiveSidecar(_ArchiveExtra):
         self._upload: Any = None
 
     def get_ref_url(self) -> str:
+        return lock_key(self.entry.id)
+
+    def props_key(self) -> str:
         return quote("/archive/" + self.folder._rel(self.name))
 
     def may_change(self) -> bool:
@@ -212,7 +218,13 @@ class ArchiveSidecar(_ArchiveExtra):
     def set_property_value(self, name: str, value: Any, *, dry_run: bool = False) -> Any:
         if not self.may_change():
             raise forbidden("you may view this document but not change it")
-        return DAVNonCollection.set_property_value(self, name, value, dry_run=dry_run)
+        pm = self.provider.prop_manager
+        if pm is None or name.startswith("{DAV:}"):
+            raise forbidden(f"{name} cannot be set on a sidecar")
+        if value is None:
+            return pm.remove_property(self.props_key(), name, dry_run, self.environ)
+        return pm.write_property(self.props_key(), name, etree.tostring(value), dry_run,
+                                 self.environ)
 
     def begin_write(self, *, content_type: str | None = None) -> Any:
         if not self.may_change():
@@ -230,7 +242,7 @@ class ArchiveSidecar(_ArchiveExtra):
             raise forbidden("a sidecar must be UTF-8 text; nothing was changed") from None
         ctx = self.ctx
         rel = self.folder._rel(self.name[:-len(".yml")])
-        outcome = ctx.services.editor.put_sidecar(ctx.index, rel, text, ctx.user)
+        outcome = ctx.services.editor.put_sidecar(ctx, rel, text)
         try:
             self._stat = os.stat(self.fs_path)  # the ETag the response announces
         except FileNotFoundError:

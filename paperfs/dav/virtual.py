@@ -187,7 +187,7 @@ class DocFolder(Collection):
         if not real:
             return
         ctx = self.ctx
-        ctx.services.editor.update(ctx.index, doc.entry.id, ctx.user, compose(*real))
+        ctx.services.editor.update(ctx, doc.entry.id, compose(*real))
 
     def receive(self, doc: DocFile, name: str, *, move: bool) -> None:
         # Only a rename within this folder (title change) by default.
@@ -198,15 +198,17 @@ class DocFolder(Collection):
         self.apply(doc, rename_change(doc, name))
 
     def bulk(self, change: Change) -> None:
-        """Apply a change to every document in this folder (all must be changeable)."""
+        """Apply a change to every document in this folder (all must be changeable,
+        and none locked by someone else)."""
         ctx = self.ctx
         entries = [entry for _name, entry in self._named(self.node(), exact=True)]
         for entry in entries:
             if not ctx.catalog.can_change(entry, ctx.user):
                 raise forbidden(f"you may not change every document in {self.path} "
                                 f"({entry.title!r} is read-only for you); nothing was changed")
+            ctx.check_unlocked(entry.id)  # 423 before the first change, not half-way
         for entry in entries:
-            ctx.services.editor.update(ctx.index, entry.id, ctx.user, change)
+            ctx.services.editor.update(ctx, entry.id, change)
 
 
 class FacetFolder(DocFolder):
