@@ -136,7 +136,8 @@ def test_the_sidecars_own_properties_stay_its_own(dav: Dav):
     assert dav.request("PROPPATCH", "/by-id/3.pdf", body=PROPPATCH).status == 207
     body = dav.propfind(SIDECAR, "alice", "0").body
     assert b"urn:x" not in body
-    assert dav.request("PROPPATCH", SIDECAR, body=PROPPATCH.replace(">red<", ">azure<")).status == 207
+    azure = PROPPATCH.replace(">red<", ">azure<")
+    assert dav.request("PROPPATCH", SIDECAR, body=azure).status == 207
     assert b">azure<" in dav.propfind(SIDECAR, "alice", "0").body
     assert b">red<" in dav.propfind(PDF, "alice", "0").body
     assert b">azure<" not in dav.propfind(PDF, "alice", "0").body
