@@ -29,7 +29,7 @@ from paperfs.index.base import FiledRef, Index, IndexEntry
 from paperfs.jobs import Job
 from paperfs.layout import DataRoot
 from paperfs.naming import PathRules, clean_component, with_collision_suffix
-from paperfs.pipeline import Processed
+from paperfs.pipeline import Processed, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -116,24 +116,39 @@ class Archive:
 
     # ------------------------------------------------------------ filing
 
+    def filed(self, job: Job) -> Document | None:
+        """The job's document if its sidecar (the commit point) is written, else None."""
+        if job.doc_id is None or job.archive_path is None:
+            return None
+        sidecar = self.sidecar_path(job.archive_path)
+        if not self._sidecar_has_id(sidecar, job.doc_id):
+            return None
+        return read_sidecar(sidecar)
+
     def resume(self, job: Job) -> bool:
         """Finish a job whose sidecar was already written before a crash."""
         if job.failed_name is not None:
             self._finish_failure(job)
             return True
-        if job.doc_id is None or job.archive_path is None:
+        doc = self.filed(job)
+        if doc is None:
             return False
-        sidecar = self.sidecar_path(job.archive_path)
-        if not self._sidecar_has_id(sidecar, job.doc_id):
-            return False
-        doc = read_sidecar(sidecar)
+        assert job.archive_path is not None
         self._index(doc, job.archive_path)
         log.info("doc %d: resumed filing of %s at archive/%s", doc.id, job.source,
                  job.archive_path)
         return True
 
     def commit(self, job: Job, done: Processed) -> tuple[Job, Document]:
-        """File a processed input; returns the updated job and the new document."""
+        """File a processed input; returns the updated job and the new document.
+
+        Repeatable with the job as job.yml records it: an attempt that stopped
+        (disk full) is completed from the decisions and files already made."""
+        earlier = self.filed(job)
+        if earlier is not None:
+            assert job.archive_path is not None
+            self._index(earlier, job.archive_path)
+            return job, earlier
         existing = self.index.find_checksum(done.original_sha256)
         if existing is not None and existing.id != job.doc_id:
             raise DuplicateError(
@@ -170,11 +185,18 @@ class Archive:
         # The original is immutable: copied once, never overwritten with other bytes.
         if not original_path.exists():
             atomic_copy(job.input, original_path)
-        atomic_move(done.archive_pdf, self.pdf_path(rel), overwrite=True)
+        if not self._placed_earlier(done, self.pdf_path(rel)):
+            atomic_move(done.archive_pdf, self.pdf_path(rel), overwrite=True)
         write_sidecar(self.sidecar_path(rel), doc)
         self._index(doc, rel)
         log.info("doc %d: filed %s as archive/%s%s", doc.id, job.source, rel, PDF)
         return job, doc
+
+    @staticmethod
+    def _placed_earlier(done: Processed, target: Path) -> bool:
+        """Whether an earlier attempt of this commit moved the PDF into place already."""
+        return (not done.archive_pdf.exists() and target.exists()
+                and sha256_file(target) == done.archive_sha256)
 
     def _index(self, doc: Document, rel: str) -> None:
         stat = self.sidecar_path(rel).stat()

@@ -40,8 +40,10 @@ def _write_atomically(target: Path, fill: Callable[[BinaryIO], None]) -> None:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.filename in (None, str(tmp)):
+            exc.filename = str(target)  # "disk full" names the file, not our temp name
         raise
     fsync_dir(target.parent)
 
@@ -58,6 +60,23 @@ def atomic_copy(src: Path, target: Path) -> None:
     """Copy src's content to target atomically."""
     with open(src, "rb") as fin:
         _write_atomically(target, lambda fout: shutil.copyfileobj(fin, fout, 1024 * 1024))
+
+
+def overwrite_in_place(target: Path, data: bytes, pad: bytes = b" ") -> bool:
+    """Rewrite an existing file's bytes where they are, filling the rest with pad.
+
+    Not atomic: for a status file on a full disk, where a temp file cannot be
+    made but the file's own blocks can be reused. False when data is longer
+    than the file (that would need room)."""
+    fd = os.open(target, os.O_WRONLY)
+    try:
+        size = os.fstat(fd).st_size
+        if len(data) > size:
+            return False
+        os.pwrite(fd, data + pad * (size - len(data)), 0)
+        return True
+    finally:
+        os.close(fd)
 
 
 def unused_path(folder: Path, name: str, *, also: tuple[str, ...] = ()) -> Path:

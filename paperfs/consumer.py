@@ -14,27 +14,29 @@ import fcntl
 import json
 import logging
 import os
+import shutil
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, TypeVar
 
 from paperfs.archive import Archive
-from paperfs.atomic import (atomic_copy, atomic_write_text, prune_empty_dirs,
-                            remove_stale_temps, unused_path)
+from paperfs.atomic import (atomic_copy, atomic_write_bytes, overwrite_in_place,
+                            prune_empty_dirs, remove_stale_temps, unused_path)
 from paperfs.config import Config
 from paperfs.document import Document
-from paperfs.errors import (ConsumeError, DataRootError, EmptyFileError, UnsupportedFileError,
-                            BrokenFileError)
+from paperfs.errors import (ConsumeError, DataRootError, EmptyFileError, StorageError,
+                            UnsupportedFileError, BrokenFileError)
 from paperfs.index.factory import open_index
 from paperfs.index.sqlite import SqliteIndex
 from paperfs.jobs import Job, WorkQueue
 from paperfs.layout import DataRoot
 from paperfs.naming import PathRules, PathTemplate
 from paperfs.ocr import OcrSettings
-from paperfs.pipeline import DateSettings, WorkerTask, process
+from paperfs.pipeline import DateSettings, Processed, WorkerTask, process
 from paperfs.pool import SerialPool, WorkerPool
+from paperfs.storage import MIN_ROOM, RoomWait, storage_errors, worker_lacked_room
 from paperfs.treesync import sync
 from paperfs.users import owner_from_inbox
 from paperfs.watcher import InboxWatcher, SidecarWatcher
@@ -44,6 +46,14 @@ log = logging.getLogger(__name__)
 
 #: how often (seconds) the idle daemon asks the index whether it needs housekeeping
 MAINTAIN_SECONDS = 60.0
+#: status.json is padded to whole blocks of this size, so that on a full disk it can
+#: be rewritten in the blocks it has
+STATUS_BLOCK = 4096
+#: what a one-shot command that met a full disk leaves behind
+LEFT_QUEUED = ("what was not filed waits in .paperfs/work and is filed by the next "
+               "'paperfs run' or 'paperfs consume'")
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -64,8 +74,9 @@ class WriterLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        with storage_errors(self.path):  # a read-only data root: one line, not a traceback
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -73,8 +84,10 @@ class WriterLock:
             os.close(fd)
             raise DataRootError(f"{self.path.parent.parent}: another paperfs process "
                                 f"(pid {holder}) is working on this data root") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        holder = f"{os.getpid()}\n".encode()
+        # Written over the old pid before truncating: on a full disk the block is reused.
+        os.pwrite(fd, holder, 0)
+        os.ftruncate(fd, len(holder))
         self._fd = fd
 
     def held_elsewhere(self) -> bool:
@@ -104,24 +117,41 @@ def build_rules(config: Config) -> PathRules:
                      max_bytes=config.archive.max_name_bytes)
 
 
-def open_archive(config: Config, lock: WriterLock) -> Archive:
-    """Take the writer lock and bring the tree and index to a consistent state."""
+def take_archive(config: Config, lock: WriterLock) -> Archive:
+    """Take the writer lock and open the archive (not yet brought up to date: recover)."""
     root = DataRoot(config.data_root)
     root.check_initialised()
     root.create()
     lock.acquire()
     try:
-        archive = Archive(root, config, open_index(config, root), build_rules(config))
-        for folder in (root.archive, root.originals, root.failed):
-            remove_stale_temps(folder)
-        moved = archive.replay_journal()
-        if moved:
-            log.info("completed %d interrupted move(s)", moved)
-        report = sync(archive)
-        if report.indexed or report.removed:
-            log.info("archive changed while stopped: %d indexed, %d removed",
-                     report.indexed, report.removed)
+        with storage_errors(root.index_db):
+            return Archive(root, config, open_index(config, root), build_rules(config))
     except BaseException:
+        lock.release()
+        raise
+
+
+def recover(archive: Archive) -> None:
+    """Bring the tree and the index to a consistent state after a stop or a crash."""
+    for folder in (archive.root.archive, archive.root.originals, archive.root.failed):
+        remove_stale_temps(folder)
+    moved = archive.replay_journal()
+    if moved:
+        log.info("completed %d interrupted move(s)", moved)
+    report = sync(archive)
+    if report.indexed or report.removed:
+        log.info("archive changed while stopped: %d indexed, %d removed",
+                 report.indexed, report.removed)
+
+
+def open_archive(config: Config, lock: WriterLock) -> Archive:
+    """Take the writer lock and bring the tree and index to a consistent state."""
+    archive = take_archive(config, lock)
+    try:
+        with storage_errors(archive.root.index_db):
+            recover(archive)
+    except BaseException:
+        archive.index.close()
         lock.release()
         raise
     return archive
@@ -156,13 +186,17 @@ class Consumer:
         self.writer: LockedWriter | None = None
         self.inbox_watcher: InboxWatcher | None = None
         self.sidecar_watcher: SidecarWatcher | None = None
+        #: work that found its filesystem full, and the pause it causes
+        self.room = RoomWait()
 
     # ------------------------------------------------------------ lifecycle
 
     def open(self) -> None:
-        self.archive = open_archive(self.config, self.lock)
+        self.archive = take_archive(self.config, self.lock)
         self.index = self.archive.index
         self.writer = LockedWriter(self.archive)
+        # On a full disk the start-up checks wait for room like any other write.
+        self._attempt("the start-up check of the archive", lambda: self._write(recover))
         self._recover_jobs()
         pool_cls = SerialPool if self.serial else WorkerPool
         self.pool = pool_cls(process, workers=self.config.workers,
@@ -170,13 +204,16 @@ class Consumer:
                              idle_seconds=self.config.consume.worker_idle_seconds)
 
     def _recover_jobs(self) -> None:
-        assert self.archive is not None
         for job in self.queue.pending():
-            if self.archive.resume(job):
-                self.queue.finish(job)
-            else:
-                log.info("resuming job %s (%s)", job.job_id, job.source)
-                self.jobs.append(job)
+            self._attempt(job.source, lambda job=job: self._recover_job(job),
+                          self._room_for(job))
+
+    def _recover_job(self, job: Job) -> None:
+        if self._write(lambda archive: archive.resume(job)):
+            self.queue.finish(job)
+        else:
+            log.info("resuming job %s (%s)", job.job_id, job.source)
+            self.jobs.append(job)
 
     def close(self) -> None:
         if self.pool is not None:
@@ -202,13 +239,20 @@ class Consumer:
     def claim_ready(self) -> None:
         assert self.inbox_watcher is not None
         for ready in self.inbox_watcher.ready():
+            if self.room.paused:
+                continue  # it stays in the inbox, scanned again once there is room
             source = ready.path.relative_to(self.root.root).as_posix() \
                 if self.root.root in ready.path.parents else str(ready.path)
             # inbox/<user>/… belongs to that user; their folder is not a tag.
             owner = owner_from_inbox(ready.path, ready.inbox, self.root.root)
             try:
-                job = self.queue.claim(ready.path, source=source, owner=owner,
-                                       tags=self._tags_for(ready.path, ready.inbox)[1 if owner else 0:])
+                with storage_errors():
+                    job = self.queue.claim(ready.path, source=source, owner=owner,
+                                           tags=self._tags_for(ready.path, ready.inbox)[1 if owner else 0:])
+            except StorageError as problem:
+                self.room.hold(problem, source, lambda: None,
+                               self._room_for_file(ready.path))
+                continue
             except OSError as exc:
                 log.error("cannot claim %s: %s", ready.path, exc)
                 continue
@@ -229,7 +273,12 @@ class Consumer:
                 self._report(Result(source=str(path), error=UnsupportedFileError(
                     f"{path}: not a regular file")))
                 continue
-            self.jobs.append(self.queue.claim(path, source=str(path.resolve()), copy=True))
+            try:
+                with storage_errors():
+                    self.jobs.append(self.queue.claim(path, source=str(path.resolve()),
+                                                      copy=True))
+            except StorageError as problem:
+                raise problem.with_note(LEFT_QUEUED) from None
             count += 1
         return count
 
@@ -241,7 +290,8 @@ class Consumer:
                           ocr=self._ocr, dates=self._dates)
 
     def dispatch(self) -> None:
-        while self.jobs and self.pool.free > 0 and not self.stopping.is_set():
+        while (self.jobs and self.pool.free > 0 and not self.stopping.is_set()
+               and not self.room.paused):
             job = self.jobs.popleft()
             self.active[job.job_id] = job
             self.pool.submit(job.job_id, self._task(job))
@@ -251,21 +301,75 @@ class Consumer:
         for outcome in outcomes:
             job = self.active.pop(outcome.key)
             if outcome.error is not None:
-                self._finish(job, error=outcome.error)
-                continue
-            try:
-                job, doc = self.writer.run(lambda a: a.commit(job, outcome.result))
-            except ConsumeError as exc:
-                self._finish(job, error=exc)
-                continue
-            self.queue.finish(job)
-            self._report(Result(source=job.source, doc=doc, path=job.archive_path))
+                self._worker_failed(job, outcome.error)
+            else:
+                done = outcome.result
+                # A retry reads the job again: job.yml holds what the failed attempt decided.
+                self._attempt(job.source,
+                              lambda job=job, done=done: self._commit(Job.load(job.folder), done),
+                              self._room_for(job))
         return len(outcomes)
 
+    def _commit(self, job: Job, done: Processed) -> None:
+        try:
+            job, doc = self._write(lambda archive: archive.commit(job, done))
+        except ConsumeError as exc:
+            self._fail(job, exc)
+            return
+        self.queue.finish(job)
+        self._report(Result(source=job.source, doc=doc, path=job.archive_path))
+
+    def _worker_failed(self, job: Job, error: ConsumeError) -> None:
+        """A worker's failure fails the document, unless its filesystem had no room."""
+        problem = worker_lacked_room(str(error), job.scratch, self._room_for(job))
+        if problem is None:
+            self._finish(job, error=error)
+            return
+        shutil.rmtree(job.scratch, ignore_errors=True)  # its partial output takes room too
+        self.room.hold(problem, job.source, lambda: self.jobs.append(job), self._room_for(job))
+
     def _finish(self, job: Job, *, error: ConsumeError) -> None:
-        path = self.writer.run(lambda a: a.fail(job, error))
+        self._attempt(job.source, lambda: self._fail(Job.load(job.folder), error),
+                      self._room_for(job))
+
+    def _fail(self, job: Job, error: ConsumeError) -> None:
+        path = self._write(lambda archive: archive.fail(job, error))
         self.queue.finish(job)
         self._report(Result(source=job.source, path=str(path), error=error))
+
+    # ------------------------------------------------------------ a full disk
+
+    def _write(self, operation: Callable[[Archive], T]) -> T:
+        """A writer operation; a full or read-only filesystem raises StorageError."""
+        assert self.writer is not None
+        with storage_errors(self.root.index_db):  # SQLite's errors name no file
+            return self.writer.run(operation)
+
+    def _attempt(self, what: str, operation: Callable[[], None], need: int = MIN_ROOM) -> None:
+        """Do operation; if its filesystem has no room, it waits and the daemon pauses."""
+        try:
+            operation()
+        except StorageError as problem:
+            self.room.hold(problem, what, operation, need)
+
+    def _room_for(self, job: Job) -> int:
+        """Free bytes worth waiting for before a job is tried again: its original and
+        its archive PDF (about the input's size each), and some room to spare."""
+        return self._room_for_file(job.input)
+
+    @staticmethod
+    def _room_for_file(path: Path) -> int:
+        try:
+            size = path.lstat().st_size
+        except OSError:
+            size = 0
+        return 2 * size + MIN_ROOM
+
+    def _room_again(self) -> None:
+        """After a pause: files whose claim found no room are in the inbox still."""
+        if self.inbox_watcher is not None:
+            self.inbox_watcher.rescan()
+        self.wake.set()
 
     def _report(self, result: Result) -> None:
         self.results.append(result)
@@ -285,9 +389,11 @@ class Consumer:
             self.pool.retire_idle()
 
     def consume_now(self) -> list[Result]:
-        """Run queued jobs to completion (one-shot mode)."""
-        while not self.idle() and not self.stopping.is_set():
+        """Run queued jobs to completion (one-shot mode); a full disk ends it (StorageError)."""
+        while not self.idle() and not self.stopping.is_set() and not self.room.paused:
             self.step(0.2)
+        if self.room.problem is not None:
+            raise self.room.problem.with_note(LEFT_QUEUED)
         return self.results
 
     def run(self, notify: Callable[[str], None] = lambda s: None) -> None:
@@ -304,15 +410,15 @@ class Consumer:
         last_status = last_maintained = 0.0
         poll = self.config.inbox.poll_seconds
         while not self.stopping.is_set():
-            self.claim_ready()
+            if self.room.retry():
+                self._room_again()
+            if not self.room.paused:  # what is not claimed waits in the inbox
+                self.claim_ready()
             for sidecar in self.sidecar_watcher.changed():
-                try:
-                    self.writer.sidecar_changed(sidecar)
-                except Exception:  # noqa: BLE001 - one bad edit must not stop the daemon
-                    log.exception("could not apply the change to %s", sidecar)
+                self._attempt(str(sidecar), lambda sidecar=sidecar: self._apply_edit(sidecar))
             self.step(poll)
             now = time.monotonic()
-            if self.idle() and now - last_maintained >= MAINTAIN_SECONDS:
+            if self.idle() and not self.room.paused and now - last_maintained >= MAINTAIN_SECONDS:
                 last_maintained = now
                 self.maintain_index()
             if now - last_status >= 1.0:
@@ -323,15 +429,24 @@ class Consumer:
         self._drain()
         self.write_status(running=False)
 
+    def _apply_edit(self, sidecar: Path) -> None:
+        try:
+            self._write(lambda archive: archive.sidecar_changed(sidecar))
+        except StorageError:
+            raise  # it waits for room (the edit is in the sidecar on disk meanwhile)
+        except Exception:  # noqa: BLE001 - one bad edit must not stop the daemon
+            log.exception("could not apply the change to %s", sidecar)
+
     def maintain_index(self) -> None:
         """The index's housekeeping (SqliteIndex: champion lists refreshed once the
         archive has grown by a tenth), while nothing waits to be consumed."""
-        assert self.writer is not None
         started = time.monotonic()
         try:
             # Under the writer lock: WebDAV edits wait (seconds at 100k documents,
             # once per tenth of growth) instead of sharing the writer's connection.
-            self.writer.run(lambda archive: archive.index.maintain())
+            self._write(lambda archive: archive.index.maintain())
+        except StorageError as problem:
+            log.warning("index housekeeping skipped: %s", problem)
         except Exception:  # noqa: BLE001 - searches still work without it
             log.exception("index housekeeping failed; searches stay correct, maybe slower")
         took = time.monotonic() - started
@@ -370,17 +485,32 @@ class Consumer:
             "worker_processes": self.pool.processes if self.pool else 0,
             "filed_since_start": sum(1 for r in self.results if r.error is None),
             "failed_since_start": sum(1 for r in self.results if r.error is not None),
+            "storage": self.room.status(),
         }
 
     def status_line(self) -> str:
         s = self.status()
-        return (f"{s['queued']} queued, {len(s['in_flight'])} in progress, "
+        paused = f"waiting: {self.room.problem}; " if self.room.problem else ""
+        return (f"{paused}{s['queued']} queued, {len(s['in_flight'])} in progress, "
                 f"{s['filed_since_start']} filed, {s['failed_since_start']} failed")
 
     def write_status(self, running: bool = True) -> None:
         data = self.status()
         data["running"] = running
-        atomic_write_text(self.root.status_file, json.dumps(data, indent=1) + "\n")
+        text = json.dumps(data, indent=1) + "\n"
+        padded = text.ljust(-(-len(text) // STATUS_BLOCK) * STATUS_BLOCK).encode()
+        try:
+            with storage_errors():
+                atomic_write_bytes(self.root.status_file, padded)
+        except StorageError:
+            # No room for a temp file: rewrite the old one in its own blocks (not atomic;
+            # a reader retries a torn read), so `paperfs status` still says what is wrong.
+            try:
+                rewritten = overwrite_in_place(self.root.status_file, padded)
+            except OSError:
+                rewritten = False
+            if not rewritten:
+                log.debug("no room to update %s", self.root.status_file)
 
 
 def _incomplete_error(kind: str, filename: str, seconds: float) -> ConsumeError:
@@ -404,7 +534,8 @@ def handoff_to_inbox(root: DataRoot, files: Iterable[Path]) -> list[Path]:
     out = []
     for path in files:
         target = unused_path(root.inbox, path.name)
-        atomic_copy(path, target)
+        with storage_errors():
+            atomic_copy(path, target)
         out.append(target)
     return out
 
@@ -417,11 +548,11 @@ def edit_document(config: Config, doc_id: int,
     from paperfs.document import read_sidecar, write_sidecar
     from paperfs.errors import NotFoundError
 
-    lock = WriterLock(DataRoot(config.data_root).lock_file)
+    root = DataRoot(config.data_root)
+    lock = WriterLock(root.lock_file)
     try:
         archive = open_archive(config, lock)
     except DataRootError:
-        root = DataRoot(config.data_root)
         index = SqliteIndex(root.index_db)
         ref = index.ref(doc_id)
         index.close()
@@ -429,10 +560,12 @@ def edit_document(config: Config, doc_id: int,
             raise NotFoundError(f"no document with id {doc_id}") from None
         sidecar = root.archive / (ref.path + ".yml")
         doc = change(read_sidecar(sidecar))
-        write_sidecar(sidecar, doc)
+        with storage_errors():
+            write_sidecar(sidecar, doc)
         return doc, ref.path, False
     try:
-        doc = archive.update(doc_id, change)
+        with storage_errors(root.index_db):
+            doc = archive.update(doc_id, change)
         ref = archive.index.ref(doc_id)
         assert ref is not None
         return doc, ref.path, True

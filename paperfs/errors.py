@@ -46,6 +46,43 @@ class SearchBackendError(PaperfsError):
     exit_code = 9
 
 
+class StorageError(PaperfsError):
+    """The filesystem under the data root refuses a write: full, over quota, read-only.
+
+    Not the document's fault and nothing is lost: the daemon waits and carries
+    on by itself (storage.RoomWait), a command stops with this one line."""
+
+    exit_code = 10
+    #: what `paperfs status` and the log call it
+    problem = "storage"
+    #: what to do about it
+    advice = ""
+
+    def __init__(self, path: object, detail: str, note: str = "") -> None:
+        self.path = str(path)
+        self.detail = detail
+        self.note = note
+        super().__init__(f"{self.problem}: cannot write {self.path} ({detail}); {self.advice}"
+                         + (f"; {note}" if note else ""))
+
+    def with_note(self, note: str) -> "StorageError":
+        """The same problem, with what it means for the command that met it."""
+        return type(self)(self.path, self.detail, note)
+
+    def __reduce__(self) -> tuple:
+        return type(self), (self.path, self.detail, self.note)
+
+
+class DiskFullError(StorageError):
+    problem = "disk full"
+    advice = "free space on that filesystem"
+
+
+class ReadOnlyStorageError(StorageError):
+    problem = "read-only"
+    advice = "remount it read-write (status, search and show work on a read-only data root)"
+
+
 class SidecarError(PaperfsError):
     """A sidecar does not parse or does not follow the schema."""
 

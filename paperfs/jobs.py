@@ -23,6 +23,7 @@ from typing import Iterator
 import yaml
 
 from paperfs.atomic import atomic_move, atomic_write_text, fsync_dir
+from paperfs.storage import storage_errors
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,8 @@ class Job:
 class WorkQueue:
     def __init__(self, work_dir: Path) -> None:
         self.work_dir = work_dir
-        work_dir.mkdir(parents=True, exist_ok=True)
+        with storage_errors():
+            work_dir.mkdir(parents=True, exist_ok=True)
 
     def claim(self, path: Path, *, source: str, tags: tuple[str, ...] = (),
               owner: str | None = None, copy: bool = False) -> Job:
@@ -92,8 +94,9 @@ class WorkQueue:
         job = Job(job_id=job_id, folder=folder, filename=path.name, source=source,
                   claimed_at=dt.datetime.now(dt.timezone.utc), file_mtime=stat.st_mtime,
                   tags=tags, owner=owner)
-        job.save()
         try:
+            # No room for job.yml (disk full): no folder may stay behind without it.
+            job.save()
             if copy:
                 shutil.copy2(path, job.input)
                 with open(job.input, "rb") as f:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from paperfs.errors import DataRootError
+from paperfs.storage import storage_errors
 
 
 @dataclass(frozen=True)
@@ -68,9 +69,10 @@ class DataRoot:
         return self.originals / f"{doc_id // 1000:04d}" / f"{doc_id:07d}{suffix}"
 
     def create(self) -> None:
-        for folder in (self.inbox, self.archive, self.originals, self.failed,
-                       self.trash, self.work, self.journal):
-            folder.mkdir(parents=True, exist_ok=True)
+        with storage_errors():  # a read-only data root: one line, not a traceback
+            for folder in (self.inbox, self.archive, self.originals, self.failed,
+                           self.trash, self.work, self.journal):
+                folder.mkdir(parents=True, exist_ok=True)
 
     def check_initialised(self) -> None:
         if not self.state.is_dir():

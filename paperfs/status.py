@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from typing import Any
 
 import yaml
@@ -11,12 +12,25 @@ import yaml
 from paperfs.archive import FAILED_INFO_SUFFIX
 from paperfs.config import Config
 from paperfs.layout import DataRoot
+from paperfs.storage import read_only
+
+
+def _read_status_file(root: DataRoot) -> dict[str, Any] | None:
+    # On a full disk the daemon rewrites the file in place: a read can catch it half
+    # written, the next one does not.
+    for _attempt in range(5):
+        try:
+            return json.loads(root.status_file.read_text())
+        except FileNotFoundError:
+            return None
+        except ValueError:
+            time.sleep(0.05)
+    return None
 
 
 def _daemon(root: DataRoot) -> dict[str, Any]:
-    try:
-        data = json.loads(root.status_file.read_text())
-    except (FileNotFoundError, ValueError):
+    data = _read_status_file(root)
+    if data is None:
         return {"running": False}
     if data.get("running"):
         try:
@@ -41,22 +55,43 @@ def _failed(root: DataRoot) -> list[dict[str, Any]]:
     return out
 
 
+def _documents(root: DataRoot) -> int:
+    from paperfs.index.sqlite import SqliteIndex
+
+    if not root.index_db.exists():
+        return 0  # no daemon has run yet
+    index = SqliteIndex(root.index_db, create=False)  # a reader: works on a read-only root
+    try:
+        return index.count()
+    finally:
+        index.close()
+
+
+def _storage(root: DataRoot, daemon: dict[str, Any]) -> str | None:
+    """What keeps paperfs from writing, if anything: the daemon's last problem, or a
+    data root mounted read-only."""
+    if daemon.get("running") and daemon.get("storage"):
+        return daemon["storage"]["message"]
+    for folder in (root.root, root.state):
+        if read_only(folder):
+            return (f"read-only: {folder} is on a read-only filesystem; run, edit and "
+                    "consume need it writable (remount it read-write)")
+    return None
+
+
 def collect_status(config: Config) -> dict[str, Any]:
     from paperfs.index.factory import index_status
-    from paperfs.index.sqlite import SqliteIndex
 
     root = DataRoot(config.data_root)
     root.check_initialised()
-    index = SqliteIndex(root.index_db)
-    try:
-        documents = index.count()
-    finally:
-        index.close()
+    documents = _documents(root)
+    daemon = _daemon(root)
     inbox_files = sum(len(files) for inbox in config.inbox.folders
                       for _d, _s, files in os.walk(root.root / inbox))
     return {
         "data_root": str(root.root),
-        "daemon": _daemon(root),
+        "daemon": daemon,
+        "storage": _storage(root, daemon),
         "inbox_files": inbox_files,
         "work_queue": sum(1 for p in root.work.iterdir() if p.is_dir()) if root.work.exists() else 0,
         "documents": documents,

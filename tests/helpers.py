@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from pathlib import Path
 
 import yaml
@@ -64,3 +65,13 @@ def failed_state(root: DataRoot) -> dict[str, dict]:
         assert os.path.lexists(root.failed / name), info
         out[name] = data
     return out
+
+
+def drop(src: Path, inbox: Path, name: str | None = None) -> Path:
+    """Copy like a careful client: write under an ignored name, then rename."""
+    target = inbox / (name or src.name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".part")
+    shutil.copyfile(src, tmp)
+    os.rename(tmp, target)
+    return target

@@ -11,7 +11,7 @@ import pytest
 
 from tests.samples import make_scan, make_text_pdf
 from tests.daemon import Daemon
-from tests.helpers import archive_state, failed_state, init_root, sha256
+from tests.helpers import archive_state, drop, failed_state, init_root, sha256
 
 pytestmark = pytest.mark.slow
 
@@ -23,16 +23,6 @@ def daemon(tmp_path):
     yield d
     if d.proc is not None and d.proc.poll() is None:
         d.stop()
-
-
-def drop(src, inbox, name=None):
-    """Copy like a careful client: write under an ignored name, then rename."""
-    target = inbox / (name or src.name)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".part")
-    shutil.copyfile(src, tmp)
-    os.rename(tmp, target)
-    return target
 
 
 def test_corpus_files_are_consumed(daemon, corpus, tmp_path):

@@ -222,6 +222,26 @@ def index_rows(entry: IndexEntry) -> IndexRows:
     return document, tags, grants, text
 
 
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """A connection to an index in a folder this process cannot write (a read-only
+    data root): SQLite cannot create the -shm file a WAL reader normally needs.
+
+    With a write-ahead log left beside the file (a daemon was killed), mode=ro
+    reads through it; without one the file is complete and immutable=1 needs
+    no -shm file at all."""
+    uri = path.resolve().as_uri()
+    if path.with_name(path.name + "-wal").exists():
+        db = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=30, isolation_level=None,
+                             check_same_thread=False)
+        try:
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return db
+        except sqlite3.OperationalError:  # no readable -shm: the file alone, then
+            db.close()
+    return sqlite3.connect(f"{uri}?immutable=1", uri=True, timeout=30, isolation_level=None,
+                           check_same_thread=False)
+
+
 class SqliteIndex(Index):
     """The embedded index.
 
@@ -267,12 +287,17 @@ class SqliteIndex(Index):
         if not self._create and not path.exists():
             raise NotFoundError(f"no index at {path}: start the daemon ('paperfs run') or "
                                 "build it with 'paperfs reindex'")
-        path.parent.mkdir(parents=True, exist_ok=True)
         if self._split is not None:  # its readers belong to the file being replaced
             self._split.close()
             self._split = None
-        self.db = sqlite3.connect(path, timeout=30, isolation_level=None,
-                                  check_same_thread=False)
+        self.read_only = path.exists() and not os.access(path.parent, os.W_OK)
+        if self.read_only:
+            self.db = _connect_read_only(path)
+            self.search_threads = 1  # the range readers would open it read-write
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(path, timeout=30, isolation_level=None,
+                                      check_same_thread=False)
         self._facet_cache = {}
         self._codes = None
         self._champions = None
@@ -280,14 +305,14 @@ class SqliteIndex(Index):
             # A file being built aside: nothing to protect until it is renamed in.
             self.db.execute("PRAGMA journal_mode=OFF")
             self.db.execute("PRAGMA synchronous=OFF")
-        else:
+        elif not self.read_only:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.execute("PRAGMA temp_store=MEMORY")
         self.db.execute("PRAGMA cache_size=-32768")
         self._ensure_schema()
-        if self._create:  # the writer (an index of an older paperfs gains the tables)
+        if self._create and not self.read_only:  # the writer (an index of an older paperfs gains the tables)
             for statement in sqlite_champions.SCHEMA.split(";"):
                 if statement.strip():
                     self.db.execute(statement)
