@@ -70,7 +70,7 @@ class Uploads:
         self._lock = threading.Lock()
         self._activity: dict[str, float] = {}
         self._writing: dict[str, int] = {}
-        #: path -> the problem last logged for it
+        #: path -> the problem last logged for it (used by the housekeeping thread only)
         self._reported: dict[str, str] = {}
 
     def check(self) -> None:
@@ -185,11 +185,12 @@ class Uploads:
                 continue
             if target is None:
                 continue  # deleted meanwhile
-            self._reported.pop(str(path), None)
             if prop_manager is not None:
                 prop_manager.remove_properties(user_ref(user, "/inbox/" + rel), None)
             log.info("WebDAV upload %s/%s handed to the consumer as %s", user, rel, target)
             moved.append(target)
+        # forget problems of files that are gone (handed over, deleted, renamed)
+        self._reported = {p: why for p, why in self._reported.items() if os.path.lexists(p)}
         return moved
 
     def _hand_over(self, user: str, rel: str, path: Path) -> Path | None:
@@ -210,10 +211,9 @@ class Uploads:
 
     def _report(self, path: str, problem: str) -> None:
         """Log a problem with an upload once (housekeeping retries every second)."""
-        with self._lock:
-            if self._reported.get(path) == problem:
-                return
-            self._reported[path] = problem
+        if self._reported.get(path) == problem:
+            return
+        self._reported[path] = problem
         log.warning("WebDAV upload %s %s; it stays in /inbox until this is fixed", path,
                     problem)
 
