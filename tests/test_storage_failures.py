@@ -290,6 +290,34 @@ def test_full_index_folder_keeps_the_document_for_later(small_fs, daemons, tmp_p
     assert daemon.stop() == 0
 
 
+def test_hand_edit_on_a_full_disk_is_applied_once_there_is_room(small_fs, daemons, tmp_path):
+    """A sidecar edited by hand while .paperfs/ is full: moving the pair needs its journal
+    record there. The edit waits (it is in the sidecar on disk) and is applied later."""
+    root = init_root(tmp_path)
+    state = small_fs(root.state)
+    small_fs(root.work)
+    daemon, port = start_with_webdav(daemons, root, tmp_path)
+    first = file_first_document(daemon, tmp_path)
+    pid = daemon.proc.pid
+    [sidecar] = sidecars(root)
+    state.squeeze(0)
+    sidecar.write_text(sidecar.read_text().replace("correspondent: null",
+                                                   "correspondent: Umbrella"))
+    problem = wait_until_paused(daemon, "/.paperfs/journal/move-1.yml")
+    assert_still_serving(daemon, port, first, problem)
+    assert sidecar.exists(), "nothing moved yet"
+    state.relieve()
+    moved = root.archive / "Umbrella/2020/2020-02-01 first.yml"
+    daemon.wait_for(moved.exists, 30, "the pair to move once there is room")
+    daemon.wait_for(lambda: not daemon.status().get("storage"), 10, "the pause to end")
+    assert not sidecar.exists() and moved.with_suffix(".pdf").exists()
+    assert daemon.proc.pid == pid
+    found = paperfs(root, "search", "correspondent:Umbrella", "--json")
+    assert json.loads(found.stdout)["total"] == 1, "the index has the edit"
+    assert not list(root.journal.iterdir())
+    assert daemon.stop() == 0
+
+
 def test_full_failed_folder_keeps_the_reason(small_fs, daemons, tmp_path):
     """A file that cannot be consumed goes to failed/ with its reason, also when failed/
     was full at first: it waits, then gets its NAME.error.yml."""
