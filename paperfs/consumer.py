@@ -404,6 +404,7 @@ class Consumer:
         self.sidecar_watcher = SidecarWatcher(self.root.archive, self.wake)
         self.inbox_watcher.start()
         self.sidecar_watcher.start()
+        self.room.announce()
         notify("READY=1")
         log.info("paperfs consumer ready: watching %s with %d worker(s)",
                  ", ".join(str(p) for p in self.inboxes()), self.pool.size)

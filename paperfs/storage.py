@@ -142,6 +142,14 @@ class RoomWait:
         self._since = 0.0
         self._next_retry = 0.0
         self._logged: tuple[str, float] = ("", 0.0)
+        self._announce = False
+
+    def announce(self) -> None:
+        """Say in the log why consumption waits, from now on (the daemon does; a one-shot
+        command raises the problem instead, and what it says would be wrong there)."""
+        self._announce = True
+        if self.problem is not None:
+            self._say(self.problem)
 
     @property
     def paused(self) -> bool:
@@ -157,8 +165,11 @@ class RoomWait:
             self._since = time.time()
         self.problem = problem
         self._next_retry = time.monotonic() + self.retry_seconds
-        message = (f"{problem}; consumption waits and carries on by itself when there is "
-                   "room (WebDAV keeps serving reads)")
+        if self._announce:
+            self._say(problem)
+
+    def _say(self, problem: StorageError) -> None:
+        message = f"{problem}; consumption waits and carries on by itself when there is room"
         last, when = self._logged
         if message != last or time.monotonic() - when >= RELOG_SECONDS:
             log.error("%s", message)

@@ -137,6 +137,14 @@ def big_pdf(path: Path, title: str, size: int = 1_000_000) -> Path:
     return path
 
 
+def stage(src: Path, inbox: Path) -> Path:
+    """src copied into the inbox under an ignored name: there, but not consumed until it
+    is renamed (so a test can fill the disk in between)."""
+    part = inbox / (src.name + ".part")
+    part.write_bytes(src.read_bytes())
+    return part
+
+
 def paperfs(root: DataRoot, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PAPERFS_DAV__ENABLED": "false"}
     return run([sys.executable, "-m", "paperfs", "--root", str(root.root), *args], env=env,
@@ -220,7 +228,7 @@ def assert_filed_without_restart(daemon: Daemon, pid: int, inputs: list[Path]) -
 # ---------------------------------------------------------------- a full disk
 
 
-#: free bytes left beside the dropped file, and the file that then does not fit
+#: free bytes left once the file is in the inbox, and the file that then does not fit
 FULL_AT = {
     "claim": (lambda size: 0, "/.paperfs/work/"),
     "worker": (lambda size: size // 2, "/scratch"),
@@ -240,8 +248,9 @@ def test_full_disk_pauses_the_daemon_until_there_is_room(full_at, small_fs, daem
     pid = daemon.proc.pid
     big = big_pdf(tmp_path / "big.pdf", "Big document")
     room, where = FULL_AT[full_at]
-    fs.squeeze(-(-big.stat().st_size // PAGE) * PAGE + room(big.stat().st_size))
-    drop(big, root.inbox)
+    part = stage(big, root.inbox)
+    fs.squeeze(room(big.stat().st_size))
+    part.rename(root.inbox / big.name)
     problem = wait_until_paused(daemon, where)
     assert_still_serving(daemon, port, first, problem)
     fs.relieve()
@@ -257,13 +266,14 @@ def test_daemon_restarted_on_a_full_disk_comes_up_and_waits(small_fs, daemons, t
     daemon, port = start_with_webdav(daemons, root, tmp_path)
     first = file_first_document(daemon, tmp_path)
     big = big_pdf(tmp_path / "big.pdf", "Big document")
-    fs.squeeze(-(-big.stat().st_size // PAGE) * PAGE + big.stat().st_size + 24 * PAGE)
-    drop(big, root.inbox)
+    part = stage(big, root.inbox)
+    fs.squeeze(big.stat().st_size + 24 * PAGE)
+    part.rename(root.inbox / big.name)
     wait_until_paused(daemon, "/originals/")
     assert daemon.stop() == 0
     assert [p.name for p in root.work.iterdir()], "the job stays claimed"
     daemon.start()
-    problem = wait_until_paused(daemon, "/")
+    problem = wait_until_paused(daemon, "/originals/")
     assert_still_serving(daemon, port, first, problem)
     pid = daemon.proc.pid
     fs.relieve()
