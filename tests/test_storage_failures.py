@@ -300,6 +300,28 @@ def test_full_index_folder_keeps_the_document_for_later(small_fs, daemons, tmp_p
     assert daemon.stop() == 0
 
 
+def test_archive_folder_full_after_the_pdf_completes_the_commit(small_fs, daemons, tmp_path):
+    """archive/ on a filesystem of its own with room for the PDF but not its sidecar:
+    the retry finds the PDF already in place (moved by the failed attempt) and writes
+    the sidecar beside it; nothing is processed twice, no PDF is left alone."""
+    root = init_root(tmp_path)
+    archive = small_fs(root.archive)
+    daemon, port = start_with_webdav(daemons, root, tmp_path)
+    first = file_first_document(daemon, tmp_path)
+    pid = daemon.proc.pid
+    big = big_pdf(tmp_path / "big.pdf", "Big document")
+    archive.squeeze(big.stat().st_size)
+    drop(big, root.inbox)
+    problem = wait_until_paused(daemon, "/archive/")
+    assert problem["path"].endswith(".yml"), problem
+    pdf = Path(problem["path"]).with_suffix(".pdf")
+    assert sha256(pdf) == sha256(big), "the PDF is in place, its sidecar is not"
+    assert_still_serving(daemon, port, first, problem)
+    archive.relieve()
+    assert_filed_without_restart(daemon, pid, [first, big])
+    assert daemon.stop() == 0
+
+
 def test_hand_edit_on_a_full_disk_is_applied_once_there_is_room(small_fs, daemons, tmp_path):
     """A sidecar edited by hand while .paperfs/ is full: moving the pair needs its journal
     record there. The edit waits (it is in the sidecar on disk) and is applied later."""
