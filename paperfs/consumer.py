@@ -521,8 +521,8 @@ def _incomplete_error(kind: str, filename: str, seconds: float) -> ConsumeError:
     if kind == "empty":
         return EmptyFileError(f"{filename} is empty (0 bytes) and stayed so for "
                               f"{seconds:g}s; the upload probably failed. Upload it again.")
-    return BrokenFileError(f"{filename} is not a complete PDF (no end-of-file marker or it "
-                           f"does not parse) and did not change for {seconds:g}s: a truncated "
+    return BrokenFileError(f"{filename} is not a complete PDF (it does not end with its "
+                           f"end-of-file marker %%EOF, or does not parse) and did not change for {seconds:g}s: a truncated "
                            "file or an aborted upload. Upload it again.")
 
 
