@@ -94,7 +94,7 @@ def bench_digital(base: Path, n: int = 200) -> dict:
         "import sys, time, os\n"
         "from pathlib import Path\n"
         "from paperfs.config import load_config\n"
-        "from paperfs.consumer import Consumer\n"
+        "from paperfs.daemon.consumer import Consumer\n"
         f"c = Consumer(load_config(Path({str(root)!r}) / 'paperfs.yml'))\n"
         "c.open()\n"
         "files = [Path(p) for p in sys.argv[1:]]\n"

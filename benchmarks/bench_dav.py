@@ -223,8 +223,8 @@ def concurrent(port: int, clients: int, seconds: float, max_id: int) -> dict:
 def prepare(root: Path, docs: int) -> Path:
     from benchmarks.gen_archive import Spec, generate
     from paperfs.config import load_config
-    from paperfs.reindex import reindex
-    from paperfs.users import UserAdmin, users_path
+    from paperfs.archive.reindex import reindex
+    from paperfs.access.users import UserAdmin, users_path
 
     marker = root / ".bench-dav-ready"
     if marker.exists():

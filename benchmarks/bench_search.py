@@ -282,7 +282,7 @@ def machine() -> str:
     except (OSError, StopIteration):
         pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    from paperfs.sqlitelib import sqlite3
+    from paperfs.index.sqlitelib import sqlite3
 
     return (f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu}), "
             f"{mem:.0f} GB RAM, Python {platform.python_version()}, "

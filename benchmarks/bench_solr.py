@@ -47,8 +47,8 @@ from paperfs.index.journal import Journal
 from paperfs.index.model import LOCAL_ADMIN
 from paperfs.index.solr import SolrAdmin, SolrIndex, default_configset
 from paperfs.index.sqlite import SqliteIndex
-from paperfs.layout import DataRoot
-from paperfs.reindex import rebuild_into
+from paperfs.archive.layout import DataRoot
+from paperfs.archive.reindex import rebuild_into
 
 TARGETS = {"reindex_rate": 1000, "search_p95_ms": 50, "facets_p95_ms": 50, "visible_s": 2.0}
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from paperfs.document import (ArchiveInfo, Document, Grants, OriginalInfo, Permissions)
+from paperfs.archive.document import (ArchiveInfo, Document, Grants, OriginalInfo, Permissions)
 
 #: how many different rare words documents draw from (two per document)
 RARE_WORDS = 200_000

@@ -285,12 +285,12 @@ def _collection(value: str) -> str | None:
 
 
 def _saved_name(value: str) -> str | None:
-    from paperfs.saved import check_saved_name
+    from paperfs.search.saved import check_saved_name
     return _problem_of(check_saved_name, value)
 
 
 def _saved_query(value: str) -> str | None:
-    from paperfs.saved import check_query
+    from paperfs.search.saved import check_query
     return _problem_of(check_query, value)
 
 
@@ -442,7 +442,7 @@ class _Loader:
         self.check_path_rules(config.archive.paths)
 
     def check_path_rules(self, rules: tuple[PathRule, ...]) -> None:
-        from paperfs.naming import PathTemplate
+        from paperfs.archive.naming import PathTemplate
         from paperfs.search.match import compile_condition
 
         for i, rule in enumerate(rules):

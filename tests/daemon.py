@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from paperfs.layout import DataRoot
+from paperfs.archive.layout import DataRoot
 
 
 class Daemon:

@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import Any, Iterator
 from xml.etree import ElementTree
 
-from paperfs.archive import Archive
+from paperfs.archive.store import Archive
 from paperfs.config import Config, load_config
-from paperfs.consumer import WriterLock, open_archive
-from paperfs.document import (ArchiveInfo, Document, Grants, OriginalInfo, Permissions,
+from paperfs.daemon.consumer import WriterLock, open_archive
+from paperfs.archive.document import (ArchiveInfo, Document, Grants, OriginalInfo, Permissions,
                               read_sidecar)
-from paperfs.layout import DataRoot
-from paperfs.users import UserAdmin, users_path
-from paperfs.writer import LockedWriter
+from paperfs.archive.layout import DataRoot
+from paperfs.access.users import UserAdmin, users_path
+from paperfs.archive.writer import LockedWriter
 
 PASSWORDS = {"alice": "alice-pw", "bob": "bob-pw", "carol": "carol-pw", "root": "root-pw"}
 #: request bodies: an exclusive write lock, and setting one dead property

@@ -10,8 +10,8 @@ from pathlib import Path
 import yaml
 
 from paperfs.config import load_config
-from paperfs.document import read_sidecar
-from paperfs.layout import DataRoot
+from paperfs.archive.document import read_sidecar
+from paperfs.archive.layout import DataRoot
 
 
 def init_root(tmp_path: Path, extra: str = "") -> DataRoot:

@@ -26,11 +26,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from benchmarks.gen_archive import Spec, generate, sidecar_text, tiny_pdf
-from paperfs.document import ArchiveInfo, Document, Grants, OriginalInfo, Permissions
+from paperfs.archive.document import ArchiveInfo, Document, Grants, OriginalInfo, Permissions
 from paperfs.index.base import Index
 from paperfs.index.model import LOCAL_ADMIN, User
 from paperfs.search.match import _Matcher, fold, matches
-from paperfs.sqlitelib import sqlite3
+from paperfs.index.sqlitelib import sqlite3
 from paperfs.search.query import QuerySyntaxError, parse
 
 #: the frozen clock of every relative date in the contract

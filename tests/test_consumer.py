@@ -8,11 +8,11 @@ import shutil
 import pytest
 import yaml
 
-from paperfs.consumer import Consumer, WriterLock, open_archive
-from paperfs.document import read_sidecar, write_sidecar
+from paperfs.daemon.consumer import Consumer, WriterLock, open_archive
+from paperfs.archive.document import read_sidecar, write_sidecar
 from paperfs.errors import DataRootError
 from paperfs.index.sqlite import SqliteIndex
-from paperfs.jobs import Job
+from paperfs.consume.jobs import Job
 from tests.samples import make_text_pdf
 from tests.helpers import archive_state, config_for, failed_state, init_root, sha256
 

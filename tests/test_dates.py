@@ -1,4 +1,4 @@
-"""paperfs.dates.find_created_date."""
+"""paperfs.consume.stages.content_dates.find_created_date."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from paperfs.dates import find_created_date
+from paperfs.consume.stages.content_dates import find_created_date
 
 TODAY = date(2024, 6, 1)
 

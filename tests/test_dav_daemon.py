@@ -6,7 +6,7 @@ import inspect
 import threading
 import time
 
-from paperfs.consumer import Consumer
+from paperfs.daemon.consumer import Consumer
 from paperfs.dav.server import DavServer
 
 from tests.dav_support import Dav, add_users, init_root

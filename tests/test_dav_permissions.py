@@ -15,9 +15,9 @@ import urllib.parse
 
 import pytest
 
-from paperfs.document import Grants, Permissions
+from paperfs.archive.document import Grants, Permissions
 from paperfs.index.model import User
-from paperfs.permissions import can_change, can_view
+from paperfs.access.permissions import can_change, can_view
 
 from tests.dav_support import LOCKINFO, PROPPATCH, Dav, add_doc, running, tiny_pdf
 

@@ -12,9 +12,9 @@ from xml.etree import ElementTree
 import pytest
 import yaml
 
-from paperfs.document import Grants
-from paperfs.trash import Trash
-from paperfs.users import owner_from_inbox
+from paperfs.archive.document import Grants
+from paperfs.archive.trash import Trash
+from paperfs.access.users import owner_from_inbox
 
 from tests.dav_support import LOCKINFO, PROPPATCH, Dav, add_doc, running, tiny_pdf
 

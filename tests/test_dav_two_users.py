@@ -16,8 +16,8 @@ from types import SimpleNamespace
 
 import yaml
 
-from paperfs.document import read_sidecar
-from paperfs.trash import INFO, Trash
+from paperfs.archive.document import read_sidecar
+from paperfs.archive.trash import INFO, Trash
 
 from tests.daemon import Daemon
 from tests.dav_support import Dav, add_doc, add_users, init_root, running

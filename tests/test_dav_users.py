@@ -12,12 +12,12 @@ from click.testing import CliRunner
 
 from paperfs.cli import cli
 from paperfs.config import SavedSearchConfig
-from paperfs.document import Document, Grants, Permissions
+from paperfs.archive.document import Document, Grants, Permissions
 from paperfs.errors import ConfigError, NotFoundError, UsageError
 from paperfs.index.model import User
-from paperfs.permissions import can_change, can_manage, can_view, check_edit
-from paperfs.saved import SavedSearches
-from paperfs.users import (UserAdmin, UserStore, digest_ha1, load_users, owner_from_inbox,
+from paperfs.access.permissions import can_change, can_manage, can_view, check_edit
+from paperfs.search.saved import SavedSearches
+from paperfs.access.users import (UserAdmin, UserStore, digest_ha1, load_users, owner_from_inbox,
                            users_path)
 
 from tests.dav_support import Dav, add_doc, init_root
@@ -112,7 +112,7 @@ def test_permission_rules():
 
 
 def test_only_the_owner_changes_owner_and_permissions(tmp_path):
-    from paperfs.document import ArchiveInfo, OriginalInfo
+    from paperfs.archive.document import ArchiveInfo, OriginalInfo
 
     stamp = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
     doc = Document(id=1, title="t", created=dt.date(2024, 1, 1), added=stamp, modified=stamp,
@@ -181,7 +181,7 @@ def test_cli_users_groups_saved_and_edit_permissions(tmp_path):
 
     # edit --owner/--grant on a filed document (no daemon: applied at once)
     from paperfs.config import load_config
-    from paperfs.consumer import WriterLock, open_archive
+    from paperfs.daemon.consumer import WriterLock, open_archive
     config = load_config(root.root / "paperfs.yml", environ={})
     lock = WriterLock(root.lock_file)
     archive = open_archive(config, lock)

@@ -1,4 +1,4 @@
-"""paperfs.detect and paperfs.convert, on the shared corpus and on files made here."""
+"""paperfs.consume.stages.detect and paperfs.consume.stages.convert, on the shared corpus and on files made here."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pypdfium2 as pdfium
 import pytest
 from PIL import Image, ImageDraw
 
-from paperfs import convert, detect
+from paperfs.consume.stages import convert, detect
 from paperfs.errors import BrokenFileError, EmptyFileError, UnsupportedFileError
 
 

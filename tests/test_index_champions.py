@@ -108,8 +108,8 @@ def _members_are_exact(index: SqliteIndex) -> None:
 def champion_corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Corpus]:
     """The contract corpus with lists for every word in 60 documents or more, 12
     champions each (in production: 10,000 and 1,000)."""
-    from paperfs.layout import DataRoot
-    from paperfs.reindex import rebuild_into
+    from paperfs.archive.layout import DataRoot
+    from paperfs.archive.reindex import rebuild_into
     from tests.index_contract import build_corpus
 
     root = tmp_path_factory.mktemp("champions") / "data"

@@ -14,9 +14,9 @@ import pytest
 from paperfs.index.base import IndexEntry
 from paperfs.index.model import LOCAL_ADMIN
 from paperfs.index.sqlite import SqliteIndex, _FacetCodes
-from paperfs.layout import DataRoot
+from paperfs.archive.layout import DataRoot
 from paperfs.search.match import fold
-from paperfs.reindex import rebuild_into
+from paperfs.archive.reindex import rebuild_into
 from tests.index_contract import ALICE, BOB, NOW, Corpus, _hand, build_corpus
 
 QUERIES = ["*", "invoice", "zebra", "tag:paid", "tag:paid created:[2018 to 2020]",
@@ -121,7 +121,7 @@ import random  # noqa: E402
 import yaml  # noqa: E402
 
 from benchmarks.gen_archive import Generator, Spec, sidecar_text  # noqa: E402
-from paperfs.document import (ArchiveInfo, Document, Grants, OriginalInfo,  # noqa: E402
+from paperfs.archive.document import (ArchiveInfo, Document, Grants, OriginalInfo,  # noqa: E402
                               Permissions, dumps, loads, loads_fast)
 from paperfs.errors import SidecarError  # noqa: E402
 
@@ -236,7 +236,7 @@ def test_fast_reader_equals_yaml_for_hand_edits(edit) -> None:
 
 
 def test_generated_sidecars_take_the_fast_path() -> None:
-    from paperfs.document import _fast_mapping
+    from paperfs.archive.document import _fast_mapping
 
     doc, _, _ = Generator(Spec(count=5, seed=1)).document(2)
     for text in (sidecar_text(doc), dumps(doc)):

@@ -30,8 +30,8 @@ from paperfs.index.model import LOCAL_ADMIN, User
 from paperfs.index.solr import (SCHEMA_NAME, SolrAdmin, SolrIndex, SolrIndexError,
                                 SolrSetupError, SolrUnavailableError)
 from paperfs.index.solr_query import compile_query, escape_term, quoted
-from paperfs.layout import DataRoot
-from paperfs.reindex import rebuild_into
+from paperfs.archive.layout import DataRoot
+from paperfs.archive.reindex import rebuild_into
 from paperfs.search.query import QuerySyntaxError, parse
 from tests.index_contract import (NOW, SIGNATURE_QUERIES, Corpus,
                                   IndexContract, _hand, build_corpus, search_signature)
@@ -504,8 +504,8 @@ def _solr_root(tmp_path: Path, server: SolrServer, collection: str, *, url: str 
 
 @pytest.fixture
 def consumer_uses_open_index(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    """Until paperfs.consumer calls open_index itself: make its SqliteIndex(...) do so."""
-    import paperfs.consumer as consumer_module
+    """Until paperfs.daemon.consumer calls open_index itself: make its SqliteIndex(...) do so."""
+    import paperfs.daemon.consumer as consumer_module
 
     configs: dict[Path, object] = {}
     if not hasattr(consumer_module, "open_index"):
@@ -531,7 +531,7 @@ def _pdfs(tmp_path: Path, n: int, word: str) -> list[Path]:
 
 
 def _consume(config, files, on_result=None):  # type: ignore[no-untyped-def]
-    from paperfs.consumer import Consumer
+    from paperfs.daemon.consumer import Consumer
 
     consumer = Consumer(config, serial=True, on_result=on_result)
     consumer.open()
@@ -819,7 +819,7 @@ def test_cli_reindex_search_status_with_solr(request: pytest.FixtureRequest, mod
                                              tmp_path: Path) -> None:
     """Moving an archive to Solr as docs/deployment.md says: solr init, reindex, search.
 
-    Needs paperfs/reindex.py, cli_index.py (search) and status.py to open the index
+    Needs paperfs/archive/reindex.py, cli_index.py (search) and status.py to open the index
     with ``paperfs.index.factory.open_index``."""
     from benchmarks.gen_archive import Spec, generate
 

@@ -15,9 +15,9 @@ from paperfs.index.base import IndexEntry
 from paperfs.index.model import LOCAL_ADMIN
 from paperfs.index.sqlite import SqliteIndex
 from paperfs.index.sqlite_query import Compiler, QueryTooBroadError, fts_string
-from paperfs.layout import DataRoot
-from paperfs.reindex import rebuild_into
-from paperfs.sqlitelib import sqlite3
+from paperfs.archive.layout import DataRoot
+from paperfs.archive.reindex import rebuild_into
+from paperfs.index.sqlitelib import sqlite3
 from paperfs.search.query import QuerySyntaxError, parse
 from tests.index_contract import (ALICE, HAND_FIRST, NOW, SIGNATURE_QUERIES, Corpus,
                                   IndexContract, _hand, build_corpus, search_signature)

@@ -6,7 +6,7 @@ from pathlib import PurePosixPath
 import pytest
 
 from paperfs.errors import ConfigError
-from paperfs.naming import PathRules, PathTemplate, clean_component, with_collision_suffix
+from paperfs.archive.naming import PathRules, PathTemplate, clean_component, with_collision_suffix
 from tests.test_sidecar import sample
 
 DEFAULT = "{correspondent}/{created:%Y}/{created:%Y-%m-%d} {title}"

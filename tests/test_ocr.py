@@ -1,4 +1,4 @@
-"""paperfs.ocr.produce_archive with real files, real tesseract and OCRmyPDF.
+"""paperfs.consume.stages.ocr.produce_archive with real files, real tesseract and OCRmyPDF.
 
 Tests marked slow run OCR. Each corpus scan is OCRed once per module (the
 ``scan_result`` fixture caches the results) to keep the run short.
@@ -17,7 +17,7 @@ import pytest
 from fpdf import FPDF
 from PIL import Image, ImageDraw, ImageFont
 
-from paperfs.dates import find_created_date
+from paperfs.consume.stages.content_dates import find_created_date
 from paperfs.errors import (
     BrokenFileError,
     ConfigError,
@@ -26,7 +26,7 @@ from paperfs.errors import (
     MissingDependencyError,
     UnsupportedFileError,
 )
-from paperfs.ocr import OcrSettings, TextResult, page_count, produce_archive
+from paperfs.consume.stages.ocr import OcrSettings, TextResult, page_count, produce_archive
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
@@ -149,7 +149,7 @@ def test_password_protected(corpus: Path, tmp_path: Path, name: str) -> None:
 def test_junk_before_header_is_repaired(corpus: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     # pngx-invalid_pdf.pdf has 4 junk bytes before %PDF-; qpdf rebuilds it.
     src = corpus / "broken/pngx-invalid_pdf.pdf"
-    with caplog.at_level(logging.WARNING, logger="paperfs.ocr"):
+    with caplog.at_level(logging.WARNING, logger="paperfs.consume.stages.ocr"):
         result = produce_archive(src, tmp_path, OcrSettings())
     check_archive(result, tmp_path)
     assert result.pages == 2 and not result.ocr_performed
@@ -365,7 +365,7 @@ def test_always_forces_ocr(corpus: Path, tmp_path: Path) -> None:
 def test_always_on_signed_pdf_invalidates_archive_signature(
     corpus: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="paperfs.ocr"):
+    with caplog.at_level(logging.WARNING, logger="paperfs.consume.stages.ocr"):
         result = produce_archive(corpus / "digital/pngx-signed.pdf", tmp_path, OcrSettings(mode="always"))
     assert result.ocr_performed and "digitally signed PDF" in result.text
     assert "signature" in caplog.text

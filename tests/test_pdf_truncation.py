@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from paperfs.errors import BrokenFileError, EncryptedFileError
-from paperfs.ocr import OcrSettings, produce_archive
-from paperfs.watcher import pdf_looks_complete
+from paperfs.consume.stages.ocr import OcrSettings, produce_archive
+from paperfs.consume.watcher import pdf_looks_complete
 from tests.helpers import init_root
 from tests.test_cli import paperfs
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 
 from paperfs.errors import DocumentTimeoutError, EncryptedFileError, WorkerCrashedError
-from paperfs.ocr import OcrSettings
-from paperfs.pipeline import DateSettings, WorkerTask, process
-from paperfs.pool import SerialPool, WorkerPool
+from paperfs.consume.stages.ocr import OcrSettings
+from paperfs.consume.pipeline import DateSettings, WorkerTask, process
+from paperfs.consume.pool import SerialPool, WorkerPool
 from tests.pool_tasks import task
 
 

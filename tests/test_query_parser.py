@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from paperfs.errors import PaperfsError
-from paperfs.search import dates
+from paperfs.search import date_ranges as dates
 from paperfs.search.query import (
     MAX_CLAUSES,
     MAX_DEPTH,

@@ -16,10 +16,10 @@ from click.testing import CliRunner, Result
 
 from benchmarks.gen_archive import Spec, generate, tiny_pdf
 from paperfs.cli import cli
-from paperfs.consumer import WriterLock
+from paperfs.daemon.consumer import WriterLock
 from paperfs.index.model import LOCAL_ADMIN
 from paperfs.index.sqlite import SqliteIndex
-from paperfs.layout import DataRoot
+from paperfs.archive.layout import DataRoot
 from tests.index_contract import (HAND_FIRST, SIGNATURE_QUERIES, hand_documents,
                                   search_signature, write_hand_documents)
 
@@ -110,7 +110,7 @@ def test_search_without_an_index_says_what_to_do(archive: DataRoot) -> None:
 
 def test_bold_highlights_on_a_terminal(archive: DataRoot,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    import paperfs.cli_index as cli_index
+    import paperfs.cli.index_commands as cli_index
 
     monkeypatch.setattr(cli_index, "_stdout_is_tty", lambda: True)
     result = CliRunner().invoke(cli, ["--root", str(archive.root), "search", "quokka"],
@@ -243,7 +243,7 @@ def test_check_finds_every_kind_of_problem_and_fix_repairs_the_safe_ones(
     damaged.write_bytes(tiny_pdf(1))
     # a missing original
     quokka = next(a.rglob("Quokka habitat report*.yml"))
-    from paperfs.document import read_sidecar
+    from paperfs.archive.document import read_sidecar
 
     (archive.root / read_sidecar(quokka).original.path).unlink()
     # an invalid sidecar, a sidecar without PDF, a copied pair (duplicate id)
@@ -310,7 +310,7 @@ def test_check_text_output_names_path_and_fix(archive: DataRoot) -> None:
 @pytest.mark.slow
 def test_a_consumed_scan_is_found_by_a_word_only_in_its_ocr_text(tmp_path: Path,
                                                                  corpus: Path) -> None:
-    from paperfs.consumer import Consumer
+    from paperfs.daemon.consumer import Consumer
     from tests.helpers import config_for, init_root
 
     root = init_root(tmp_path)

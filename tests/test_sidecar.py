@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 import yaml
 
-from paperfs.document import (ArchiveInfo, Document, OriginalInfo, dumps, loads,
+from paperfs.archive.document import (ArchiveInfo, Document, OriginalInfo, dumps, loads,
                               read_sidecar, write_sidecar)
 from paperfs.errors import SidecarError
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from paperfs.layout import DataRoot
+from paperfs.archive.layout import DataRoot
 from tests.daemon import Daemon
 from tests.dav_support import add_users, auth_header, free_port
 from tests.helpers import archive_state, drop, failed_state, init_root, sha256

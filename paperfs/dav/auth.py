@@ -37,7 +37,7 @@ from collections import deque
 from typing import Callable, Iterable
 
 from paperfs.index.model import User
-from paperfs.users import REALM, UserStore
+from paperfs.access.users import REALM, UserStore
 
 log = logging.getLogger(__name__)
 

@@ -39,7 +39,7 @@ path is completed by one batch lookup (the archive checksum, used as ETag,
 and the sidecar's mtime, i.e. when the metadata last changed, used as
 Last-Modified). Single documents (``/by-id/7.pdf``, a file in ``/archive``)
 and "does this archive folder hold anything this user may see" are answered
-with the same permission rules in Python (paperfs/permissions.py).
+with the same permission rules in Python (paperfs/access/permissions.py).
 """
 
 from __future__ import annotations
@@ -53,14 +53,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from paperfs.document import Grants, Permissions, read_sidecar
+from paperfs.archive.document import Grants, Permissions, read_sidecar
 from paperfs.errors import SearchBackendError, SidecarError
 from paperfs.index.base import Index
 from paperfs.index.model import Hit, User
-from paperfs.layout import DataRoot
-from paperfs.permissions import can_change, can_view
+from paperfs.archive.layout import DataRoot
+from paperfs.access.permissions import can_change, can_view
 from paperfs.search.query import Node
-from paperfs.sqlitelib import sqlite3
+from paperfs.index.sqlitelib import sqlite3
 
 log = logging.getLogger(__name__)
 

@@ -11,18 +11,18 @@ import yaml
 from wsgidav import util
 from wsgidav.dav_error import HTTP_FORBIDDEN, HTTP_NOT_FOUND, DAVError
 
-from paperfs.atomic import atomic_write_text
+from paperfs.archive.atomic import atomic_write_text
 from paperfs.config import Config
 from paperfs.errors import NotFoundError, DataRootError, SearchBackendError
 from paperfs.index.base import Index
 from paperfs.index.model import User
-from paperfs.layout import DataRoot
-from paperfs.saved import SavedSearches
-from paperfs.trash import Trash
-from paperfs.users import UserStore, users_path
+from paperfs.archive.layout import DataRoot
+from paperfs.search.saved import SavedSearches
+from paperfs.archive.trash import Trash
+from paperfs.access.users import UserStore, users_path
 
 if TYPE_CHECKING:
-    from paperfs.writer import LockedWriter
+    from paperfs.archive.writer import LockedWriter
 
 log = logging.getLogger(__name__)
 

@@ -20,19 +20,19 @@ from typing import TYPE_CHECKING, Callable
 
 from wsgidav.dav_error import HTTP_BAD_REQUEST, DAVError
 
-from paperfs.atomic import atomic_write_text
+from paperfs.archive.atomic import atomic_write_text
 from paperfs.dav.context import Ctx, forbidden, not_found
-from paperfs.document import Document, loads, read_sidecar, write_sidecar
+from paperfs.archive.document import Document, loads, read_sidecar, write_sidecar
 from paperfs.errors import NotFoundError, SidecarError
 from paperfs.index.base import Index
 from paperfs.index.model import User
-from paperfs.layout import DataRoot
-from paperfs.permissions import check_edit, may_change, may_view
-from paperfs.trash import Trash
+from paperfs.archive.layout import DataRoot
+from paperfs.access.permissions import check_edit, may_change, may_view
+from paperfs.archive.trash import Trash
 
 if TYPE_CHECKING:
-    from paperfs.archive import Archive
-    from paperfs.writer import LockedWriter
+    from paperfs.archive.store import Archive
+    from paperfs.archive.writer import LockedWriter
 
 log = logging.getLogger(__name__)
 

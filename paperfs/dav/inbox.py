@@ -41,11 +41,11 @@ from urllib.parse import quote
 from wsgidav import util
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection
 
-from paperfs.atomic import fsync_dir
+from paperfs.archive.atomic import fsync_dir
 from paperfs.dav.base import BLOCK, Props
 from paperfs.dav.context import forbidden
 from paperfs.errors import ConfigError
-from paperfs.watcher import is_ignored
+from paperfs.consume.watcher import is_ignored
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ import datetime as dt
 import re
 from typing import Any, Iterable, Iterator, TypeVar
 
-from paperfs.naming import clean_component
+from paperfs.archive.naming import clean_component
 
 EXT = ".pdf"
 #: bytes kept free in a name for the suffix and the extension

@@ -41,10 +41,10 @@ from paperfs.dav.provider import PaperfsProvider
 from paperfs.errors import ConfigError, SearchBackendError
 from paperfs.index.base import Index
 from paperfs.index.model import User
-from paperfs.layout import DataRoot
+from paperfs.archive.layout import DataRoot
 
 if TYPE_CHECKING:
-    from paperfs.writer import LockedWriter
+    from paperfs.archive.writer import LockedWriter
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("paperfs.dav.access")

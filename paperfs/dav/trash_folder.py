@@ -17,8 +17,8 @@ from wsgidav.dav_provider import DAVNonCollection
 from paperfs.dav import names
 from paperfs.dav.base import BLOCK, PDF_TYPE, Collection, DocFile, Props
 from paperfs.dav.context import forbidden, not_found
-from paperfs.permissions import can_view
-from paperfs.trash import TrashEntry
+from paperfs.access.permissions import can_view
+from paperfs.archive.trash import TrashEntry
 
 
 class TrashFolder(Collection):

@@ -28,7 +28,7 @@ from paperfs.dav.catalog import DocEntry
 from paperfs.dav.context import forbidden, lock_key, not_found
 
 SIDECAR_MAX_BYTES = 32 * 1024 * 1024
-#: paperfs.archive.EDIT_ERROR_SUFFIX (not imported: it pulls in the OCR pipeline)
+#: paperfs.archive.store.EDIT_ERROR_SUFFIX (not imported: it pulls in the OCR pipeline)
 EDIT_ERROR_SUFFIX = ".paperfs-error.txt"
 _READ_ONLY = ("the archive's folders and names follow the path rules: documents are not "
               "created, moved or renamed in /archive (upload into /inbox; change "

@@ -28,7 +28,7 @@ from paperfs.dav import names
 from paperfs.dav.base import Collection, DocFile
 from paperfs.dav.catalog import DocEntry
 from paperfs.dav.context import forbidden
-from paperfs.document import Document
+from paperfs.archive.document import Document
 from paperfs.errors import NotFoundError, UsageError
 from paperfs.index.model import Hit
 from paperfs.search.query import (And, DateRange, Exists, MatchAll, Node, QuerySyntaxError,

@@ -11,7 +11,7 @@ import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
-from paperfs.document import Document
+from paperfs.archive.document import Document
 from paperfs.errors import UsageError
 from paperfs.index.model import (LOCAL_ADMIN, Facets, FacetCount, Hit, SearchResult,
                                  StoredDocument, Suggestion, User)

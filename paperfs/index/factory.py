@@ -53,7 +53,7 @@ from paperfs.index.model import Facets, SearchResult, StoredDocument, Suggestion
 from paperfs.index.solr import (SolrIndex, SolrIndexError, SolrSetupError,
                                 SolrUnavailableError, solr_document)
 from paperfs.index.sqlite import SqliteIndex
-from paperfs.layout import DataRoot
+from paperfs.archive.layout import DataRoot
 
 log = logging.getLogger(__name__)
 

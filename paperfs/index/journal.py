@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from paperfs.atomic import atomic_write_text, fsync_dir
+from paperfs.archive.atomic import atomic_write_text, fsync_dir
 from paperfs.errors import DataRootError
 
 log = logging.getLogger(__name__)

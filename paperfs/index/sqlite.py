@@ -32,7 +32,7 @@ from itertools import chain, repeat
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from paperfs.atomic import fsync_dir
+from paperfs.archive.atomic import fsync_dir
 from paperfs.errors import DataRootError, NotFoundError, UsageError
 from paperfs.index import sqlite_champions
 from paperfs.index.base import FiledRef, Index, IndexEntry, check_page
@@ -44,7 +44,7 @@ from paperfs.index.sqlite_query import BM25, TOP, Compiled, Compiler, fts_string
 from paperfs.index.sqlite_split import RangeSplit
 from paperfs.search.match import fold
 from paperfs.search.query import And, Node, Not, NumberRange, Or, Term, parse
-from paperfs.sqlitelib import sqlite3
+from paperfs.index.sqlitelib import sqlite3
 
 log = logging.getLogger(__name__)
 

@@ -41,7 +41,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 from paperfs.index.sqlite_query import (BARE_COLUMN_NAMES, BARE_COLUMNS, BM25, BM25_WEIGHTS,
                                         FTS_COLUMNS, fts_string)
-from paperfs.sqlitelib import sqlite3
+from paperfs.index.sqlitelib import sqlite3
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from paperfs.sqlitelib import sqlite3
+from paperfs.index.sqlitelib import sqlite3
 
 #: ids below / above every document id
 _LOWEST, _HIGHEST = -(1 << 62), 1 << 62

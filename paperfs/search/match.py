@@ -14,7 +14,7 @@ import re
 import unicodedata
 from typing import Callable
 
-from paperfs.document import Document
+from paperfs.archive.document import Document
 from paperfs.errors import ConfigError
 from paperfs.search.query import (And, DateRange, Exists, FieldEquals, MatchAll, Node, Not,
                                   NumberRange, Or, Phrase, Prefix, QuerySyntaxError, Term,

@@ -50,7 +50,7 @@ from types import MappingProxyType
 from typing import Final, Iterator, Mapping, Union, cast
 
 from paperfs.errors import PaperfsError
-from paperfs.search import dates
+from paperfs.search import date_ranges as dates
 
 __all__ = [
     "QuerySyntaxError",

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from paperfs.cli import _config, cli
+from paperfs.cli.app import _config, cli
 from paperfs.config import Config
 from paperfs.errors import UsageError
 
@@ -91,7 +91,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
     """
     from paperfs.index.factory import index_status
     from paperfs.index.sqlite import SqliteIndex
-    from paperfs.layout import DataRoot
+    from paperfs.archive.layout import DataRoot
 
     config = _solr_config(ctx)
     root = DataRoot(config.data_root)

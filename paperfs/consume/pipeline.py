@@ -16,9 +16,9 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from paperfs.dates import find_created_date
+from paperfs.consume.stages.content_dates import find_created_date
 from paperfs.errors import ConsumeError
-from paperfs.ocr import OcrSettings, produce_archive
+from paperfs.consume.stages.ocr import OcrSettings, produce_archive
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from paperfs.errors import DiskFullError, ReadOnlyStorageError, StorageError
-from paperfs.sqlitelib import sqlite3
+from paperfs.index.sqlitelib import sqlite3
 
 log = logging.getLogger(__name__)
 

@@ -18,11 +18,11 @@ from typing import Any
 
 import click
 
-from paperfs.cli import NOTHING_TO_CHANGE, _config, apply_edit, cli, metadata_change
+from paperfs.cli.app import NOTHING_TO_CHANGE, _config, apply_edit, cli, metadata_change
 from paperfs.config import host_problem, port_problem
-from paperfs.document import Document, Grants, Permissions
+from paperfs.archive.document import Document, Grants, Permissions
 from paperfs.errors import UsageError
-from paperfs.users import NAME_RE, UserAdmin, users_path
+from paperfs.access.users import NAME_RE, UserAdmin, users_path
 
 log = logging.getLogger("paperfs")
 
@@ -37,7 +37,7 @@ log = logging.getLogger("paperfs")
 def dav_command(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Run the WebDAV server alone (the daemon, 'paperfs run', applies the changes)."""
     from paperfs.dav.server import DavServer
-    from paperfs.layout import DataRoot
+    from paperfs.archive.layout import DataRoot
 
     for option, value, check in (("--host", host, host_problem), ("--port", port, port_problem)):
         problem = None if value is None else check(value)
@@ -202,7 +202,7 @@ def group_list(ctx: click.Context) -> None:
 
 
 def _saved(ctx: click.Context) -> Any:
-    from paperfs.saved import SavedSearches
+    from paperfs.search.saved import SavedSearches
 
     config = _config(ctx)
     return SavedSearches(config.data_root, config.dav.saved)

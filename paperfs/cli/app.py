@@ -56,7 +56,7 @@ def find_config(root: str | None, config: str | None) -> Path:
 
 def require_data_root(config: Config) -> None:
     """Only 'paperfs init' creates a data root; every other command needs an existing one."""
-    from paperfs.layout import DataRoot
+    from paperfs.archive.layout import DataRoot
 
     root = config.data_root
     problem = _not_a_data_root(root, marker=DataRoot(root).state)
@@ -148,7 +148,7 @@ archive:
 def init(ctx: click.Context, directory: Path | None, languages: str) -> None:
     """Create a data root in DIRECTORY (default: --root, else the working directory;
     idempotent: keeps an existing config)."""
-    from paperfs.layout import DataRoot
+    from paperfs.archive.layout import DataRoot
 
     if directory is None:
         directory = Path(ctx.obj.root or ".")
@@ -172,8 +172,8 @@ def init(ctx: click.Context, directory: Path | None, languages: str) -> None:
 @click.pass_context
 def run(ctx: click.Context) -> None:
     """Run the daemon: consume the inboxes, keep archive and index in step, serve WebDAV."""
-    from paperfs.consumer import Consumer
-    from paperfs.systemd import Notifier
+    from paperfs.daemon.consumer import Consumer
+    from paperfs.daemon.systemd import Notifier
 
     config = _config(ctx)
     consumer = Consumer(config)
@@ -210,8 +210,8 @@ def run(ctx: click.Context) -> None:
 @click.pass_context
 def consume(ctx: click.Context, files: tuple[Path, ...], serial: bool) -> None:
     """Consume FILES once, through the same pipeline as the daemon (files are copied)."""
-    from paperfs.consumer import Consumer, WriterLock, handoff_to_inbox
-    from paperfs.layout import DataRoot
+    from paperfs.daemon.consumer import Consumer, WriterLock, handoff_to_inbox
+    from paperfs.archive.layout import DataRoot
 
     config = _config(ctx)
     root = DataRoot(config.data_root)
@@ -249,7 +249,7 @@ def consume(ctx: click.Context, files: tuple[Path, ...], serial: bool) -> None:
 
 def _open_reader(config: Config) -> Any:
     from paperfs.index.sqlite import SqliteIndex
-    from paperfs.layout import DataRoot
+    from paperfs.archive.layout import DataRoot
 
     root = DataRoot(config.data_root)
     root.check_initialised()
@@ -289,7 +289,7 @@ def _json_default(value: Any) -> Any:
 @click.pass_context
 def show(ctx: click.Context, ident: str, as_json: bool, content: bool) -> None:
     """Show a document's metadata."""
-    from paperfs.document import read_sidecar, to_mapping
+    from paperfs.archive.document import read_sidecar, to_mapping
 
     config = _config(ctx)
     root, index = _open_reader(config)
@@ -386,7 +386,7 @@ def metadata_change(*, title: str | None, tags: tuple[str, ...], correspondent: 
 
 def apply_edit(ctx: click.Context, doc_id: int, change: Change) -> Any:
     """Apply *change* to document *doc_id* (or hand it to the running daemon)."""
-    from paperfs.consumer import edit_document
+    from paperfs.daemon.consumer import edit_document
 
     doc, rel, applied_now = edit_document(_config(ctx), doc_id, change)
     if applied_now:
@@ -422,7 +422,7 @@ def edit(ctx: click.Context, doc_id: int, **options: Any) -> None:
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
     """Queue, documents in progress, failed files and counts."""
-    from paperfs.status import collect_status
+    from paperfs.daemon.status import collect_status
 
     data = collect_status(_config(ctx))
     if as_json:
@@ -459,8 +459,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def retry(ctx: click.Context) -> None:
     """Move every file in failed/ back into the inbox to be consumed again."""
-    from paperfs.archive import retry_failed
-    from paperfs.layout import DataRoot
+    from paperfs.archive.store import retry_failed
+    from paperfs.archive.layout import DataRoot
 
     root = DataRoot(_config(ctx).data_root)
     root.check_initialised()
@@ -469,11 +469,3 @@ def retry(ctx: click.Context) -> None:
         click.echo(f"back in the inbox: {path}")
     if not moved:
         click.echo("nothing in failed/")
-
-
-def main() -> None:
-    cli(prog_name="paperfs")
-
-from paperfs import cli_index  # noqa: E402,F401  (registers search/reindex/check)
-from paperfs import cli_solr  # noqa: E402,F401  (registers solr)
-from paperfs import cli_dav  # noqa: E402,F401  (registers dav/user/group/saved)

@@ -19,17 +19,17 @@ from typing import Callable
 
 import yaml
 
-from paperfs.atomic import (atomic_copy, atomic_move, atomic_write_text, fsync_dir,
+from paperfs.archive.atomic import (atomic_copy, atomic_move, atomic_write_text, fsync_dir,
                             prune_empty_dirs, unused_path)
 from paperfs.config import Config
-from paperfs.document import (ArchiveInfo, Document, OriginalInfo, read_sidecar,
+from paperfs.archive.document import (ArchiveInfo, Document, OriginalInfo, read_sidecar,
                               write_sidecar)
 from paperfs.errors import ConsumeError, DuplicateError, NotFoundError, SidecarError
 from paperfs.index.base import FiledRef, Index, IndexEntry
-from paperfs.jobs import Job
-from paperfs.layout import DataRoot
-from paperfs.naming import PathRules, clean_component, with_collision_suffix
-from paperfs.pipeline import Processed, sha256_file
+from paperfs.consume.jobs import Job
+from paperfs.archive.layout import DataRoot
+from paperfs.archive.naming import PathRules, clean_component, with_collision_suffix
+from paperfs.consume.pipeline import Processed, sha256_file
 
 log = logging.getLogger(__name__)
 

@@ -38,13 +38,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from paperfs.archive import EDIT_ERROR_SUFFIX
-from paperfs.atomic import atomic_copy
+from paperfs.archive.store import EDIT_ERROR_SUFFIX
+from paperfs.archive.atomic import atomic_copy
 from paperfs.config import Config
-from paperfs.document import Document, read_sidecar
+from paperfs.archive.document import Document, read_sidecar
 from paperfs.errors import DataRootError, NotFoundError, SidecarError
 from paperfs.index.sqlite import SqliteIndex
-from paperfs.layout import DataRoot
+from paperfs.archive.layout import DataRoot
 
 log = logging.getLogger(__name__)
 
@@ -266,7 +266,7 @@ class Checker:
         adopted = self._adopt_orphans(report)
         index_kinds = {"index-missing", "index-stale", "index-extra"}
         if any(p.kind in index_kinds for p in report.problems):
-            from paperfs.reindex import reindex
+            from paperfs.archive.reindex import reindex
 
             try:
                 reindex(self.config, changed=self.root.index_db.exists())

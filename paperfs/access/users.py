@@ -44,7 +44,7 @@ import yaml
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from paperfs.atomic import fsync_dir
+from paperfs.archive.atomic import fsync_dir
 from paperfs.errors import ConfigError, NotFoundError, UsageError
 from paperfs.index.model import User
 

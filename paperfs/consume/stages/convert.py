@@ -43,7 +43,7 @@ from pathlib import Path
 import img2pdf
 from PIL import Image, ImageOps, ImageSequence
 
-from paperfs import detect as det
+from paperfs.consume.stages import detect as det
 from paperfs.errors import BrokenFileError, MissingDependencyError, UnsupportedFileError
 
 log = logging.getLogger(__name__)

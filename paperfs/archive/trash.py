@@ -30,13 +30,13 @@ from typing import TYPE_CHECKING, Iterator
 
 import yaml
 
-from paperfs.atomic import atomic_move, atomic_write_text, fsync_dir, prune_empty_dirs
-from paperfs.document import Document, Grants, Permissions, read_sidecar
+from paperfs.archive.atomic import atomic_move, atomic_write_text, fsync_dir, prune_empty_dirs
+from paperfs.archive.document import Document, Grants, Permissions, read_sidecar
 from paperfs.errors import NotFoundError
-from paperfs.layout import DataRoot
+from paperfs.archive.layout import DataRoot
 
 if TYPE_CHECKING:
-    from paperfs.archive import Archive
+    from paperfs.archive.store import Archive
 
 log = logging.getLogger(__name__)
 

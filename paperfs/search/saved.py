@@ -23,7 +23,7 @@ from typing import Iterable
 
 import yaml
 
-from paperfs.atomic import atomic_write_text
+from paperfs.archive.atomic import atomic_write_text
 from paperfs.config import SavedSearchConfig
 from paperfs.errors import ConfigError, NotFoundError, UsageError
 from paperfs.index.model import User

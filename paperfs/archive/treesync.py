@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from paperfs.archive import Archive
-from paperfs.document import read_sidecar
+from paperfs.archive.store import Archive
+from paperfs.archive.document import read_sidecar
 from paperfs.errors import SidecarError
 from paperfs.index.base import IndexEntry
 

@@ -21,16 +21,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from paperfs.archive import Archive
-from paperfs.atomic import remove_stale_temps
+from paperfs.archive.store import Archive
+from paperfs.archive.atomic import remove_stale_temps
 from paperfs.config import Config
-from paperfs.consumer import WriterLock, build_rules
-from paperfs.document import read_sidecar_fast
+from paperfs.daemon.consumer import WriterLock, build_rules
+from paperfs.archive.document import read_sidecar_fast
 from paperfs.errors import DataRootError, SidecarError
 from paperfs.index.base import Index, IndexEntry
 from paperfs.index.factory import open_index
-from paperfs.layout import DataRoot
-from paperfs.treesync import SyncReport, iter_sidecars, sync
+from paperfs.archive.layout import DataRoot
+from paperfs.archive.treesync import SyncReport, iter_sidecars, sync
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from paperfs.cli import _config, _json_default, cli
+from paperfs.cli.app import _config, _json_default, cli
 from paperfs.index.base import SORTS
 from paperfs.index.model import LOCAL_ADMIN, SearchResult
 from paperfs.search.query import QuerySyntaxError
@@ -78,7 +78,7 @@ def search(ctx: click.Context, query: tuple[str, ...], as_json: bool, limit: int
     paperfs search invoice -acme        (words joined by spaces; -word excludes)
     """
     from paperfs.index.factory import open_index
-    from paperfs.layout import DataRoot
+    from paperfs.archive.layout import DataRoot
 
     text = " ".join(query)
     config = _config(ctx)
@@ -137,7 +137,7 @@ def reindex(ctx: click.Context, changed: bool, stemming: str | None) -> None:
     stop the daemon first.
     """
     from paperfs.errors import UsageError
-    from paperfs.reindex import reindex as run_reindex
+    from paperfs.archive.reindex import reindex as run_reindex
 
     if changed and stemming:
         raise UsageError("--stemming needs a full rebuild; leave out --changed")
@@ -191,7 +191,7 @@ def reindex(ctx: click.Context, changed: bool, stemming: str | None) -> None:
 def check(ctx: click.Context, fix: bool, quick: bool, as_json: bool) -> None:
     """Check the archive: files present and intact, sidecars valid, no orphans or
     duplicate ids, index in step with the tree. Exit code 1 while errors remain."""
-    from paperfs.check import check as run_check
+    from paperfs.archive.check import check as run_check
 
     config = _config(ctx)
     bar: Any = None

@@ -14,7 +14,7 @@ import unicodedata
 from pathlib import PurePosixPath
 from typing import Any, Callable
 
-from paperfs.document import Document
+from paperfs.archive.document import Document
 from paperfs.errors import ConfigError
 
 # Characters Windows (and SMB shares) refuse, plus the path separator.

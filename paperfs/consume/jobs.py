@@ -22,8 +22,8 @@ from typing import Iterator
 
 import yaml
 
-from paperfs.atomic import atomic_move, atomic_write_text, fsync_dir
-from paperfs.storage import storage_errors
+from paperfs.archive.atomic import atomic_move, atomic_write_text, fsync_dir
+from paperfs.archive.storage import storage_errors
 
 log = logging.getLogger(__name__)
 

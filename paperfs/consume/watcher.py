@@ -24,7 +24,7 @@ from pathlib import Path, PurePosixPath
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from paperfs import detect
+from paperfs.consume.stages import detect
 from paperfs.config import InboxConfig
 
 log = logging.getLogger(__name__)

@@ -21,26 +21,26 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterable, TypeVar
 
-from paperfs.archive import Archive
-from paperfs.atomic import (atomic_copy, atomic_write_bytes, overwrite_in_place,
+from paperfs.archive.store import Archive
+from paperfs.archive.atomic import (atomic_copy, atomic_write_bytes, overwrite_in_place,
                             prune_empty_dirs, remove_stale_temps, unused_path)
 from paperfs.config import Config
-from paperfs.document import Document
+from paperfs.archive.document import Document
 from paperfs.errors import (ConsumeError, DataRootError, EmptyFileError, StorageError,
                             UnsupportedFileError, BrokenFileError)
 from paperfs.index.factory import open_index
 from paperfs.index.sqlite import SqliteIndex
-from paperfs.jobs import Job, WorkQueue
-from paperfs.layout import DataRoot
-from paperfs.naming import PathRules, PathTemplate
-from paperfs.ocr import OcrSettings
-from paperfs.pipeline import DateSettings, Processed, WorkerTask, process
-from paperfs.pool import SerialPool, WorkerPool
-from paperfs.storage import MIN_ROOM, RoomWait, storage_errors, worker_lacked_room
-from paperfs.treesync import sync
-from paperfs.users import owner_from_inbox
-from paperfs.watcher import InboxWatcher, SidecarWatcher
-from paperfs.writer import LockedWriter
+from paperfs.consume.jobs import Job, WorkQueue
+from paperfs.archive.layout import DataRoot
+from paperfs.archive.naming import PathRules, PathTemplate
+from paperfs.consume.stages.ocr import OcrSettings
+from paperfs.consume.pipeline import DateSettings, Processed, WorkerTask, process
+from paperfs.consume.pool import SerialPool, WorkerPool
+from paperfs.archive.storage import MIN_ROOM, RoomWait, storage_errors, worker_lacked_room
+from paperfs.archive.treesync import sync
+from paperfs.access.users import owner_from_inbox
+from paperfs.consume.watcher import InboxWatcher, SidecarWatcher
+from paperfs.archive.writer import LockedWriter
 
 log = logging.getLogger(__name__)
 
@@ -546,7 +546,7 @@ def edit_document(config: Config, doc_id: int,
     """Change a document. Applied here when no daemon runs; with a daemon running,
     the sidecar is rewritten and the daemon applies it like a hand edit.
     Returns (document, archive path, applied here)."""
-    from paperfs.document import read_sidecar, write_sidecar
+    from paperfs.archive.document import read_sidecar, write_sidecar
     from paperfs.errors import NotFoundError
 
     root = DataRoot(config.data_root)

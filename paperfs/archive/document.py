@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from paperfs.atomic import atomic_write_text
+from paperfs.archive.atomic import atomic_write_text
 from paperfs.errors import SidecarError
 
 SCHEMA_VERSION = 1

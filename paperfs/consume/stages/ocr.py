@@ -54,7 +54,7 @@ Truncated PDFs: a PDF whose last ``%%EOF`` does not end the file (give or
 take whitespace) was cut off, and raises BrokenFileError. It is not
 repaired: qpdf would rebuild whatever survived, an earlier revision or the
 first pages, and a document with pages or changes missing would be filed as
-if it were whole (:func:`paperfs.detect.pdf_truncation`).
+if it were whole (:func:`paperfs.consume.stages.detect.pdf_truncation`).
 
 Damaged PDFs: a complete PDF that pdfium cannot load, or whose header is not
 at the start, is rebuilt by qpdf (pikepdf). If that gives a PDF with pages
@@ -86,8 +86,8 @@ from pathlib import Path
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
-from paperfs import convert
-from paperfs import detect as det
+from paperfs.consume.stages import convert
+from paperfs.consume.stages import detect as det
 from paperfs.errors import (
     BrokenFileError,
     ConfigError,

@@ -11,8 +11,8 @@ import threading
 from pathlib import Path
 from typing import Callable, TypeVar
 
-from paperfs.archive import Archive
-from paperfs.document import Document
+from paperfs.archive.store import Archive
+from paperfs.archive.document import Document
 
 T = TypeVar("T")
 

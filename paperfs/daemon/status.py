@@ -9,10 +9,10 @@ from typing import Any
 
 import yaml
 
-from paperfs.archive import FAILED_INFO_SUFFIX
+from paperfs.archive.store import FAILED_INFO_SUFFIX
 from paperfs.config import Config
-from paperfs.layout import DataRoot
-from paperfs.storage import read_only
+from paperfs.archive.layout import DataRoot
+from paperfs.archive.storage import read_only
 
 
 def _read_status_file(root: DataRoot) -> dict[str, Any] | None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from paperfs.errors import DataRootError
-from paperfs.storage import storage_errors
+from paperfs.archive.storage import storage_errors
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from paperfs.document import Document, Grants, Permissions
+from paperfs.archive.document import Document, Grants, Permissions
 from paperfs.index.model import User
 
 

@@ -1,0 +1,1 @@
+"""The archive on disk: documents and sidecars, the tree, the one writer, trash, check, reindex."""

@@ -1,0 +1,1 @@
+"""Consumption: intake of inputs (inbox, hand-over), the work queue, the worker pool and the prepare stages."""

@@ -1,0 +1,1 @@
+"""The prepare stages that run in workers (detect, convert, text/OCR, dates)."""

@@ -1,0 +1,1 @@
+"""The daemon: the consume loop, status reporting, systemd integration."""
