@@ -69,25 +69,40 @@ class InboxConfig:
 
 @dataclass(frozen=True)
 class OcrConfig:
-    mode: str = "auto"
-    languages: str = "eng"
+    """The ocr section; also what the text stage runs with (it travels to the workers)."""
+
+    mode: str = "auto"  # auto | always | never | redo
+    languages: str = "eng"  # tesseract syntax, eng+deu
     deskew: bool = False
     rotate_pages: bool = False
     clean: bool = False
-    pdfa_born_digital: bool = False
-    image_dpi: int = 300
-    min_text_chars: int = 20
+    pdfa_born_digital: bool = False  # born-digital PDFs through PDF/A conversion too (slow)
+    image_dpi: int = 300  # assumed for images without a DPI
+    min_text_chars: int = 20  # per page; fewer means the page needs OCR
     tesseract_timeout: float = 180.0
+
+    def __post_init__(self) -> None:
+        # The loader checks each value already; this catches settings built in
+        # code, so a bad one fails here and not inside a worker.
+        _check_section("ocr", self)
 
 
 @dataclass(frozen=True)
-class ConsumeConfig:
-    workers: int = 0
-    timeout_seconds: float = 600.0
-    worker_idle_seconds: float = 60.0
+class DateConfig:
+    """How the dates stage reads dates: the consume section's date keys."""
+
     date_order: str = "DMY"
     date_languages: tuple[str, ...] = ("en", "de")
     min_year: int = 1900
+
+
+@dataclass(frozen=True)
+class ConsumeConfig(DateConfig):
+    """The consume section: the worker pool, plus the date keys of DateConfig."""
+
+    workers: int = 0
+    timeout_seconds: float = 600.0
+    worker_idle_seconds: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -221,7 +236,7 @@ def host_problem(value: str) -> str | None:
 
 
 def _languages(value: str) -> str | None:
-    if all(part.isalnum() or "_" in part for part in value.split("+")):
+    if re.fullmatch(r"[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*", value):
         return None
     return f"{value!r} is not a tesseract language list like eng+deu"
 
@@ -411,12 +426,7 @@ class _Loader:
         return value
 
     def check(self, key: str, value: Any) -> None:
-        generic = _generic_key(key)
-        choices = _CHOICES.get(generic)
-        if choices and value not in choices:
-            raise self.fail(key, f"{value!r} is not one of {', '.join(choices)}")
-        rule = _RULES.get(generic)
-        problem = rule(value) if rule else None
+        problem = _value_problem(key, value)
         if problem:
             raise self.fail(key, problem)
 
@@ -453,6 +463,25 @@ class _Loader:
                     compile_condition(rule.when, key=f"{key}.when")
             except ConfigError as exc:  # it names the key already
                 raise ConfigError(f"{self.source}: {exc}") from None
+
+
+def _value_problem(key: str, value: Any) -> str | None:
+    """What is wrong with one converted value of *key* (choices, then _RULES)."""
+    generic = _generic_key(key)
+    choices = _CHOICES.get(generic)
+    if choices and value not in choices:
+        return f"{value!r} is not one of {', '.join(choices)}"
+    rule = _RULES.get(generic)
+    return rule(value) if rule else None
+
+
+def _check_section(section: str, values: Any) -> None:
+    """The loader's value checks for a section built in code (ConfigError names the key)."""
+    for f in dataclasses.fields(values):
+        key = f"{section}.{f.name}"
+        problem = _value_problem(key, getattr(values, f.name))
+        if problem:
+            raise ConfigError(f"{key}: {problem}")
 
 
 def _generic_key(key: str) -> str:

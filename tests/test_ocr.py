@@ -26,7 +26,8 @@ from paperfs.errors import (
     MissingDependencyError,
     UnsupportedFileError,
 )
-from paperfs.consume.stages.ocr import OcrSettings, TextResult, page_count, produce_archive
+from paperfs.config import OcrConfig
+from paperfs.consume.stages.ocr import TextResult, page_count, produce_archive
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
@@ -65,7 +66,7 @@ def check_archive(result: TextResult, workdir: Path) -> None:
 )
 def test_invalid_settings(kwargs: dict) -> None:
     with pytest.raises(ConfigError):
-        OcrSettings(**kwargs)
+        OcrConfig(**kwargs)
 
 
 # -------------------------------------------------------------- born-digital
@@ -84,7 +85,7 @@ BORN_DIGITAL = {
 def test_born_digital_is_copied_without_ocr(corpus: Path, tmp_path: Path, name: str) -> None:
     src = corpus / "digital" / name
     pages, phrase = BORN_DIGITAL[name]
-    result = produce_archive(src, tmp_path / "work", OcrSettings())
+    result = produce_archive(src, tmp_path / "work", OcrConfig())
     check_archive(result, tmp_path / "work")
     assert not result.ocr_performed and not result.pdfa
     assert result.mime_type == "application/pdf"
@@ -95,8 +96,8 @@ def test_born_digital_is_copied_without_ocr(corpus: Path, tmp_path: Path, name: 
 
 def test_born_digital_throughput(corpus: Path, tmp_path: Path) -> None:
     files = [corpus / "digital" / n for n in sorted(BORN_DIGITAL)]
-    produce_archive(files[0], tmp_path / "warmup", OcrSettings())
-    settings = OcrSettings()
+    produce_archive(files[0], tmp_path / "warmup", OcrConfig())
+    settings = OcrConfig()
     n = 0
     start = time.perf_counter()
     while n < 60:
@@ -117,7 +118,7 @@ def test_page_count(corpus: Path) -> None:
 
 
 def test_never_mode_keeps_what_is_there(corpus: Path, tmp_path: Path) -> None:
-    settings = OcrSettings(mode="never")
+    settings = OcrConfig(mode="never")
     scan = produce_archive(corpus / "scans/linn.pdf", tmp_path / "a", settings)
     assert (scan.text, scan.ocr_performed, scan.pages) == ("", False, 1)
     assert scan.archive_pdf.read_bytes() == (corpus / "scans/linn.pdf").read_bytes()
@@ -134,14 +135,14 @@ def test_never_mode_keeps_what_is_there(corpus: Path, tmp_path: Path) -> None:
 
 def test_invalid_pdf_is_broken(corpus: Path, tmp_path: Path) -> None:
     with pytest.raises(BrokenFileError) as e:
-        produce_archive(corpus / "broken/invalid.pdf", tmp_path, OcrSettings())
+        produce_archive(corpus / "broken/invalid.pdf", tmp_path, OcrConfig())
     assert "invalid.pdf" in str(e.value) and "again" in str(e.value)
 
 
 @pytest.mark.parametrize("name", ["pngx-encrypted.pdf", "pngx-password-is-test.pdf"])
 def test_password_protected(corpus: Path, tmp_path: Path, name: str) -> None:
     with pytest.raises(EncryptedFileError) as e:
-        produce_archive(corpus / "broken" / name, tmp_path, OcrSettings())
+        produce_archive(corpus / "broken" / name, tmp_path, OcrConfig())
     assert name in str(e.value)
     assert "password-protected" in str(e.value) and "qpdf --decrypt" in str(e.value)
 
@@ -150,7 +151,7 @@ def test_junk_before_header_is_repaired(corpus: Path, tmp_path: Path, caplog: py
     # pngx-invalid_pdf.pdf has 4 junk bytes before %PDF-; qpdf rebuilds it.
     src = corpus / "broken/pngx-invalid_pdf.pdf"
     with caplog.at_level(logging.WARNING, logger="paperfs.consume.stages.ocr"):
-        result = produce_archive(src, tmp_path, OcrSettings())
+        result = produce_archive(src, tmp_path, OcrConfig())
     check_archive(result, tmp_path)
     assert result.pages == 2 and not result.ocr_performed
     assert "Invoice number: 123456" in result.text
@@ -159,7 +160,7 @@ def test_junk_before_header_is_repaired(corpus: Path, tmp_path: Path, caplog: py
 
 
 def test_not_utf8_text_file(corpus: Path, tmp_path: Path) -> None:
-    result = produce_archive(corpus / "broken/pngx-decode_error.txt", tmp_path, OcrSettings())
+    result = produce_archive(corpus / "broken/pngx-decode_error.txt", tmp_path, OcrConfig())
     assert result.text == "Pantothensäure" and result.mime_type == "text/plain"
 
 
@@ -179,23 +180,23 @@ def test_truncated_pdf_is_broken(tmp_path: Path, keep: int) -> None:
     src = tmp_path / "truncated.pdf"
     src.write_bytes(_fpdf_bytes()[:keep])
     with pytest.raises(BrokenFileError, match="truncated.pdf"):
-        produce_archive(src, tmp_path / "work", OcrSettings())
+        produce_archive(src, tmp_path / "work", OcrConfig())
 
 
 def test_empty_and_unsupported(tmp_path: Path) -> None:
     (tmp_path / "empty.pdf").write_bytes(b"")
     with pytest.raises(EmptyFileError, match="empty.pdf"):
-        produce_archive(tmp_path / "empty.pdf", tmp_path / "w", OcrSettings())
+        produce_archive(tmp_path / "empty.pdf", tmp_path / "w", OcrConfig())
     (tmp_path / "blob.bin").write_bytes(bytes(range(256)) * 10)
     with pytest.raises(UnsupportedFileError, match="blob.bin"):
-        produce_archive(tmp_path / "blob.bin", tmp_path / "w", OcrSettings())
+        produce_archive(tmp_path / "blob.bin", tmp_path / "w", OcrConfig())
 
 
 @pytest.mark.parametrize("name", ["pngx-simple_text.eml", "pngx-html.eml", "pngx-eml_with_umlaut.eml"])
 def test_mail_is_not_supported_yet(corpus: Path, tmp_path: Path, name: str) -> None:
     # There is no mail stage yet: say so, and what to do instead.
     with pytest.raises(UnsupportedFileError) as e:
-        produce_archive(corpus / "mail" / name, tmp_path, OcrSettings())
+        produce_archive(corpus / "mail" / name, tmp_path, OcrConfig())
     message = str(e.value)
     assert message.startswith(f"{name}: ") and "not supported yet" in message
     assert "attachment" in message and "inbox" in message and "mail stage" not in message
@@ -209,7 +210,7 @@ def test_text_file(tmp_path: Path, mode: str) -> None:
     body = "Rechnung für Jürgen Müßig\nStraße: Königsallee 1, Düsseldorf\nBetrag: 12,50 €\n" * 40
     src = tmp_path / "rechnung.txt"
     src.write_text(body, encoding="utf-8")
-    result = produce_archive(src, tmp_path / "work", OcrSettings(mode=mode))
+    result = produce_archive(src, tmp_path / "work", OcrConfig(mode=mode))
     assert result.text == body.strip()
     assert result.mime_type == "text/plain" and not result.ocr_performed
     assert result.pages >= 2
@@ -254,7 +255,7 @@ def scan_result(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Calla
     def get(name: str) -> TextResult:
         if name not in cache:
             # the rotated sample is upside down: that is what rotate_pages is for
-            settings = OcrSettings(rotate_pages=name == "pngx-rotated.pdf")
+            settings = OcrConfig(rotate_pages=name == "pngx-rotated.pdf")
             cache[name] = produce_archive(corpus / "scans" / name, base / name, settings)
         return cache[name]
 
@@ -299,7 +300,7 @@ def test_linn_words_found(corpus: Path, scan_result: Callable[[str], TextResult]
 
 @pytest.mark.slow
 def test_mixed_pdf_ocrs_only_missing_pages(corpus: Path, tmp_path: Path) -> None:
-    result = produce_archive(corpus / "digital/pngx-multi-page-mixed.pdf", tmp_path, OcrSettings())
+    result = produce_archive(corpus / "digital/pngx-multi-page-mixed.pdf", tmp_path, OcrConfig())
     check_archive(result, tmp_path)
     assert result.ocr_performed and result.pages == 6
     texts = result.text.split("\f")
@@ -309,7 +310,7 @@ def test_mixed_pdf_ocrs_only_missing_pages(corpus: Path, tmp_path: Path) -> None
 
 @pytest.mark.slow
 def test_tagged_pdf_without_text_is_ocred(corpus: Path, tmp_path: Path) -> None:
-    result = produce_archive(corpus / "digital/pngx-tagged-but-no-text.pdf", tmp_path, OcrSettings())
+    result = produce_archive(corpus / "digital/pngx-tagged-but-no-text.pdf", tmp_path, OcrConfig())
     assert result.ocr_performed and "This is a test." in result.text
 
 
@@ -328,7 +329,7 @@ def test_page_with_a_few_characters_is_ocred_and_keeps_them(tmp_path: Path) -> N
     pdf.text(20, 40, "A born-digital page with plenty of real text on it.")
     src = tmp_path / "stamped.pdf"
     pdf.output(str(src))
-    result = produce_archive(src, tmp_path / "work", OcrSettings())
+    result = produce_archive(src, tmp_path / "work", OcrConfig())
     first, second = result.text.split("\f")
     assert result.ocr_performed
     assert "Quarterly statement" in first and "S. 1" in first
@@ -339,7 +340,7 @@ def test_page_with_a_few_characters_is_ocred_and_keeps_them(tmp_path: Path) -> N
 def test_german_scan_with_date(tmp_path: Path) -> None:
     src = render_scan(["Köln, den 15. März 2024", "Sehr geehrte Frau Müller,", "für Ihre Bestellung danken wir."],
                       tmp_path / "brief.png")
-    result = produce_archive(src, tmp_path / "work", OcrSettings(languages="deu+eng"))
+    result = produce_archive(src, tmp_path / "work", OcrConfig(languages="deu+eng"))
     assert "März" in result.text and "Müller" in result.text
     assert str(find_created_date(result.text, languages=["deu"])) == "2024-03-15"
 
@@ -348,14 +349,14 @@ def test_german_scan_with_date(tmp_path: Path) -> None:
 def test_bmp_and_default_dpi(tmp_path: Path) -> None:
     src = tmp_path / "scan.bmp"
     Image.open(render_scan(["Bitmap scans work too"], tmp_path / "s.png")).save(src, format="BMP")
-    result = produce_archive(src, tmp_path / "work", OcrSettings())
+    result = produce_archive(src, tmp_path / "work", OcrConfig())
     assert result.mime_type == "image/bmp" and "Bitmap scans work too" in result.text
 
 
 @pytest.mark.slow
 def test_always_forces_ocr(corpus: Path, tmp_path: Path) -> None:
     src = corpus / "digital/pngx-simple-digital.pdf"
-    result = produce_archive(src, tmp_path, OcrSettings(mode="always"))
+    result = produce_archive(src, tmp_path, OcrConfig(mode="always"))
     assert result.ocr_performed and result.pdfa
     assert result.archive_pdf.read_bytes() != src.read_bytes()
     assert "This is a test document." in result.text
@@ -366,26 +367,26 @@ def test_always_on_signed_pdf_invalidates_archive_signature(
     corpus: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.WARNING, logger="paperfs.consume.stages.ocr"):
-        result = produce_archive(corpus / "digital/pngx-signed.pdf", tmp_path, OcrSettings(mode="always"))
+        result = produce_archive(corpus / "digital/pngx-signed.pdf", tmp_path, OcrConfig(mode="always"))
     assert result.ocr_performed and "digitally signed PDF" in result.text
     assert "signature" in caplog.text
 
 
 @pytest.mark.slow
 def test_redo_replaces_old_ocr(corpus: Path, tmp_path: Path) -> None:
-    result = produce_archive(corpus / "digital/graph_ocred.pdf", tmp_path, OcrSettings(mode="redo"))
+    result = produce_archive(corpus / "digital/graph_ocred.pdf", tmp_path, OcrConfig(mode="redo"))
     assert result.ocr_performed and "Oppose" in result.text
 
 
 @pytest.mark.slow
 def test_redo_on_a_form_falls_back(corpus: Path, tmp_path: Path) -> None:
-    result = produce_archive(corpus / "digital/pngx-with-form.pdf", tmp_path, OcrSettings(mode="redo"))
+    result = produce_archive(corpus / "digital/pngx-with-form.pdf", tmp_path, OcrConfig(mode="redo"))
     assert "This is a PDF document with a form." in result.text
 
 
 @pytest.mark.slow
 def test_pdfa_born_digital(corpus: Path, tmp_path: Path) -> None:
-    settings = OcrSettings(pdfa_born_digital=True)
+    settings = OcrConfig(pdfa_born_digital=True)
     converted = produce_archive(corpus / "digital/graph_ocred.pdf", tmp_path / "a", settings)
     assert converted.pdfa and not converted.ocr_performed and "Oppose" in converted.text
     # /DocChecksum in the trailer: the internal PDF/A backend cannot confirm it,
@@ -402,7 +403,7 @@ def test_pdfa_born_digital(corpus: Path, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_missing_language_pack(corpus: Path, tmp_path: Path) -> None:
     with pytest.raises(MissingDependencyError) as e:
-        produce_archive(corpus / "scans/pngx-simple.png", tmp_path, OcrSettings(languages="eng+zzz"))
+        produce_archive(corpus / "scans/pngx-simple.png", tmp_path, OcrConfig(languages="eng+zzz"))
     assert "pngx-simple.png" in str(e.value) and "zzz" in str(e.value)
 
 
@@ -410,7 +411,7 @@ def test_missing_language_pack(corpus: Path, tmp_path: Path) -> None:
 def test_deskew_with_existing_text(corpus: Path, tmp_path: Path) -> None:
     # OCRmyPDF refuses deskew in redo mode: mixed PDFs are then force-OCRed on
     # the pages without text, and an explicit redo simply does not deskew.
-    mixed = produce_archive(corpus / "digital/pngx-multi-page-mixed.pdf", tmp_path / "a", OcrSettings(deskew=True))
+    mixed = produce_archive(corpus / "digital/pngx-multi-page-mixed.pdf", tmp_path / "a", OcrConfig(deskew=True))
     assert [f"Page {i}" in t for i, t in enumerate(mixed.text.split("\f"), 1)] == [True] * 6
-    redo = produce_archive(corpus / "digital/graph_ocred.pdf", tmp_path / "b", OcrSettings(mode="redo", deskew=True))
+    redo = produce_archive(corpus / "digital/graph_ocred.pdf", tmp_path / "b", OcrConfig(mode="redo", deskew=True))
     assert redo.ocr_performed and "Oppose" in redo.text

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from paperfs.errors import BrokenFileError, EncryptedFileError
-from paperfs.consume.stages.ocr import OcrSettings, produce_archive
+from paperfs.config import OcrConfig
+from paperfs.consume.stages.ocr import produce_archive
 from paperfs.consume.watcher import pdf_looks_complete
 from tests.helpers import init_root
 from tests.test_cli import paperfs
@@ -85,7 +86,7 @@ def test_every_complete_corpus_pdf_passes_the_text_stage(corpus: Path, tmp_path:
     # mode "never": the structural checks run, no OCR (that is tests/test_ocr.py's job)
     for pdf in complete_pdfs(corpus):
         try:
-            result = produce_archive(pdf, tmp_path / pdf.stem, OcrSettings(mode="never"))
+            result = produce_archive(pdf, tmp_path / pdf.stem, OcrConfig(mode="never"))
         except EncryptedFileError:
             assert pdf.parent.name == "broken", pdf  # the two password-protected ones
             continue
@@ -100,7 +101,7 @@ def test_text_stage_refuses_every_cut_as_truncated(corpus: Path, tmp_path: Path,
         part = tmp_path / f"cut-{cut}.pdf"
         part.write_bytes(data[:cut])
         try:
-            result = produce_archive(part, tmp_path / f"work-{cut}", OcrSettings(mode="never"))
+            result = produce_archive(part, tmp_path / f"work-{cut}", OcrConfig(mode="never"))
         except BrokenFileError as e:
             message = str(e)
             assert f"cut-{cut}.pdf" in message and "truncated" in message, message
@@ -120,7 +121,7 @@ def test_text_stage_refuses_a_pdf_cut_before_its_cross_reference_table(tmp_path:
         src = tmp_path / f"cut-{keep}.pdf"
         src.write_bytes(data[:keep])
         with pytest.raises(BrokenFileError, match=rf"cut-{keep}\.pdf.*truncated"):
-            produce_archive(src, tmp_path / f"work-{keep}", OcrSettings(mode="never"))
+            produce_archive(src, tmp_path / f"work-{keep}", OcrConfig(mode="never"))
 
 
 @pytest.mark.slow

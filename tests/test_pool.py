@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 from paperfs.errors import DocumentTimeoutError, EncryptedFileError, WorkerCrashedError
-from paperfs.consume.stages.ocr import OcrSettings
-from paperfs.consume.pipeline import DateSettings, WorkerTask, process
+from paperfs.config import DateConfig, OcrConfig
+from paperfs.consume.pipeline import WorkerTask, process
 from paperfs.consume.pool import SerialPool, WorkerPool
 from tests.pool_tasks import task
 
@@ -96,7 +96,7 @@ def test_born_digital_pdf_beside_an_ocr_job_with_a_short_timeout(corpus, tmp_pat
 
     def work(name: str, src) -> WorkerTask:
         return WorkerTask(job_id=name, input=src, scratch=tmp_path / name, filename=src.name,
-                          file_mtime=0.0, ocr=OcrSettings(), dates=DateSettings())
+                          file_mtime=0.0, ocr=OcrConfig(), dates=DateConfig())
 
     try:
         outcomes = run_all(pool, {"scan": work("scan", corpus / "scans/skew.pdf"),

@@ -16,18 +16,12 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from paperfs.config import DateConfig, OcrConfig
 from paperfs.consume.stages.content_dates import find_created_date
 from paperfs.errors import ConsumeError
-from paperfs.consume.stages.ocr import OcrSettings, produce_archive
+from paperfs.consume.stages.ocr import produce_archive
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class DateSettings:
-    order: str = "DMY"
-    languages: tuple[str, ...] = ("en", "de")
-    min_year: int = 1900
 
 
 @dataclass(frozen=True)
@@ -37,8 +31,8 @@ class WorkerTask:
     scratch: Path
     filename: str
     file_mtime: float
-    ocr: OcrSettings
-    dates: DateSettings
+    ocr: OcrConfig
+    dates: DateConfig
 
 
 @dataclass(frozen=True)
@@ -88,8 +82,8 @@ def process(task: WorkerTask) -> Processed:
         # Messages should name the user's file, not the job's internal copy.
         message = str(exc).replace(str(task.input), task.filename)
         raise type(exc)(message.replace(task.input.name, task.filename)) from None
-    created = find_created_date(result.text, date_order=task.dates.order,
-                                languages=list(task.dates.languages),
+    created = find_created_date(result.text, date_order=task.dates.date_order,
+                                languages=list(task.dates.date_languages),
                                 min_year=task.dates.min_year)
     from_content = created is not None
     if created is None:

@@ -8,7 +8,6 @@ in other processes, so every change to the tree happens here, in order.
 from __future__ import annotations
 
 import collections
-import dataclasses
 import datetime as dt
 import fcntl
 import json
@@ -33,8 +32,7 @@ from paperfs.index.sqlite import SqliteIndex
 from paperfs.consume.jobs import Job, WorkQueue
 from paperfs.archive.layout import DataRoot
 from paperfs.archive.naming import PathRules, PathTemplate
-from paperfs.consume.stages.ocr import OcrSettings
-from paperfs.consume.pipeline import DateSettings, Processed, WorkerTask, process
+from paperfs.consume.pipeline import Processed, WorkerTask, process
 from paperfs.consume.pool import SerialPool, WorkerPool
 from paperfs.archive.storage import MIN_ROOM, RoomWait, storage_errors, worker_lacked_room
 from paperfs.archive.treesync import sync
@@ -157,10 +155,6 @@ def open_archive(config: Config, lock: WriterLock) -> Archive:
     return archive
 
 
-def ocr_settings(config: Config) -> OcrSettings:
-    return OcrSettings(**dataclasses.asdict(config.ocr))
-
-
 class Consumer:
     def __init__(self, config: Config, *, serial: bool = False,
                  on_result: Callable[[Result], None] | None = None) -> None:
@@ -176,10 +170,6 @@ class Consumer:
         self.active: dict[str, Job] = {}
         self.results: list[Result] = []
         self.started = time.time()
-        self._ocr = ocr_settings(config)
-        self._dates = DateSettings(order=config.consume.date_order,
-                                   languages=config.consume.date_languages,
-                                   min_year=config.consume.min_year)
         self.index: SqliteIndex | None = None
         self.archive: Archive | None = None
         self.pool: Any = None
@@ -287,7 +277,7 @@ class Consumer:
     def _task(self, job: Job) -> WorkerTask:
         return WorkerTask(job_id=job.job_id, input=job.input, scratch=job.scratch,
                           filename=job.filename, file_mtime=job.file_mtime,
-                          ocr=self._ocr, dates=self._dates)
+                          ocr=self.config.ocr, dates=self.config.consume)
 
     def dispatch(self) -> None:
         while (self.jobs and self.pool.free > 0 and not self.stopping.is_set()

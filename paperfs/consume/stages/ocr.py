@@ -4,7 +4,7 @@ Runs inside a worker process, one document at a time, so OCRmyPDF is always
 called with ``jobs=1, use_threads=True`` and tesseract is kept to one thread
 (``OMP_THREAD_LIMIT=1``).
 
-How a file is handled (``OcrSettings.mode``):
+How a file is handled (``OcrConfig.mode``):
 
 ======================  ====================================================
 input                   auto (default)
@@ -86,11 +86,11 @@ from pathlib import Path
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
+from paperfs.config import OcrConfig
 from paperfs.consume.stages import convert
 from paperfs.consume.stages import detect as det
 from paperfs.errors import (
     BrokenFileError,
-    ConfigError,
     EncryptedFileError,
     MissingDependencyError,
     NotFoundError,
@@ -100,13 +100,11 @@ from paperfs.errors import (
 
 log = logging.getLogger(__name__)
 
-MODES = ("auto", "always", "never", "redo")
 ARCHIVE_NAME = "archive.pdf"
 #: Inputs up to this size are read once into memory and served from there
 #: (detection, pdfium, the archive copy); larger ones are opened by path.
 IN_MEMORY_LIMIT = 64 * 1024 * 1024
 _PDFA_FLAVOUR = "2b"  # what OCRmyPDF's default output type (pdfa-2) produces
-_LANGUAGES = re.compile(r"^[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*$")
 # pdfium text: drop control characters (incl. \f, our page separator) and
 # the non-characters some PDFs map glyphs to.
 _CONTROL = re.compile(r"[\x00-\x01\x03-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
@@ -117,35 +115,6 @@ _CONTROL = re.compile(r"[\x00-\x01\x03-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 _GARBAGE = re.compile(
     "[\ufffd\ue000-\uf8ff" + "".join(chr(c << 8) for c in range(0x21, 0x7F)) + "]"
 )
-
-
-@dataclass(frozen=True)
-class OcrSettings:
-    mode: str = "auto"  # auto | always | never | redo
-    languages: str = "eng"  # tesseract syntax, eng+deu
-    deskew: bool = False
-    rotate_pages: bool = False
-    clean: bool = False
-    pdfa_born_digital: bool = False  # run born-digital PDFs through PDF/A conversion too (slow)
-    image_dpi: int = 300  # assumed for images without DPI
-    min_text_chars: int = 20  # per page; fewer means the page needs OCR
-    tesseract_timeout: float = 180.0
-
-    def __post_init__(self) -> None:
-        # Validated here, at the edge, so a bad config fails at start-up and
-        # not inside a worker halfway through the inbox.
-        if self.mode not in MODES:
-            raise ConfigError(f"ocr.mode: {self.mode!r} is not one of {', '.join(MODES)}")
-        if not _LANGUAGES.match(self.languages):
-            raise ConfigError(
-                f"ocr.languages: {self.languages!r} is not in tesseract syntax, e.g. 'eng' or 'eng+deu'"
-            )
-        if not 10 <= self.image_dpi <= 2400:
-            raise ConfigError(f"ocr.image_dpi: {self.image_dpi} is not between 10 and 2400")
-        if self.min_text_chars < 0:
-            raise ConfigError(f"ocr.min_text_chars: {self.min_text_chars} must be >= 0")
-        if self.tesseract_timeout <= 0:
-            raise ConfigError(f"ocr.tesseract_timeout: {self.tesseract_timeout} must be > 0")
 
 
 @dataclass(frozen=True)
@@ -173,7 +142,7 @@ class _PdfInfo:
 # ------------------------------------------------------------------ public API
 
 
-def produce_archive(src: Path, workdir: Path, settings: OcrSettings) -> TextResult:
+def produce_archive(src: Path, workdir: Path, settings: OcrConfig) -> TextResult:
     """Turn *src* into ``workdir/archive.pdf`` plus its text.
 
     *workdir* is scratch space for this one job (created if missing);
@@ -244,7 +213,7 @@ def clean_page_text(raw: str) -> str:
 # ---------------------------------------------------------------- input kinds
 
 
-def _from_text(src: Path, archive: Path, settings: OcrSettings) -> TextResult:
+def _from_text(src: Path, archive: Path, settings: OcrConfig) -> TextResult:
     text = convert.read_text(src)
     pages = convert.text_to_pdf(src, archive, text=text)
     pdfa = False
@@ -256,7 +225,7 @@ def _from_text(src: Path, archive: Path, settings: OcrSettings) -> TextResult:
 
 
 def _from_image(
-    src: Path, mime: str, workdir: Path, archive: Path, settings: OcrSettings
+    src: Path, mime: str, workdir: Path, archive: Path, settings: OcrConfig
 ) -> TextResult:
     converted = workdir / "converted.pdf"
     pages = convert.image_to_pdf(src, converted, mime=mime, default_dpi=settings.image_dpi)
@@ -274,7 +243,7 @@ def _from_pdf(
     tail: bytes,
     workdir: Path,
     archive: Path,
-    settings: OcrSettings,
+    settings: OcrConfig,
 ) -> TextResult:
     info = _inspect_pdf(src, data, head, tail, workdir)
     source = info.repaired or src
@@ -450,7 +419,7 @@ def _ocr(
     name: str,
     pdf_in: Path,
     archive: Path,
-    settings: OcrSettings,
+    settings: OcrConfig,
     *,
     mime: str,
     mode: str,
@@ -487,7 +456,7 @@ def _run_ocrmypdf(
     name: str,
     pdf_in: Path,
     pdf_out: Path,
-    settings: OcrSettings,
+    settings: OcrConfig,
     *,
     mode: str,
     pages: list[int] | None = None,
@@ -546,7 +515,7 @@ def _run_ocrmypdf(
         raise OcrError(f"{name}: OCR failed unexpectedly ({type(e).__name__}: {_strip_paths(str(e))})") from e
 
 
-def _born_digital_pdfa(name: str, pdf_in: Path, dest: Path, settings: OcrSettings) -> bool:
+def _born_digital_pdfa(name: str, pdf_in: Path, dest: Path, settings: OcrConfig) -> bool:
     """Convert a PDF that already has text to PDF/A (OCRmyPDF skip mode, no
     page is OCRed). Returns True and leaves the PDF/A at *dest* on success
     (*dest* may be *pdf_in*); otherwise changes nothing and returns False."""
