@@ -25,7 +25,7 @@ from paperfs.archive.store import Archive
 from paperfs.archive.atomic import remove_stale_temps
 from paperfs.config import Config
 from paperfs.daemon.consumer import WriterLock, build_rules
-from paperfs.archive.document import read_sidecar_fast
+from paperfs.archive.document import read_sidecar
 from paperfs.errors import DataRootError, SidecarError
 from paperfs.index.base import Index, IndexEntry
 from paperfs.index.factory import open_index
@@ -73,7 +73,7 @@ def _parse_chunk(paths: list[str], archive_dir: str,
     for path in paths:
         try:
             st = os.stat(path)
-            doc = read_sidecar_fast(Path(path))
+            doc = read_sidecar(Path(path))
         except (SidecarError, OSError) as exc:
             out.append((path, 0, None, str(exc)))
             continue
