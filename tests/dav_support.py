@@ -17,12 +17,15 @@ from xml.etree import ElementTree
 
 from paperfs.archive.store import Archive
 from paperfs.config import Config, load_config
-from paperfs.daemon.consumer import WriterLock, open_archive
 from paperfs.archive.document import (ArchiveInfo, Document, Grants, OriginalInfo, Permissions,
                               read_sidecar)
 from paperfs.archive.layout import DataRoot
 from paperfs.access.users import UserAdmin, users_path
-from paperfs.archive.writer import LockedWriter
+from paperfs.archive.writer import LocalWriter
+from paperfs.daemon.housekeeping import trash_expiry
+from paperfs.daemon.intake import webdav_uploads
+from paperfs.daemon.scheduler import Scheduler
+from paperfs.runtime import Runtime
 
 PASSWORDS = {"alice": "alice-pw", "bob": "bob-pw", "carol": "carol-pw", "root": "root-pw"}
 #: request bodies: an exclusive write lock, and setting one dead property
@@ -212,7 +215,9 @@ def quote(path: str) -> str:
 @contextlib.contextmanager
 def running(tmp_path: Path, docs: Any = None, *, extra: str = "", writer: bool = True,
             digest: bool = False, tls: tuple[Path, Path] | None = None) -> Iterator[Dav]:
-    """A data root with users and documents (``docs(archive)`` adds them) and a server."""
+    """A data root with users and documents (``docs(archive)`` adds them) and a server,
+    with the jobs of the process that serves it: the hand-over of uploads, and with
+    the writer (``paperfs run``) trash expiry; without it, as ``paperfs dav``."""
     from paperfs.dav.server import DavServer
 
     tls_extra = ""
@@ -220,16 +225,21 @@ def running(tmp_path: Path, docs: Any = None, *, extra: str = "", writer: bool =
         tls_extra = f"  tls_cert: {tls[0]}\n  tls_key: {tls[1]}\n"
     root, config = init_root(tmp_path, tls_extra + extra)
     add_users(root, digest=digest)
-    lock = WriterLock(root.lock_file)
-    archive = open_archive(config, lock)
+    runtime = Runtime(config)
+    archive = runtime.open_archive()
     try:
         if docs is not None:
             docs(archive)
         if not writer:
-            archive.index.close()
-            lock.release()
-        server = DavServer(config, LockedWriter(archive) if writer else None)
+            runtime.close_archive(archive)
+        local = LocalWriter(archive) if writer else None
+        server = DavServer(runtime, local)
+        jobs = [webdav_uploads(server)]
+        if local is not None:
+            jobs.append(trash_expiry(local, config.dav.trash_days))
+        scheduler = Scheduler(jobs)
         server.start()
+        scheduler.start()
         context = None
         if tls is not None:
             context = ssl.create_default_context(cafile=str(tls[0]))
@@ -237,11 +247,11 @@ def running(tmp_path: Path, docs: Any = None, *, extra: str = "", writer: bool =
         try:
             yield Dav(root, config, server, archive if writer else None, context)
         finally:
+            scheduler.stop()
             server.stop()
     finally:
         if writer:
-            archive.index.close()
-            lock.release()
+            runtime.close_archive(archive)
 
 
 def request_once(port: int, method: str, path: str, user: str,

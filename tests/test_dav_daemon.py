@@ -7,7 +7,8 @@ import threading
 import time
 
 from paperfs.daemon.consumer import Consumer
-from paperfs.dav.server import DavServer
+from paperfs.daemon.service import Daemon
+from paperfs.runtime import Runtime
 
 from tests.dav_support import Dav, add_users, init_root
 from tests.samples import make_text_pdf
@@ -16,12 +17,13 @@ from tests.samples import make_text_pdf
 def test_upload_is_consumed_owned_and_listed(tmp_path):
     root, config = init_root(tmp_path, "  inbox_idle_seconds: 0.3\n")
     add_users(root)
-    consumer = Consumer(config, serial=True)
-    consumer.open()
-    server = DavServer(config, consumer.writer)
-    server.start()
-    loop = threading.Thread(target=consumer.run, daemon=True)
+    daemon = Daemon(Runtime(config), serial=True)
+    ready = threading.Event()
+    loop = threading.Thread(target=daemon.run, daemon=True,
+                            kwargs={"notify": lambda s: s == "READY=1" and ready.set()})
     loop.start()
+    assert ready.wait(60), "the daemon did not get ready"
+    consumer, server = daemon.consumer, daemon.dav
     dav = Dav(root, config, server)
     try:
         pdf = make_text_pdf(tmp_path / "scan.pdf", ["Zebrafish invoice 4711",
@@ -46,7 +48,5 @@ def test_upload_is_consumed_owned_and_listed(tmp_path):
         assert dav.move(f"/search/zebrafish/{names[0]}", f"/tags/paid/{names[0]}").status in (201, 204)
         assert dav.sidecar(result.doc.id).tags == ("paid",)
     finally:
-        consumer.stop()
+        daemon.stop()
         loop.join(30)
-        server.stop()
-        consumer.close()

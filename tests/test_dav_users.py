@@ -181,7 +181,8 @@ def test_cli_users_groups_saved_and_edit_permissions(tmp_path):
 
     # edit --owner/--grant on a filed document (no daemon: applied at once)
     from paperfs.config import load_config
-    from paperfs.daemon.consumer import WriterLock, open_archive
+    from paperfs.archive.lock import WriterLock
+    from paperfs.runtime import open_archive
     config = load_config(root.root / "paperfs.yml", environ={})
     lock = WriterLock(root.lock_file)
     archive = open_archive(config, lock)

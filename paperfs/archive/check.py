@@ -43,8 +43,7 @@ from paperfs.archive.atomic import atomic_copy
 from paperfs.config import Config
 from paperfs.archive.document import Document, read_sidecar
 from paperfs.errors import DataRootError, NotFoundError, SidecarError
-from paperfs.index.sqlite import SqliteIndex
-from paperfs.archive.layout import DataRoot
+from paperfs.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -119,11 +118,11 @@ def _walk(archive: Path) -> _Tree:
 
 
 class Checker:
-    def __init__(self, config: Config, *, quick: bool = False,
+    def __init__(self, runtime: Runtime | Config, *, quick: bool = False,
                  progress: Callable[[int], None] | None = None,
                  on_total: Callable[[int], None] | None = None) -> None:
-        self.config = config
-        self.root = DataRoot(config.data_root)
+        self.runtime = Runtime.of(runtime)
+        self.root = self.runtime.root
         self.quick = quick
         self.progress = progress
         self.on_total = on_total
@@ -229,7 +228,7 @@ class Checker:
         fix = ("run 'paperfs check --fix' or 'paperfs reindex --changed' (with the daemon "
                "stopped; a running daemon catches up by itself)")
         try:
-            index = SqliteIndex(self.root.index_db, create=False)
+            index = self.runtime.open_catalog(create=False)
         except (NotFoundError, DataRootError) as exc:
             report.problems.append(Problem("index-missing", self.rel(self.root.index_db),
                                            str(exc), "run 'paperfs reindex'", fixable=True))
@@ -269,7 +268,7 @@ class Checker:
             from paperfs.archive.reindex import reindex
 
             try:
-                reindex(self.config, changed=self.root.index_db.exists())
+                reindex(self.runtime, changed=self.root.index_db.exists())
             except DataRootError as exc:
                 report.notes.append(f"index not repaired: {exc}")
         quick, self.quick = self.quick, True  # checksums cannot change by fixing
@@ -299,7 +298,7 @@ class Checker:
             return adopted
         index = None
         try:
-            index = SqliteIndex(self.root.index_db, create=False)
+            index = self.runtime.open_catalog(create=False)
         except (NotFoundError, DataRootError):
             pass
         inbox_sums = self._inbox_checksums()
@@ -348,10 +347,10 @@ class Checker:
         return target
 
 
-def check(config: Config, *, fix: bool = False, quick: bool = False,
+def check(runtime: Runtime | Config, *, fix: bool = False, quick: bool = False,
           progress: Callable[[int], None] | None = None,
           on_total: Callable[[int], None] | None = None) -> CheckReport:
-    checker = Checker(config, quick=quick, progress=progress, on_total=on_total)
+    checker = Checker(runtime, quick=quick, progress=progress, on_total=on_total)
     report = checker.check()
     if fix and any(p.fixable for p in report.problems):
         checker.progress = None  # the second pass is not shown

@@ -21,16 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from paperfs.archive.store import Archive
-from paperfs.archive.atomic import remove_stale_temps
-from paperfs.config import Config
-from paperfs.daemon.consumer import WriterLock, build_rules
 from paperfs.archive.document import read_sidecar
-from paperfs.errors import DataRootError, SidecarError
-from paperfs.index.base import Index, IndexEntry
-from paperfs.index.factory import open_index
 from paperfs.archive.layout import DataRoot
+from paperfs.archive.recovery import finish_interrupted
 from paperfs.archive.treesync import SyncReport, iter_sidecars, sync
+from paperfs.config import Config
+from paperfs.errors import SidecarError
+from paperfs.index.base import Index, IndexEntry
+from paperfs.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -167,60 +165,40 @@ def count_sidecars(root: DataRoot) -> int:
     return sum(1 for _ in iter_sidecars(root.archive))
 
 
-def take_writer_lock(root: DataRoot, what: str) -> WriterLock:
-    lock = WriterLock(root.lock_file)
-    try:
-        lock.acquire()
-    except DataRootError as exc:
-        raise DataRootError(
-            f"{exc}. '{what}' needs the writer lock: stop the daemon first (it keeps the "
-            "index in step by itself while it runs), then run it again") from None
-    return lock
-
-
-def reindex(config: Config, *, changed: bool = False, stemming: str | None = None,
+def reindex(runtime: Runtime | Config, *, changed: bool = False, stemming: str | None = None,
             progress: Callable[[int], None] | None = None,
             on_total: Callable[[int], None] | None = None,
             on_maintain: Callable[[], None] | None = None) -> ReindexReport:
     """Rebuild (or, with ``changed``, bring up to date) the index of a data root;
     then the index's housekeeping (``on_maintain`` is told when that starts)."""
-    root = DataRoot(config.data_root)
-    root.check_initialised()
-    lock = take_writer_lock(root, "paperfs reindex")
+    runtime = Runtime.of(runtime)
+    root = runtime.root
     started = time.perf_counter()
     report = ReindexReport(changed_only=changed)
-    try:
+    # Interrupted pair moves are finished before the tree is read.
+    with runtime.archive(recover=False, command="paperfs reindex") as archive:
         total = count_sidecars(root)
         if on_total is not None:
             on_total(total)
-        index = open_index(config, root)
-        try:
-            rules = build_rules(config)
-            archive = Archive(root, config, index, rules)
-            for folder in (root.archive, root.originals, root.failed):
-                remove_stale_temps(folder)
-            archive.replay_journal()  # finish interrupted pair moves before reading the tree
-            if changed:
-                result = sync(archive, progress=progress)
-            else:
-                building = (index.rebuild_with(stemming) if stemming is not None
-                            else index.rebuilding())
-                workers = min(os.cpu_count() or 1, 4) if total >= _PARALLEL_FROM else 0
-                with building as fresh:
-                    result = rebuild_into(fresh, root, workers=workers, progress=progress)
-            maintain_started = time.perf_counter()
-            index.maintain(on_maintain)  # a rebuilt index has no champion lists yet
-            report.maintain_seconds = time.perf_counter() - maintain_started
-            report.scanned = result.scanned
-            report.indexed = result.indexed
-            report.removed = result.removed
-            report.problems = list(result.problems)
-            report.documents = index.count()
-            report.stemming = index.stemming
-        finally:
-            index.close()
-    finally:
-        lock.release()
+        index = archive.index
+        finish_interrupted(archive)
+        if changed:
+            result = sync(archive, progress=progress)
+        else:
+            building = (index.rebuild_with(stemming) if stemming is not None
+                        else index.rebuilding())
+            workers = min(os.cpu_count() or 1, 4) if total >= _PARALLEL_FROM else 0
+            with building as fresh:
+                result = rebuild_into(fresh, root, workers=workers, progress=progress)
+        maintain_started = time.perf_counter()
+        index.maintain(on_maintain)  # a rebuilt index has no champion lists yet
+        report.maintain_seconds = time.perf_counter() - maintain_started
+        report.scanned = result.scanned
+        report.indexed = result.indexed
+        report.removed = result.removed
+        report.problems = list(result.problems)
+        report.documents = index.count()
+        report.stemming = index.stemming
     report.seconds = time.perf_counter() - started
     log.info("reindex%s: %d sidecars, %d indexed, %d removed in %.1f s",
              " --changed" if changed else "", report.scanned, report.indexed, report.removed,

@@ -1,34 +1,276 @@
-"""Thread-safe access to the one writer for other threads of the daemon (WebDAV).
+"""The writer interface: every change to a data root goes through one of these methods.
 
-The consumer's main loop and, e.g., WebDAV request threads all change the
-archive through the same Archive object; this lock makes their changes happen
-one at a time, as if there were one writer thread.
+``DocumentWriter`` is what a user's changes need (WebDAV, ``paperfs edit``):
+edit a document's metadata (the pair moves if its path template says so),
+apply an uploaded sidecar, move a document into the trash, restore it,
+delete it for good. ``Writer`` adds what consuming and keeping the data root
+need: file or fail a job, resume one after a crash, apply a hand edit, expire
+the trash, the index's housekeeping, the start-up recovery.
+
+Implementations today, both in-process:
+
+* ``LocalWriter``: the one writer of a data root (its process holds the writer
+  lock). The consumer's loop, the scheduler and WebDAV request threads share
+  it; a re-entrant lock makes their changes happen one at a time, as if there
+  were one writer thread, and each change updates the index at once.
+* ``HandOffWriter``: a process beside a running daemon (``paperfs dav`` alone,
+  ``paperfs edit`` while the daemon runs). It changes files only — rewrites a
+  sidecar, moves a pair into or out of the trash — and the daemon's archive
+  watcher applies them like hand edits.
+
+A queue-based writer (scale-out) implements the same methods. Their ``change``
+and ``check`` arguments are functions of the document as it is now (``check``
+raises to refuse): such a writer runs them where the sidecar is read, in the
+caller's process, and sends the result with the version it was read at,
+retrying when another change came first.
 """
 
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
-from paperfs.archive.store import Archive
-from paperfs.archive.document import Document
+from paperfs.archive.atomic import atomic_write_text
+from paperfs.archive.document import Document, read_sidecar, write_sidecar
+from paperfs.archive.layout import DataRoot
+from paperfs.archive.recovery import recover
+from paperfs.archive.storage import storage_errors
+from paperfs.archive.trash import Trash
+from paperfs.errors import ConsumeError, NotFoundError
+from paperfs.index.base import Index
+
+if TYPE_CHECKING:
+    from paperfs.archive.store import Archive
+    from paperfs.consume.jobs import Job
 
 T = TypeVar("T")
+Change = Callable[[Document], Document]
+Check = Callable[[Document], None]
+YML = ".yml"
 
 
-class LockedWriter:
-    def __init__(self, archive: Archive, lock: threading.RLock | None = None) -> None:
+@dataclass(frozen=True)
+class Edited:
+    """A document after a change of its metadata."""
+
+    doc: Document
+    #: its path in archive/, without suffix
+    path: str
+    #: False: handed to the running daemon, which applies it (HandOffWriter)
+    applied: bool
+
+
+class DocumentWriter(ABC):
+    """The changes a user makes to filed documents."""
+
+    @abstractmethod
+    def update(self, doc_id: int, change: Change) -> Edited:
+        """Change a document's metadata; unchanged metadata writes nothing."""
+
+    @abstractmethod
+    def put_sidecar(self, rel: str, text: str, check: Check) -> str:
+        """Replace the sidecar archive/<rel>.yml with *text* (already validated) if
+        *check* passes on the current document; returns what happened
+        (``Archive.sidecar_changed``'s outcome, or "written")."""
+
+    @abstractmethod
+    def trash(self, doc_id: int, by: str, check: Check) -> None:
+        """Move a document into the trash."""
+
+    @abstractmethod
+    def restore(self, doc_id: int, check: Check, change: Change | None = None) -> str:
+        """Move a document out of the trash (and apply *change*); returns its path."""
+
+    @abstractmethod
+    def purge(self, doc_id: int, check: Check) -> None:
+        """Delete a trashed document for good, with its original."""
+
+    @abstractmethod
+    def recover_trash(self) -> int:
+        """Complete moves into or out of the trash that a crash interrupted."""
+
+
+class Writer(DocumentWriter):
+    """The one writer of a data root: everything a user changes, and consuming."""
+
+    @abstractmethod
+    def file(self, job: "Job", done: Any) -> Any:
+        """File a processed job (``Archive.commit``)."""
+
+    @abstractmethod
+    def resume(self, job: "Job") -> bool:
+        """Finish a job that was filed or failed before a crash; False: not yet."""
+
+    @abstractmethod
+    def fail(self, job: "Job", error: ConsumeError) -> Path:
+        """Move a job's input to failed/ with the reason beside it."""
+
+    @abstractmethod
+    def sidecar_changed(self, sidecar: Path) -> str:
+        """Apply a sidecar that changed on disk (a hand edit)."""
+
+    @abstractmethod
+    def expire_trash(self, days: float) -> int:
+        """Delete for good what was trashed more than *days* ago; returns how many."""
+
+    @abstractmethod
+    def maintain_index(self) -> None:
+        """The index's housekeeping (champion lists)."""
+
+    @abstractmethod
+    def recover(self) -> None:
+        """Bring the tree and the index to a consistent state after a stop or a crash."""
+
+
+class _DirectWriter(DocumentWriter):
+    """The user's changes made on the files of this data root, in this process.
+
+    Each operation gets the Archive (None: no writer here, so only files change)
+    and an index to look documents up in."""
+
+    def __init__(self, root: DataRoot) -> None:
+        self.root = root
+        self.trash_can = Trash(root)
+
+    @abstractmethod
+    def _run(self, operation: Callable[["Archive | None", Index], T]) -> T: ...
+
+    def _sidecar(self, rel: str) -> Path:
+        return self.root.archive / (rel + YML)
+
+    def _current(self, archive: "Archive | None", index: Index,
+                 doc_id: int) -> tuple[Document, str]:
+        if archive is not None:
+            return archive.load(doc_id)
+        ref = index.ref(doc_id)
+        if ref is None:
+            raise NotFoundError(f"no document with id {doc_id}")
+        return read_sidecar(self._sidecar(ref.path)), ref.path
+
+    def update(self, doc_id: int, change: Change) -> Edited:
+        def operation(archive: "Archive | None", index: Index) -> Edited:
+            if archive is not None:
+                doc = archive.update(doc_id, change)
+                ref = index.ref(doc_id)
+                assert ref is not None
+                return Edited(doc, ref.path, applied=True)
+            doc, rel = self._current(None, index, doc_id)
+            new = change(doc)
+            if new.metadata_equals(doc):
+                return Edited(doc, rel, applied=False)
+            with storage_errors():
+                write_sidecar(self._sidecar(rel), new)  # the daemon applies it
+            return Edited(new, rel, applied=False)
+
+        return self._run(operation)
+
+    def put_sidecar(self, rel: str, text: str, check: Check) -> str:
+        def operation(archive: "Archive | None", index: Index) -> str:
+            ref = index.ref_by_path(rel)
+            if ref is None:
+                raise NotFoundError(f"archive/{rel}{YML} is not a filed document's sidecar")
+            check(self._current(archive, index, ref.id)[0])
+            path = self._sidecar(rel)
+            atomic_write_text(path, text)
+            if archive is None:
+                return "written"  # the daemon applies it
+            return archive.sidecar_changed(path)
+
+        return self._run(operation)
+
+    def trash(self, doc_id: int, by: str, check: Check) -> None:
+        def operation(archive: "Archive | None", index: Index) -> None:
+            doc, rel = self._current(archive, index, doc_id)
+            check(doc)
+            self.trash_can.put(archive, doc_id, rel, by)
+
+        self._run(operation)
+
+    def _trashed(self, doc_id: int, check: Check) -> None:
+        entry = self.trash_can.get(doc_id)
+        if entry is None:
+            raise NotFoundError(f"document {doc_id} is not in the trash")
+        check(read_sidecar(entry.sidecar))
+
+    def restore(self, doc_id: int, check: Check, change: Change | None = None) -> str:
+        def operation(archive: "Archive | None", index: Index) -> str:
+            self._trashed(doc_id, check)
+            rel = self.trash_can.restore(archive, doc_id)
+            if change is not None:
+                if archive is not None:
+                    archive.update(doc_id, change)
+                else:
+                    sidecar = self._sidecar(rel)
+                    write_sidecar(sidecar, change(read_sidecar(sidecar)))
+            return rel
+
+        return self._run(operation)
+
+    def purge(self, doc_id: int, check: Check) -> None:
+        def operation(archive: "Archive | None", index: Index) -> None:
+            self._trashed(doc_id, check)
+            self.trash_can.purge(doc_id)
+
+        self._run(operation)
+
+    def recover_trash(self) -> int:
+        return self._run(lambda archive, index: self.trash_can.recover(archive))
+
+
+class HandOffWriter(_DirectWriter):
+    """Beside a running daemon: files change here, the daemon applies them.
+
+    ``reader`` gives an index to look documents up in (WebDAV: the request
+    thread's own connection)."""
+
+    def __init__(self, root: DataRoot, reader: Callable[[], Index]) -> None:
+        super().__init__(root)
+        self.reader = reader
+
+    def _run(self, operation: Callable[["Archive | None", Index], T]) -> T:
+        return operation(None, self.reader())
+
+
+class LocalWriter(_DirectWriter, Writer):
+    """The writer of a data root in this process, shared by its threads."""
+
+    def __init__(self, archive: "Archive") -> None:
+        super().__init__(archive.root)
         self.archive = archive
-        self.lock = lock or threading.RLock()
+        self.lock = threading.RLock()
 
-    def run(self, operation: Callable[[Archive], T]) -> T:
-        """Run any writer operation with exclusive access to the archive."""
-        with self.lock:
-            return operation(self.archive)
+    def _run(self, operation: Callable[["Archive | None", Index], T]) -> T:
+        with self.lock, storage_errors(self.root.index_db):  # SQLite's errors name no file
+            return operation(self.archive, self.archive.index)
 
-    def update(self, doc_id: int, change: Callable[[Document], Document]) -> Document:
-        return self.run(lambda a: a.update(doc_id, change))
+    def _do(self, operation: Callable[["Archive"], T]) -> T:
+        return self._run(lambda archive, _index: operation(archive))  # type: ignore[arg-type]
+
+    def file(self, job: "Job", done: Any) -> Any:
+        return self._do(lambda archive: archive.commit(job, done))
+
+    def resume(self, job: "Job") -> bool:
+        return self._do(lambda archive: archive.resume(job))
+
+    def fail(self, job: "Job", error: ConsumeError) -> Path:
+        return self._do(lambda archive: archive.fail(job, error))
 
     def sidecar_changed(self, sidecar: Path) -> str:
-        return self.run(lambda a: a.sidecar_changed(sidecar))
+        return self._do(lambda archive: archive.sidecar_changed(sidecar))
+
+    def expire_trash(self, days: float) -> int:
+        return self._do(lambda archive: self.trash_can.expire(days))
+
+    def maintain_index(self) -> None:
+        # Under the writer's lock: WebDAV edits wait (seconds at 100k documents, once
+        # per tenth of growth) instead of sharing the writer's connection.
+        self._do(lambda archive: archive.index.maintain())
+
+    def recover(self) -> None:
+        self._do(recover)
+
+    def close(self) -> None:
+        self.archive.index.close()

@@ -1,8 +1,9 @@
-"""The command line: ``paperfs``. The group and its shared helpers are in app.py;
-each command module registers its commands on it when imported here (they import
-app, never this package, so there is no circle)."""
+"""The command line: ``paperfs``. The group and what its commands share are in
+app.py; each command module registers its commands on the group when it is
+imported here (they import app, never this package: no circle)."""
 
-from paperfs.cli import dav_commands, index_commands, solr_commands  # noqa: F401  (register)
+from paperfs.cli import (archive_commands, dav_commands, index_commands,  # noqa: F401
+                         solr_commands, user_commands)
 from paperfs.cli.app import cli
 
 __all__ = ["cli", "main"]

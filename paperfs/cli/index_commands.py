@@ -1,7 +1,4 @@
-"""CLI commands around the index: ``search``, ``reindex``, ``check``.
-
-Registered on the main group by the import at the end of paperfs/cli.py.
-"""
+"""CLI commands around the index: ``search``, ``reindex``, ``check`` (registered on import)."""
 
 from __future__ import annotations
 
@@ -12,7 +9,7 @@ from typing import Any
 
 import click
 
-from paperfs.cli.app import _config, _json_default, cli
+from paperfs.cli.app import cli, json_default, progress_bar, runtime_of
 from paperfs.index.base import SORTS
 from paperfs.index.model import LOCAL_ADMIN, SearchResult
 from paperfs.search.query import QuerySyntaxError
@@ -77,15 +74,8 @@ def search(ctx: click.Context, query: tuple[str, ...], as_json: bool, limit: int
     paperfs search tag:unpaid --sort -created --json
     paperfs search invoice -acme        (words joined by spaces; -word excludes)
     """
-    from paperfs.index.factory import open_index
-    from paperfs.archive.layout import DataRoot
-
     text = " ".join(query)
-    config = _config(ctx)
-    root = DataRoot(config.data_root)
-    root.check_initialised()
-    index = open_index(config, root, readonly=True, create=False)
-    try:
+    with runtime_of(ctx).initialised().reading() as index:
         try:
             result = index.search(text, user=LOCAL_ADMIN, sort=sort, limit=limit,
                                   offset=offset)
@@ -95,15 +85,13 @@ def search(ctx: click.Context, query: tuple[str, ...], as_json: bool, limit: int
             click.echo(str(exc), err=True)
             ctx.exit(exc.exit_code)
             return
-    finally:
-        index.close()
     if as_json:
         data: dict[str, Any] = {"query": text, "total": result.total, "offset": result.offset,
                                 "limit": result.limit, "sort": result.sort,
                                 "hits": [hit.to_json() for hit in result.hits]}
         if counts is not None:
             data["facets"] = counts.as_dicts()
-        click.echo(json.dumps(data, ensure_ascii=False, indent=1, default=_json_default))
+        click.echo(json.dumps(data, ensure_ascii=False, indent=1, default=json_default))
         return
     _render_text(result, text, _stdout_is_tty())
     if counts is not None:
@@ -114,11 +102,6 @@ def search(ctx: click.Context, query: tuple[str, ...], as_json: bool, limit: int
                 listed = ", ".join(f"{c.value} ({c.count:,})" for c in values[:15])
                 more = f", … {len(values) - 15} more" if len(values) > 15 else ""
                 click.echo(f"{label}: {listed}{more}")
-
-
-def _progress(total: int, label: str) -> Any:
-    return click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True,
-                             show_percent=True)
 
 
 @cli.command()
@@ -141,12 +124,12 @@ def reindex(ctx: click.Context, changed: bool, stemming: str | None) -> None:
 
     if changed and stemming:
         raise UsageError("--stemming needs a full rebuild; leave out --changed")
-    config = _config(ctx)
+    runtime = runtime_of(ctx)
     bar: Any = None
 
     def on_total(total: int) -> None:
         nonlocal bar
-        bar = _progress(total, "reindex" + (" --changed" if changed else ""))
+        bar = progress_bar(total, "reindex" + (" --changed" if changed else ""))
         bar.__enter__()
 
     def on_maintain() -> None:
@@ -158,7 +141,7 @@ def reindex(ctx: click.Context, changed: bool, stemming: str | None) -> None:
                    err=True)
 
     try:
-        report = run_reindex(config, changed=changed, stemming=stemming,
+        report = run_reindex(runtime, changed=changed, stemming=stemming,
                              progress=lambda n: bar.update(n) if bar is not None else None,
                              on_total=on_total, on_maintain=on_maintain)
     finally:
@@ -193,17 +176,17 @@ def check(ctx: click.Context, fix: bool, quick: bool, as_json: bool) -> None:
     duplicate ids, index in step with the tree. Exit code 1 while errors remain."""
     from paperfs.archive.check import check as run_check
 
-    config = _config(ctx)
+    runtime = runtime_of(ctx)
     bar: Any = None
 
     def on_total(total: int) -> None:
         nonlocal bar
         if not as_json:
-            bar = _progress(total, "checking" + ("" if quick else " (with checksums)"))
+            bar = progress_bar(total, "checking" + ("" if quick else " (with checksums)"))
             bar.__enter__()
 
     try:
-        report = run_check(config, fix=fix, quick=quick,
+        report = run_check(runtime, fix=fix, quick=quick,
                            progress=lambda n: bar.update(n) if bar is not None else None,
                            on_total=on_total)
     finally:

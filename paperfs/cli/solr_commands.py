@@ -1,7 +1,5 @@
-"""CLI commands for the Solr index backend: ``paperfs solr init`` and ``paperfs solr status``.
-
-Registered on the main group by the import at the end of paperfs/cli.py.
-"""
+"""CLI commands for the Solr index backend: ``paperfs solr init`` and ``paperfs solr status``
+(registered on import)."""
 
 from __future__ import annotations
 
@@ -11,18 +9,19 @@ from typing import Any
 
 import click
 
-from paperfs.cli.app import _config, cli
-from paperfs.config import Config
+from paperfs.cli.app import cli, runtime_of
 from paperfs.errors import UsageError
+from paperfs.runtime import Runtime
 
 
-def _solr_config(ctx: click.Context) -> Config:
-    config = _config(ctx)
+def _solr_runtime(ctx: click.Context) -> Runtime:
+    runtime = runtime_of(ctx)
+    config = runtime.config
     if not (config.index.url or config.index.zk_hosts):
         raise UsageError("no Solr configured: set index.url (standalone Solr) or "
                          "index.zk_hosts (SolrCloud), and index.backend: solr "
                          "(docs/deployment.md)")
-    return config
+    return runtime
 
 
 @cli.group(name="solr")
@@ -60,7 +59,7 @@ def init(ctx: click.Context, configset: Path | None, configset_name: str, shards
     """
     from paperfs.index.solr import SolrAdmin, SolrIndex, default_configset
 
-    config = _solr_config(ctx)
+    config = _solr_runtime(ctx).config
     index = SolrIndex.from_config(config.index, check_schema=False)
     try:
         result = SolrAdmin(index).init(configset or default_configset(),
@@ -89,16 +88,11 @@ def status(ctx: click.Context, as_json: bool) -> None:
 
     Exit status 1 when Solr is unreachable or not usable.
     """
-    from paperfs.index.factory import index_status
-    from paperfs.index.sqlite import SqliteIndex
-    from paperfs.archive.layout import DataRoot
-
-    config = _solr_config(ctx)
-    root = DataRoot(config.data_root)
-    info: dict[str, Any] = index_status(config, root, probe=True)
-    info["backend"] = config.index.backend
-    if root.index_db.exists():
-        catalog = SqliteIndex(root.index_db, create=False)
+    runtime = _solr_runtime(ctx)
+    info: dict[str, Any] = runtime.index_status(probe=True)
+    info["backend"] = runtime.config.index.backend
+    if runtime.root.index_db.exists():
+        catalog = runtime.open_catalog(create=False)
         try:
             info["catalog_documents"] = catalog.count()
         finally:

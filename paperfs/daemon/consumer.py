@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
-import fcntl
 import json
 import logging
 import os
@@ -18,41 +17,39 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Callable, Iterable
 
 from paperfs.archive.store import Archive
-from paperfs.archive.atomic import (atomic_copy, atomic_write_bytes, overwrite_in_place,
-                            prune_empty_dirs, remove_stale_temps, unused_path)
+from paperfs.archive.atomic import atomic_write_bytes, overwrite_in_place, prune_empty_dirs
 from paperfs.config import Config
 from paperfs.archive.document import Document
-from paperfs.errors import (ConsumeError, DataRootError, EmptyFileError, StorageError,
+from paperfs.errors import (ConsumeError, EmptyFileError, StorageError,
                             UnsupportedFileError, BrokenFileError)
-from paperfs.index.factory import open_index
-from paperfs.index.sqlite import SqliteIndex
+from paperfs.index.base import Index
 from paperfs.consume.jobs import Job, WorkQueue
-from paperfs.archive.layout import DataRoot
-from paperfs.archive.naming import PathRules, PathTemplate
 from paperfs.consume.pipeline import Processed, WorkerTask, process
-from paperfs.consume.pool import SerialPool, WorkerPool
 from paperfs.archive.storage import MIN_ROOM, RoomWait, storage_errors, worker_lacked_room
-from paperfs.archive.treesync import sync
 from paperfs.access.users import owner_from_inbox
 from paperfs.consume.watcher import InboxWatcher, SidecarWatcher
-from paperfs.archive.writer import LockedWriter
+from paperfs.archive.writer import Writer
+from paperfs.daemon.housekeeping import index_maintenance, trash_expiry
+from paperfs.daemon.pool_protocol import Pool
+from paperfs.daemon.scheduler import Scheduler
+from paperfs.runtime import Runtime
+
+# Importable from here still (tests and scripts written before issue 12).
+from paperfs.archive.lock import WriterLock  # noqa: F401
+from paperfs.index.factory import open_index  # noqa: F401
+from paperfs.runtime import open_archive  # noqa: F401
 
 log = logging.getLogger(__name__)
 
-#: how often (seconds) the idle daemon asks the index whether it needs housekeeping
-MAINTAIN_SECONDS = 60.0
 #: status.json is padded to whole blocks of this size, so that on a full disk it can
 #: be rewritten in the blocks it has
 STATUS_BLOCK = 4096
 #: what a one-shot command that met a full disk leaves behind
 LEFT_QUEUED = ("what was not filed waits in .paperfs/work and is filed by the next "
                "'paperfs run' or 'paperfs consume'")
-
-T = TypeVar("T")
-
 
 @dataclass(frozen=True)
 class Result:
@@ -64,105 +61,15 @@ class Result:
     error: ConsumeError | None = None
 
 
-class WriterLock:
-    """Only one process changes a data root; a second one is told who holds it."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._fd: int | None = None
-
-    def acquire(self) -> None:
-        with storage_errors(self.path):  # a read-only data root: one line, not a traceback
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
-            os.close(fd)
-            raise DataRootError(f"{self.path.parent.parent}: another paperfs process "
-                                f"(pid {holder}) is working on this data root") from None
-        holder = f"{os.getpid()}\n".encode()
-        # Written over the old pid before truncating: on a full disk the block is reused.
-        os.pwrite(fd, holder, 0)
-        os.ftruncate(fd, len(holder))
-        self._fd = fd
-
-    def held_elsewhere(self) -> bool:
-        try:
-            self.acquire()
-        except DataRootError:
-            return True
-        self.release()
-        return False
-
-    def release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-
-def build_rules(config: Config) -> PathRules:
-    rules = []
-    for i, rule in enumerate(config.archive.paths):
-        key = f"archive.paths[{i}]"
-        condition = None
-        if rule.when:
-            from paperfs.search.match import compile_condition
-            condition = compile_condition(rule.when, key=f"{key}.when")
-        rules.append((condition, PathTemplate(rule.path, key=f"{key}.path")))
-    return PathRules(rules, unknown=config.archive.unknown_correspondent,
-                     max_bytes=config.archive.max_name_bytes)
-
-
-def take_archive(config: Config, lock: WriterLock) -> Archive:
-    """Take the writer lock and open the archive (not yet brought up to date: recover)."""
-    root = DataRoot(config.data_root)
-    root.check_initialised()
-    root.create()
-    lock.acquire()
-    try:
-        with storage_errors(root.index_db):
-            return Archive(root, config, open_index(config, root), build_rules(config))
-    except BaseException:
-        lock.release()
-        raise
-
-
-def recover(archive: Archive) -> None:
-    """Bring the tree and the index to a consistent state after a stop or a crash."""
-    for folder in (archive.root.archive, archive.root.originals, archive.root.failed):
-        remove_stale_temps(folder)
-    moved = archive.replay_journal()
-    if moved:
-        log.info("completed %d interrupted move(s)", moved)
-    report = sync(archive)
-    if report.indexed or report.removed:
-        log.info("archive changed while stopped: %d indexed, %d removed",
-                 report.indexed, report.removed)
-
-
-def open_archive(config: Config, lock: WriterLock) -> Archive:
-    """Take the writer lock and bring the tree and index to a consistent state."""
-    archive = take_archive(config, lock)
-    try:
-        with storage_errors(archive.root.index_db):
-            recover(archive)
-    except BaseException:
-        archive.index.close()
-        lock.release()
-        raise
-    return archive
-
-
 class Consumer:
-    def __init__(self, config: Config, *, serial: bool = False,
+    def __init__(self, runtime: Runtime | Config, *, serial: bool = False,
                  on_result: Callable[[Result], None] | None = None) -> None:
-        self.config = config
-        self.root = DataRoot(config.data_root)
+        self.runtime = Runtime.of(runtime)
+        self.config = self.runtime.config
+        self.root = self.runtime.root
         self.serial = serial
         self.on_result = on_result
-        self.lock = WriterLock(self.root.lock_file)
+        self.lock = self.runtime.lock
         self.queue = WorkQueue(self.root.work)
         self.wake = threading.Event()
         self.stopping = threading.Event()
@@ -170,28 +77,29 @@ class Consumer:
         self.active: dict[str, Job] = {}
         self.results: list[Result] = []
         self.started = time.time()
-        self.index: SqliteIndex | None = None
+        self.index: Index | None = None
         self.archive: Archive | None = None
-        self.pool: Any = None
-        self.writer: LockedWriter | None = None
+        self.pool: Pool | None = None
+        self.writer: Writer | None = None
         self.inbox_watcher: InboxWatcher | None = None
         self.sidecar_watcher: SidecarWatcher | None = None
         #: work that found its filesystem full, and the pause it causes
         self.room = RoomWait()
+        #: the daemon's upkeep (open() adds it) and polling intake sources, run by run()
+        self.scheduler = Scheduler(())
 
     # ------------------------------------------------------------ lifecycle
 
     def open(self) -> None:
-        self.archive = take_archive(self.config, self.lock)
-        self.index = self.archive.index
-        self.writer = LockedWriter(self.archive)
+        writer = self.writer = self.runtime.open_writer(recover=False)
+        self.archive = writer.archive
+        self.index = writer.archive.index
         # On a full disk the start-up checks wait for room like any other write.
-        self._attempt("the start-up check of the archive", lambda: self._write(recover))
+        self._attempt("the start-up check of the archive", writer.recover)
         self._recover_jobs()
-        pool_cls = SerialPool if self.serial else WorkerPool
-        self.pool = pool_cls(process, workers=self.config.workers,
-                             timeout=self.config.consume.timeout_seconds,
-                             idle_seconds=self.config.consume.worker_idle_seconds)
+        self.scheduler.add(index_maintenance(writer, when=self.at_rest))
+        self.scheduler.add(trash_expiry(writer, self.config.dav.trash_days))
+        self.pool = self.runtime.worker_pool(process, serial=self.serial)
 
     def _recover_jobs(self) -> None:
         for job in self.queue.pending():
@@ -199,21 +107,17 @@ class Consumer:
                           self._room_for(job))
 
     def _recover_job(self, job: Job) -> None:
-        if self._write(lambda archive: archive.resume(job)):
+        if self._writer.resume(job):
             self.queue.finish(job)
         else:
             log.info("resuming job %s (%s)", job.job_id, job.source)
             self.jobs.append(job)
 
     def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(kill=True)
         for watcher in (self.inbox_watcher, self.sidecar_watcher):
             if watcher is not None:
                 watcher.stop()
-        if self.index is not None:
-            self.index.close()
-        self.lock.release()
+        self.runtime.close()  # the workers, the writer and its index, the lock
 
     # ------------------------------------------------------------ intake
 
@@ -302,7 +206,7 @@ class Consumer:
 
     def _commit(self, job: Job, done: Processed) -> None:
         try:
-            job, doc = self._write(lambda archive: archive.commit(job, done))
+            job, doc = self._writer.file(job, done)
         except ConsumeError as exc:
             self._fail(job, exc)
             return
@@ -323,17 +227,17 @@ class Consumer:
                       self._room_for(job))
 
     def _fail(self, job: Job, error: ConsumeError) -> None:
-        path = self._write(lambda archive: archive.fail(job, error))
+        path = self._writer.fail(job, error)
         self.queue.finish(job)
         self._report(Result(source=job.source, path=str(path), error=error))
 
     # ------------------------------------------------------------ a full disk
 
-    def _write(self, operation: Callable[[Archive], T]) -> T:
-        """A writer operation; a full or read-only filesystem raises StorageError."""
+    @property
+    def _writer(self) -> Writer:
+        """The writer (open() made it); a full or read-only filesystem raises StorageError."""
         assert self.writer is not None
-        with storage_errors(self.root.index_db):  # SQLite's errors name no file
-            return self.writer.run(operation)
+        return self.writer
 
     def _attempt(self, what: str, operation: Callable[[], None], need: int = MIN_ROOM) -> None:
         """Do operation; if its filesystem has no room, it waits and the daemon pauses."""
@@ -369,6 +273,10 @@ class Consumer:
     def idle(self) -> bool:
         return not self.jobs and not self.active
 
+    def at_rest(self) -> bool:
+        """Nothing to consume and no wait for room: time for housekeeping."""
+        return self.idle() and not self.room.paused
+
     def step(self, timeout: float) -> None:
         self.dispatch()
         if self.active:
@@ -398,7 +306,7 @@ class Consumer:
         notify("READY=1")
         log.info("paperfs consumer ready: watching %s with %d worker(s)",
                  ", ".join(str(p) for p in self.inboxes()), self.pool.size)
-        last_status = last_maintained = 0.0
+        last_status = 0.0
         poll = self.config.inbox.poll_seconds
         while not self.stopping.is_set():
             if self.room.retry():
@@ -408,10 +316,8 @@ class Consumer:
             for sidecar in self.sidecar_watcher.changed():
                 self._attempt(str(sidecar), lambda sidecar=sidecar: self._apply_edit(sidecar))
             self.step(poll)
+            self.scheduler.run_due()
             now = time.monotonic()
-            if self.idle() and not self.room.paused and now - last_maintained >= MAINTAIN_SECONDS:
-                last_maintained = now
-                self.maintain_index()
             if now - last_status >= 1.0:
                 last_status = now
                 self.write_status()
@@ -422,27 +328,11 @@ class Consumer:
 
     def _apply_edit(self, sidecar: Path) -> None:
         try:
-            self._write(lambda archive: archive.sidecar_changed(sidecar))
+            self._writer.sidecar_changed(sidecar)
         except StorageError:
             raise  # it waits for room (the edit is in the sidecar on disk meanwhile)
         except Exception:  # noqa: BLE001 - one bad edit must not stop the daemon
             log.exception("could not apply the change to %s", sidecar)
-
-    def maintain_index(self) -> None:
-        """The index's housekeeping (SqliteIndex: champion lists refreshed once the
-        archive has grown by a tenth), while nothing waits to be consumed."""
-        started = time.monotonic()
-        try:
-            # Under the writer lock: WebDAV edits wait (seconds at 100k documents,
-            # once per tenth of growth) instead of sharing the writer's connection.
-            self._write(lambda archive: archive.index.maintain())
-        except StorageError as problem:
-            log.warning("index housekeeping skipped: %s", problem)
-        except Exception:  # noqa: BLE001 - searches still work without it
-            log.exception("index housekeeping failed; searches stay correct, maybe slower")
-        took = time.monotonic() - started
-        if took >= 1.0:
-            log.info("index housekeeping took %.1f s", took)
 
     def _drain(self) -> None:
         """On shutdown: let in-flight documents finish for a while, then return them."""
@@ -514,52 +404,3 @@ def _incomplete_error(kind: str, filename: str, seconds: float) -> ConsumeError:
     return BrokenFileError(f"{filename} is not a complete PDF (it does not end with its "
                            f"end-of-file marker %%EOF, or does not parse) and did not change for {seconds:g}s: a truncated "
                            "file or an aborted upload. Upload it again.")
-
-
-def handoff_to_inbox(root: DataRoot, files: Iterable[Path]) -> list[Path]:
-    """Give files to a running daemon: copy each into the inbox atomically.
-
-    The copy is made under an ignored temporary name and renamed, so the
-    watcher never sees a half-written file.
-    """
-    out = []
-    for path in files:
-        target = unused_path(root.inbox, path.name)
-        with storage_errors():
-            atomic_copy(path, target)
-        out.append(target)
-    return out
-
-
-def edit_document(config: Config, doc_id: int,
-                  change: Callable[[Document], Document]) -> tuple[Document, str, bool]:
-    """Change a document. Applied here when no daemon runs; with a daemon running,
-    the sidecar is rewritten and the daemon applies it like a hand edit.
-    Returns (document, archive path, applied here)."""
-    from paperfs.archive.document import read_sidecar, write_sidecar
-    from paperfs.errors import NotFoundError
-
-    root = DataRoot(config.data_root)
-    lock = WriterLock(root.lock_file)
-    try:
-        archive = open_archive(config, lock)
-    except DataRootError:
-        index = SqliteIndex(root.index_db)
-        ref = index.ref(doc_id)
-        index.close()
-        if ref is None:
-            raise NotFoundError(f"no document with id {doc_id}") from None
-        sidecar = root.archive / (ref.path + ".yml")
-        doc = change(read_sidecar(sidecar))
-        with storage_errors():
-            write_sidecar(sidecar, doc)
-        return doc, ref.path, False
-    try:
-        with storage_errors(root.index_db):
-            doc = archive.update(doc_id, change)
-        ref = archive.index.ref(doc_id)
-        assert ref is not None
-        return doc, ref.path, True
-    finally:
-        archive.index.close()
-        lock.release()

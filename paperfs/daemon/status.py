@@ -13,6 +13,7 @@ from paperfs.archive.store import FAILED_INFO_SUFFIX
 from paperfs.config import Config
 from paperfs.archive.layout import DataRoot
 from paperfs.archive.storage import read_only
+from paperfs.runtime import Runtime
 
 
 def _read_status_file(root: DataRoot) -> dict[str, Any] | None:
@@ -55,12 +56,10 @@ def _failed(root: DataRoot) -> list[dict[str, Any]]:
     return out
 
 
-def _documents(root: DataRoot) -> int:
-    from paperfs.index.sqlite import SqliteIndex
-
-    if not root.index_db.exists():
+def _documents(runtime: Runtime) -> int:
+    if not runtime.root.index_db.exists():
         return 0  # no daemon has run yet
-    index = SqliteIndex(root.index_db, create=False)  # a reader: works on a read-only root
+    index = runtime.open_catalog(create=False)  # a reader: works on a read-only root
     try:
         return index.count()
     finally:
@@ -79,12 +78,10 @@ def _storage(root: DataRoot, daemon: dict[str, Any]) -> str | None:
     return None
 
 
-def collect_status(config: Config) -> dict[str, Any]:
-    from paperfs.index.factory import index_status
-
-    root = DataRoot(config.data_root)
-    root.check_initialised()
-    documents = _documents(root)
+def collect_status(runtime: Runtime | Config) -> dict[str, Any]:
+    runtime = Runtime.of(runtime).initialised()
+    config, root = runtime.config, runtime.root
+    documents = _documents(runtime)
     daemon = _daemon(root)
     inbox_files = sum(len(files) for inbox in config.inbox.folders
                       for _d, _s, files in os.walk(root.root / inbox))
@@ -96,5 +93,5 @@ def collect_status(config: Config) -> dict[str, Any]:
         "work_queue": sum(1 for p in root.work.iterdir() if p.is_dir()) if root.work.exists() else 0,
         "documents": documents,
         "failed": _failed(root),
-        "index": index_status(config, root),
+        "index": runtime.index_status(),
     }

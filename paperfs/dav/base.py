@@ -322,5 +322,77 @@ class DocFile(Props, DAVNonCollection):
             self.provider.prop_manager.remove_properties(self.get_ref_url(), self.environ)
 
 
+class ReadOnlyFile(Props, DAVNonCollection):
+    """A file served as it is on disk: no locks, no properties, no writes, deletes,
+    moves or copies (each refused with its ``refuse_*`` message, 403). Subclasses
+    allow what they need and may answer dates and the ETag from elsewhere."""
+
+    content_type = "application/octet-stream"
+    refuse_props = "properties of this file cannot be set"
+    refuse_write = "this file cannot be changed"
+    refuse_delete = "this file cannot be deleted"
+    refuse_move = "this file cannot be moved or renamed"
+    refuse_copy = "this file cannot be copied"
+
+    def __init__(self, path: str, environ: dict, name: str, fs_path: str) -> None:
+        super().__init__(path, environ)
+        self.name = name
+        self.fs_path = fs_path
+        try:
+            self._stat: os.stat_result | None = os.stat(fs_path)
+        except FileNotFoundError:
+            self._stat = None
+
+    def get_content_length(self) -> int:
+        return self._stat.st_size if self._stat else 0
+
+    def get_content_type(self) -> str:
+        return self.content_type
+
+    def get_creation_date(self) -> float | None:
+        return self._stat.st_ctime if self._stat else None
+
+    def get_display_name(self) -> str:
+        return self.name
+
+    def get_etag(self) -> str | None:
+        if self._stat is None:
+            return None
+        return f"{self._stat.st_mtime_ns:x}-{self._stat.st_size:x}"
+
+    def get_last_modified(self) -> float | None:
+        return self._stat.st_mtime if self._stat else None
+
+    def support_etag(self) -> bool:
+        return True
+
+    def support_ranges(self) -> bool:
+        return True
+
+    def get_content(self) -> Any:
+        try:
+            return open(self.fs_path, "rb", buffering=BLOCK)
+        except FileNotFoundError:
+            raise not_found(self.path) from None
+
+    def prevent_locking(self) -> bool:
+        return True
+
+    def set_property_value(self, name: str, value: Any, *, dry_run: bool = False) -> Any:
+        raise forbidden(self.refuse_props)
+
+    def begin_write(self, *, content_type: str | None = None) -> Any:
+        raise forbidden(self.refuse_write)
+
+    def handle_delete(self) -> bool:
+        raise forbidden(self.refuse_delete)
+
+    def handle_move(self, dest_path: str) -> bool:
+        raise forbidden(self.refuse_move)
+
+    def handle_copy(self, dest_path: str, *, depth_infinity: bool) -> bool:
+        raise forbidden(self.refuse_copy)
+
+
 def timestamp(value: dt.datetime | None) -> float | None:
     return value.timestamp() if value is not None else None

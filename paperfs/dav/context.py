@@ -12,17 +12,16 @@ from wsgidav import util
 from wsgidav.dav_error import HTTP_FORBIDDEN, HTTP_NOT_FOUND, DAVError
 
 from paperfs.archive.atomic import atomic_write_text
-from paperfs.config import Config
+from paperfs.archive.writer import DocumentWriter, HandOffWriter
 from paperfs.errors import NotFoundError, DataRootError, SearchBackendError
 from paperfs.index.base import Index
 from paperfs.index.model import User
-from paperfs.archive.layout import DataRoot
 from paperfs.search.saved import SavedSearches
 from paperfs.archive.trash import Trash
 from paperfs.access.users import UserStore, users_path
 
 if TYPE_CHECKING:
-    from paperfs.archive.writer import LockedWriter
+    from paperfs.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -120,19 +119,22 @@ class FolderRegistry:
 class Services:
     """Shared by all request threads of one server."""
 
-    def __init__(self, config: Config, writer: "LockedWriter | None",
+    def __init__(self, runtime: "Runtime", writer: DocumentWriter | None,
                  index_factory: Callable[[], Index]) -> None:
+        """``writer``: None beside a running daemon: changes are handed to it."""
         from paperfs.dav.editor import Editor
         from paperfs.dav.inbox import Uploads
 
-        self.config = config
-        self.root = DataRoot(config.data_root)
-        self.writer = writer
+        config = self.config = runtime.config
+        self.root = runtime.root
+        #: every change goes through it (the daemon's, or a hand-off to the daemon)
+        self.writer = writer or HandOffWriter(self.root, self.index)
         self.users = UserStore(users_path(self.root.root))
         self.saved = SavedSearches(self.root.root, config.dav.saved)
+        #: for listing /trash (changes go through the writer)
         self.trash = Trash(self.root)
         self.folders = FolderRegistry(self.root.state / "dav-folders.yml")
-        self.editor = Editor(self.root, writer, self.trash)
+        self.editor = Editor(self.writer)
         inbox = self.root.root / config.inbox.folders[0]
         self.uploads = Uploads(inbox, config.inbox.ignore, config.dav.inbox_idle_seconds)
         self.max_name_bytes = config.archive.max_name_bytes

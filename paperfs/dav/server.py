@@ -1,4 +1,4 @@
-"""The WebDAV server: the WSGI stack on cheroot, plus its housekeeping thread.
+"""The WebDAV server: the WSGI stack on cheroot.
 
 Request path, outermost first::
 
@@ -8,10 +8,11 @@ Request path, outermost first::
          -> PaperfsProvider)
 
 ``paperfs run`` starts it in the daemon with the daemon's writer
-(``DavServer(config, consumer.writer).start()``); ``paperfs dav`` runs it
-alone (no writer: changes are written to sidecars and the daemon applies
-them). The housekeeping thread hands finished /inbox uploads to the consumer
-(every second) and empties the trash of expired documents (every ten minutes).
+(``DavServer(runtime, runtime.writer).start()``); ``paperfs dav`` runs it
+alone (a hand-off writer: changes are written to sidecars and the daemon
+applies them). It runs no scheduled jobs: the process that serves it hands
+finished /inbox uploads to the consumer (``release_uploads``, every second)
+and the daemon expires the trash (paperfs/daemon/service.py).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from wsgidav.request_resolver import RequestResolver
 from wsgidav.wsgidav_app import WsgiDAVApp
 
 from paperfs.config import Config
+from paperfs.runtime import Runtime
 from paperfs.dav.auth import Authenticator, Throttle
 from paperfs.dav.body import HIDE_INCOMPLETE_TRACEBACK
 from paperfs.dav.context import Ctx, Services, search_unavailable
@@ -41,16 +43,12 @@ from paperfs.dav.provider import PaperfsProvider
 from paperfs.errors import ConfigError, SearchBackendError
 from paperfs.index.base import Index
 from paperfs.index.model import User
-from paperfs.archive.layout import DataRoot
 
 if TYPE_CHECKING:
-    from paperfs.archive.writer import LockedWriter
+    from paperfs.archive.writer import DocumentWriter
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("paperfs.dav.access")
-
-RELEASE_SECONDS = 1.0
-TRASH_SECONDS = 600.0
 
 
 class DirBrowser(WsgiDavDirBrowser):
@@ -99,14 +97,11 @@ class AccessLog:
                                status, (time.monotonic() - started) * 1000)
 
 
-def default_index_factory(config: Config) -> Callable[[], Index]:
+def default_index_factory(runtime: Runtime) -> Callable[[], Index]:
     """Read connections to the configured index, one per request thread."""
-    from paperfs.index.factory import open_index
-
-    root = DataRoot(config.data_root)
 
     def open_reader() -> Index:
-        index = open_index(config, root, readonly=True, create=False)
+        index = runtime.open_index(readonly=True, create=False)
         # Solr: the embedded catalog beside it (folder listings come from Solr, single
         # documents and names from the catalog: paperfs/dav/catalog.py)
         local = getattr(index, "catalog", index)
@@ -124,12 +119,16 @@ def default_index_factory(config: Config) -> Callable[[], Index]:
 class DavServer:
     """The WebDAV server; ``start()`` and ``stop()`` run it in background threads."""
 
-    def __init__(self, config: Config, writer: "LockedWriter | None" = None,
+    def __init__(self, runtime: Runtime | Config, writer: "DocumentWriter | None" = None,
                  index_factory: Callable[[], Index] | None = None, *,
                  host: str | None = None, port: int | None = None) -> None:
-        self.config = config
-        dav = config.dav
-        self.services = Services(config, writer, index_factory or default_index_factory(config))
+        """``writer``: the data root's writer in this process, or None beside a
+        running daemon (the daemon applies the changes)."""
+        runtime = Runtime.of(runtime)
+        self.config = runtime.config
+        dav = self.config.dav
+        self.services = Services(runtime, writer,
+                                 index_factory or default_index_factory(runtime))
         self.services.uploads.check()
         self.provider = PaperfsProvider(self.services)
         self.dav_app = WsgiDAVApp({
@@ -175,10 +174,7 @@ class DavServer:
         self.server.max_request_header_size = dav.max_header_bytes
         self.server.max_request_body_size = dav.max_body_bytes
         self.tls = self._tls(dav.tls_cert, dav.tls_key)
-        self._threads: list[threading.Thread] = []
-        self._stopping = threading.Event()
-        #: when the trash was last expired (monotonic; None: not yet, so the first pass does)
-        self._last_trash: float | None = None
+        self._thread: threading.Thread | None = None
 
     def _tls(self, cert: Path | None, key: Path | None) -> bool:
         if cert is None and key is None:
@@ -216,19 +212,18 @@ class DavServer:
         return f"{'https' if self.tls else 'http'}://{host}:{self.port}/"
 
     def start(self) -> None:
-        """Bind, then serve and keep house in background threads."""
-        self._recover()
+        """Bind, then serve in a background thread."""
+        moved = self.services.writer.recover_trash()
+        if moved:
+            log.info("trash: completed %d interrupted move(s)", moved)
         try:
             self.server.prepare()
         except OSError as exc:
             raise ConfigError(f"dav.host/dav.port: cannot listen on {self.host}:"
                               f"{self.requested_port}: {exc.strerror or exc}") from None
-        serve = threading.Thread(target=self.server.serve, name="paperfs-dav", daemon=True)
-        house = threading.Thread(target=self._housekeeping, name="paperfs-dav-house",
-                                 daemon=True)
-        self._threads = [serve, house]
-        serve.start()
-        house.start()
+        self._thread = threading.Thread(target=self.server.serve, name="paperfs-dav",
+                                        daemon=True)
+        self._thread.start()
         log.info("WebDAV server on %s (auth: %s)", self.url, self.config.dav.auth)
         if not self.services.users.table().accounts:
             log.warning("no WebDAV users yet: add one with 'paperfs user add NAME'")
@@ -237,52 +232,18 @@ class DavServer:
             log.warning("Basic authentication without TLS on %s: passwords cross the network "
                         "readable; set dav.tls_cert and dav.tls_key", self.host)
 
-    def serve_forever(self) -> None:
-        """Run in this thread until stop() (``paperfs dav``)."""
-        self.start()
-        while not self._stopping.wait(1.0):
-            pass
-
     def stop(self) -> None:
-        self._stopping.set()
         try:
             self.server.stop()
         except Exception:  # noqa: BLE001 - stopping anyway
             log.exception("stopping the WebDAV server")
-        for thread in self._threads:
-            thread.join(10)
+        if self._thread is not None:
+            self._thread.join(10)
         self.services.close()
         log.info("WebDAV server stopped")
 
-    # ------------------------------------------------------------ housekeeping
+    # ------------------------------------------------------------ intake
 
-    def _recover(self) -> None:
-        writer = self.services.writer
-        trash = self.services.trash
-        moved = writer.run(trash.recover) if writer is not None else trash.recover(None)
-        if moved:
-            log.info("trash: completed %d interrupted move(s)", moved)
-
-    def _housekeeping(self) -> None:
-        """Every second one pass; a step that fails is logged and the others still run."""
-        steps = (("handing over /inbox uploads", self._release_uploads),
-                 ("expiring the trash", self._expire_trash))
-        while not self._stopping.wait(RELEASE_SECONDS):
-            for what, step in steps:
-                try:
-                    step()
-                except Exception:  # noqa: BLE001 - one failing step must not stop the others
-                    log.exception("WebDAV housekeeping: %s failed (retried in the next pass)",
-                                  what)
-
-    def _release_uploads(self) -> None:
+    def release_uploads(self) -> None:
+        """Hand finished /inbox uploads to the consumer (a job of the serving process)."""
         self.services.uploads.release(self.services.lock_manager, self.services.prop_manager)
-
-    def _expire_trash(self) -> None:
-        now = time.monotonic()
-        if self._last_trash is not None and now - self._last_trash < TRASH_SECONDS:
-            return
-        self._last_trash = now
-        expired = self.services.trash.expire(self.config.dav.trash_days)
-        if expired:
-            log.info("trash: deleted %d expired document(s) for good", expired)

@@ -8,15 +8,13 @@ Trashed documents cannot be locked, renamed or have properties set.
 
 from __future__ import annotations
 
-import os
-from typing import Any, Iterator
+from typing import Iterator
 
 from wsgidav import util
-from wsgidav.dav_provider import DAVNonCollection
 
 from paperfs.dav import names
-from paperfs.dav.base import BLOCK, PDF_TYPE, Collection, DocFile, Props
-from paperfs.dav.context import forbidden, not_found
+from paperfs.dav.base import PDF_TYPE, Collection, DocFile, ReadOnlyFile
+from paperfs.dav.context import forbidden
 from paperfs.access.permissions import can_view
 from paperfs.archive.trash import TrashEntry
 
@@ -50,28 +48,19 @@ class TrashFolder(Collection):
         doc.forget()
 
 
-class TrashDoc(Props, DAVNonCollection):
+class TrashDoc(ReadOnlyFile):
+    content_type = PDF_TYPE
+    refuse_props = refuse_write = "documents in the trash cannot be changed; restore them first"
+    refuse_copy = "documents in the trash cannot be copied; move them out to restore"
+
     def __init__(self, path: str, environ: dict, entry: TrashEntry, folder: TrashFolder,
                  name: str) -> None:
-        super().__init__(path, environ)
+        super().__init__(path, environ, name, str(entry.pdf))
         self.entry = entry
         self.folder = folder
-        self.name = name
-
-    def get_content_length(self) -> int:
-        try:
-            return os.stat(self.entry.pdf).st_size
-        except FileNotFoundError:
-            return 0
-
-    def get_content_type(self) -> str:
-        return PDF_TYPE
 
     def get_creation_date(self) -> float:
         return self.entry.deleted_at.timestamp()
-
-    def get_display_name(self) -> str:
-        return self.name
 
     def get_etag(self) -> str:
         return self.entry.archive_sha256
@@ -79,34 +68,10 @@ class TrashDoc(Props, DAVNonCollection):
     def get_last_modified(self) -> float:
         return self.entry.modified.timestamp()
 
-    def support_etag(self) -> bool:
-        return True
-
-    def support_ranges(self) -> bool:
-        return True
-
-    def get_content(self) -> Any:
-        try:
-            return open(self.entry.pdf, "rb", buffering=BLOCK)
-        except FileNotFoundError:
-            raise not_found(self.path) from None
-
-    def prevent_locking(self) -> bool:
-        return True
-
-    def set_property_value(self, name: str, value: Any, *, dry_run: bool = False) -> Any:
-        raise forbidden("documents in the trash cannot be changed; restore them first")
-
-    def begin_write(self, *, content_type: str | None = None) -> Any:
-        raise forbidden("documents in the trash cannot be changed; restore them first")
-
     def handle_delete(self) -> bool:
         ctx = self.ctx
         ctx.services.editor.purge(ctx, self.entry.id)
         return True
-
-    def handle_copy(self, dest_path: str, *, depth_infinity: bool) -> bool:
-        raise forbidden("documents in the trash cannot be copied; move them out to restore")
 
     def handle_move(self, dest_path: str) -> bool:
         """Restore; then apply what the destination folder means."""

@@ -21,9 +21,8 @@ from urllib.parse import quote
 from lxml import etree
 from wsgidav import util
 from wsgidav.dav_error import HTTP_REQUEST_ENTITY_TOO_LARGE, DAVError
-from wsgidav.dav_provider import DAVNonCollection
 
-from paperfs.dav.base import BLOCK, Collection, DocFile, Props
+from paperfs.dav.base import Collection, DocFile, ReadOnlyFile
 from paperfs.dav.catalog import DocEntry
 from paperfs.dav.context import forbidden, lock_key, not_found
 
@@ -117,72 +116,20 @@ class ArchivePdf(DocFile):
     """A PDF in /archive: the document itself (read-only; DELETE moves it to the trash)."""
 
 
-class _ArchiveExtra(Props, DAVNonCollection):
+class _ArchiveExtra(ReadOnlyFile):
     """A file that belongs to a document: its sidecar or an edit-error note."""
 
     content_type = "text/plain; charset=utf-8"
+    refuse_write = "this file is written by paperfs"
+    refuse_delete = "delete the document's .pdf to move the document to the trash"
+    refuse_move = _READ_ONLY
+    refuse_copy = "this file cannot be copied; copy the document's .pdf"
 
     def __init__(self, path: str, environ: dict, entry: DocEntry, folder: ArchiveFolder,
                  name: str) -> None:
-        super().__init__(path, environ)
+        super().__init__(path, environ, name, os.path.join(folder.fs_path, name))
         self.entry = entry
         self.folder = folder
-        self.name = name
-        self.fs_path = os.path.join(folder.fs_path, name)
-        try:
-            self._stat: os.stat_result | None = os.stat(self.fs_path)
-        except FileNotFoundError:
-            self._stat = None
-
-    def get_content_length(self) -> int:
-        return self._stat.st_size if self._stat else 0
-
-    def get_content_type(self) -> str:
-        return self.content_type
-
-    def get_creation_date(self) -> float | None:
-        return self._stat.st_ctime if self._stat else None
-
-    def get_display_name(self) -> str:
-        return self.name
-
-    def get_etag(self) -> str | None:
-        if self._stat is None:
-            return None
-        return f"{self._stat.st_mtime_ns:x}-{self._stat.st_size:x}"
-
-    def get_last_modified(self) -> float | None:
-        return self._stat.st_mtime if self._stat else None
-
-    def support_etag(self) -> bool:
-        return True
-
-    def support_ranges(self) -> bool:
-        return True
-
-    def get_content(self) -> Any:
-        try:
-            return open(self.fs_path, "rb", buffering=BLOCK)
-        except FileNotFoundError:
-            raise not_found(self.path) from None
-
-    def prevent_locking(self) -> bool:
-        return True
-
-    def set_property_value(self, name: str, value: Any, *, dry_run: bool = False) -> Any:
-        raise forbidden("properties of this file cannot be set")
-
-    def begin_write(self, *, content_type: str | None = None) -> Any:
-        raise forbidden("this file is written by paperfs")
-
-    def handle_delete(self) -> bool:
-        raise forbidden("delete the document's .pdf to move the document to the trash")
-
-    def handle_move(self, dest_path: str) -> bool:
-        raise forbidden(_READ_ONLY)
-
-    def handle_copy(self, dest_path: str, *, depth_infinity: bool) -> bool:
-        raise forbidden("this file cannot be copied; copy the document's .pdf")
 
 
 class ArchiveNote(_ArchiveExtra):

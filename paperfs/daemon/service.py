@@ -1,0 +1,73 @@
+"""What runs in a paperfs process that serves: the daemon, or WebDAV alone.
+
+``paperfs run`` (``Daemon``): the consumer, whose loop runs the inbox watcher,
+the writer and the scheduled jobs (index maintenance and trash expiry,
+paperfs/daemon/housekeeping.py), and the WebDAV server when ``dav.enabled``,
+whose finished uploads the loop hands over too (paperfs/daemon/intake.py).
+
+``paperfs dav`` (``serve_webdav``): the WebDAV server beside a daemon that
+applies its changes. It runs one job, the hand-over of its own uploads (only
+this process knows the uploads in progress and the locks held); the trash is
+expired and the index maintained by the daemon, as every other change.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING, Callable
+
+from paperfs.daemon.consumer import Consumer
+from paperfs.daemon.intake import webdav_uploads
+from paperfs.daemon.scheduler import Scheduler
+from paperfs.runtime import Runtime
+
+if TYPE_CHECKING:
+    from paperfs.dav.server import DavServer
+
+log = logging.getLogger(__name__)
+
+
+class Daemon:
+    """``paperfs run`` on one data root, until ``stop()`` (SIGTERM/SIGINT)."""
+
+    def __init__(self, runtime: Runtime, *, serial: bool = False) -> None:
+        self.runtime = runtime
+        self.consumer = Consumer(runtime, serial=serial)
+        self.dav: DavServer | None = None
+
+    def run(self, notify: Callable[[str], None] = lambda s: None) -> None:
+        """Open, serve until stop(), close."""
+        self.consumer.open()
+        try:
+            if self.runtime.config.dav.enabled:
+                from paperfs.dav.server import DavServer
+
+                self.dav = DavServer(self.runtime, self.runtime.writer)
+                self.dav.start()  # binds now: a busy port or bad TLS files is one clear error
+                self.consumer.scheduler.add(webdav_uploads(self.dav))
+            self.consumer.run(notify=notify)
+        finally:
+            if self.dav is not None:
+                self.dav.stop()
+            self.consumer.close()
+
+    def stop(self) -> None:
+        self.consumer.stop()
+
+
+def serve_webdav(runtime: Runtime, stopping: threading.Event, *, host: str | None = None,
+                 port: int | None = None) -> None:
+    """``paperfs dav``: WebDAV alone, until ``stopping`` is set."""
+    from paperfs.dav.server import DavServer
+
+    server = DavServer(runtime, None, host=host, port=port)
+    scheduler = Scheduler([webdav_uploads(server)])
+    try:
+        server.start()
+        scheduler.start()
+        while not stopping.wait(1.0):
+            pass
+    finally:
+        scheduler.stop()
+        server.stop()
