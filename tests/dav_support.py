@@ -15,12 +15,15 @@ from pathlib import Path
 from typing import Any, Iterator
 from xml.etree import ElementTree
 
+import yaml
+
 from paperfs.archive.store import Archive
 from paperfs.config import Config, load_config
 from paperfs.archive.document import (ArchiveInfo, Document, Grants, OriginalInfo, Permissions,
                               read_sidecar)
 from paperfs.archive.layout import DataRoot
 from paperfs.access.users import UserAdmin, users_path
+from paperfs.archive.trash import INFO, Trash
 from paperfs.archive.writer import LocalWriter
 from paperfs.daemon.housekeeping import trash_expiry
 from paperfs.daemon.intake import webdav_uploads
@@ -117,6 +120,16 @@ def add_doc(archive: Archive, doc_id: int, title: str, created: dt.date, *,
     counter = root.id_counter
     counter.write_text(f"{max(doc_id + 1, int(counter.read_text() or 0) if counter.exists() else 0)}\n")
     return doc
+
+
+def trashed_long_ago(archive) -> None:
+    """Document 1 in the trash, deleted in 2020 (long expired)."""
+    doc = add_doc(archive, 1, "Old bill", dt.date(2020, 1, 1))
+    entry = Trash(archive.root).put(archive, doc.id, archive.index.ref(doc.id).path, "alice")
+    record = entry.folder / INFO
+    data = yaml.safe_load(record.read_text())
+    data["deleted_at"] = "2020-02-01T00:00:00+00:00"
+    record.write_text(yaml.safe_dump(data))
 
 
 @dataclass

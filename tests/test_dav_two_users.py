@@ -1,26 +1,23 @@
 """Two users at once: a household has two users with upload areas on day one.
 
 Each user's /inbox is a folder of its own (``<inbox>/.webdav/<user>/``); the
-housekeeping pass walks all of them. These tests have two users upload at
+hand-over of finished uploads walks all of them. These tests have two users upload at
 the same time, and one user's upload fail, against a real server.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import os
 import threading
 import time
 from types import SimpleNamespace
 
-import yaml
-
 from paperfs.archive.document import read_sidecar
-from paperfs.archive.trash import INFO, Trash
+from paperfs.archive.trash import Trash
 
 from tests.daemon import Daemon
-from tests.dav_support import Dav, add_doc, add_users, init_root, running
+from tests.dav_support import Dav, add_users, init_root, running, trashed_long_ago
 
 
 def wait_for(predicate, timeout: float = 15.0) -> bool:
@@ -86,18 +83,9 @@ def _answers(dav: Dav) -> bool:
         return False
 
 
-def trashed_long_ago(archive) -> None:
-    """Document 1 in the trash, deleted in 2020 (long expired)."""
-    doc = add_doc(archive, 1, "Old bill", dt.date(2020, 1, 1))
-    entry = Trash(archive.root).put(archive, doc.id, archive.index.ref(doc.id).path, "alice")
-    record = entry.folder / INFO
-    data = yaml.safe_load(record.read_text())
-    data["deleted_at"] = "2020-02-01T00:00:00+00:00"
-    record.write_text(yaml.safe_dump(data))
-
-
 def test_one_users_failing_upload_stops_neither_the_others_nor_trash_expiry(tmp_path, caplog):
-    """A failing step of a housekeeping pass is logged; the rest of the pass still runs."""
+    """A failing upload in a pass of the scheduled jobs is logged; the rest of the pass
+    (the other uploads, trash expiry) still runs."""
     staged = {}
 
     def prepare(archive) -> None:
