@@ -9,6 +9,7 @@ import hashlib
 import http.client
 import socket
 import ssl
+import time
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -213,12 +214,29 @@ class Dav:
         return self.request("COPY" if copy else "MOVE", src, user,
                             headers={"Destination": quote(dest), "Overwrite": overwrite})
 
+    def answers(self) -> bool:
+        """Whether the server answers requests yet."""
+        try:
+            return self.propfind("/", "alice", "0").status == 207
+        except OSError:
+            return False
+
     def sidecar(self, doc_id: int) -> Document:
         for path in self.root.archive.rglob("*.yml"):
             doc = read_sidecar(path)
             if doc.id == doc_id:
                 return doc
         raise AssertionError(f"no sidecar for {doc_id}")
+
+
+def wait_for(predicate: Any, timeout: float = 15.0) -> bool:
+    """Whether ``predicate()`` became true within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
 
 
 def quote(path: str) -> str:

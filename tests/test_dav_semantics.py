@@ -16,7 +16,7 @@ from paperfs.archive.document import Grants
 from paperfs.archive.trash import Trash
 from paperfs.access.users import owner_from_inbox
 
-from tests.dav_support import LOCKINFO, PROPPATCH, Dav, add_doc, running, tiny_pdf
+from tests.dav_support import LOCKINFO, PROPPATCH, Dav, add_doc, running, tiny_pdf, wait_for
 
 D1, D2 = dt.date(2024, 3, 15), dt.date(2023, 1, 2)
 
@@ -263,15 +263,6 @@ def test_propfind_is_streamed(dav: Dav):
     conn.request("GET", "/by-id/1.pdf", headers={"Authorization": auth_header("alice")})
     assert conn.getresponse().read() == tiny_pdf(1)  # same connection kept alive
     conn.close()
-
-
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def test_inbox_upload_is_handed_over_when_unlocked_and_idle(tmp_path):

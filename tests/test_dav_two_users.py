@@ -17,16 +17,7 @@ from paperfs.archive.document import read_sidecar
 from paperfs.archive.trash import Trash
 
 from tests.daemon import Daemon
-from tests.dav_support import Dav, add_users, init_root, running, trashed_long_ago
-
-
-def wait_for(predicate, timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
+from tests.dav_support import Dav, add_users, init_root, running, trashed_long_ago, wait_for
 
 
 def upload_note(dav: Dav, user: str, n: int) -> None:
@@ -42,7 +33,7 @@ def test_two_users_upload_at_once_and_each_upload_is_filed(tmp_path):
     daemon = Daemon(root, tmp_path / "daemon.log").start()
     dav = Dav(root, config, SimpleNamespace(port=config.dav.port))
     try:
-        assert wait_for(lambda: _answers(dav), 30), daemon.log()
+        assert wait_for(lambda: dav.answers(), 30), daemon.log()
         # both open their folders first, as a file manager does (this creates both areas)
         assert dav.names("/", "bob")[0] == "inbox"
         assert dav.names("/inbox/", "bob") == []
@@ -74,13 +65,6 @@ def test_two_users_upload_at_once_and_each_upload_is_filed(tmp_path):
         assert "housekeeping" not in daemon.log() and "Traceback" not in daemon.log()
     finally:
         assert daemon.stop() == 0
-
-
-def _answers(dav: Dav) -> bool:
-    try:
-        return dav.propfind("/", "alice", "0").status == 207
-    except OSError:
-        return False
 
 
 def test_one_users_failing_upload_stops_neither_the_others_nor_trash_expiry(tmp_path, caplog):

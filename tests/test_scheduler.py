@@ -16,16 +16,7 @@ from paperfs.daemon.scheduler import ScheduledJob, Scheduler
 from paperfs.daemon.service import Daemon, serve_webdav
 from paperfs.runtime import Runtime
 
-from tests.dav_support import Dav, add_users, init_root, trashed_long_ago
-
-
-def wait_for(predicate, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
+from tests.dav_support import Dav, add_users, init_root, trashed_long_ago, wait_for
 
 
 # ---------------------------------------------------------------- the scheduler
@@ -113,7 +104,7 @@ def test_webdav_alone_hands_uploads_over_and_expires_no_trash(expired_trash):
     server.start()
     try:
         dav = Dav(root, config, type("Bound", (), {"port": config.dav.port})())
-        assert wait_for(lambda: _answers(dav)), "the server did not start"
+        assert wait_for(lambda: dav.answers()), "the server did not start"
         assert dav.request("PUT", "/inbox/note.txt", body="a note\n").status == 201
         assert wait_for(lambda: (root.inbox / "alice" / "note.txt").exists())
         # several passes of its jobs later, the trash is as it was
@@ -140,9 +131,3 @@ def test_the_daemon_expires_the_trash(expired_trash):
         loop.join(30)
     assert not loop.is_alive()
 
-
-def _answers(dav: Dav) -> bool:
-    try:
-        return dav.propfind("/", "alice", "0").status == 207
-    except OSError:
-        return False

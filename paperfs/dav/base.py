@@ -322,26 +322,23 @@ class DocFile(Props, DAVNonCollection):
             self.provider.prop_manager.remove_properties(self.get_ref_url(), self.environ)
 
 
-class ReadOnlyFile(Props, DAVNonCollection):
-    """A file served as it is on disk: no locks, no properties, no writes, deletes,
-    moves or copies (each refused with its ``refuse_*`` message, 403). Subclasses
-    allow what they need and may answer dates and the ETag from elsewhere."""
+class FileOnDisk(Props, DAVNonCollection):
+    """A file of the data root served as it is: its size, dates and ETag from its
+    stat (taken once per request), its bytes from the file."""
 
     content_type = "application/octet-stream"
-    refuse_props = "properties of this file cannot be set"
-    refuse_write = "this file cannot be changed"
-    refuse_delete = "this file cannot be deleted"
-    refuse_move = "this file cannot be moved or renamed"
-    refuse_copy = "this file cannot be copied"
 
-    def __init__(self, path: str, environ: dict, name: str, fs_path: str) -> None:
+    def __init__(self, path: str, environ: dict, name: str, fs_path: str, *,
+                 exists: bool = True) -> None:
         super().__init__(path, environ)
         self.name = name
         self.fs_path = fs_path
-        try:
-            self._stat: os.stat_result | None = os.stat(fs_path)
-        except FileNotFoundError:
-            self._stat = None
+        self._stat: os.stat_result | None = None
+        if exists:
+            try:
+                self._stat = os.stat(fs_path)
+            except FileNotFoundError:
+                pass
 
     def get_content_length(self) -> int:
         return self._stat.st_size if self._stat else 0
@@ -374,6 +371,18 @@ class ReadOnlyFile(Props, DAVNonCollection):
             return open(self.fs_path, "rb", buffering=BLOCK)
         except FileNotFoundError:
             raise not_found(self.path) from None
+
+
+class ReadOnlyFile(FileOnDisk):
+    """A file no one changes over WebDAV: no locks, no properties, no writes,
+    deletes, moves or copies (each refused with its ``refuse_*`` message, 403).
+    Subclasses allow what they need."""
+
+    refuse_props = "properties of this file cannot be set"
+    refuse_write = "this file cannot be changed"
+    refuse_delete = "this file cannot be deleted"
+    refuse_move = "this file cannot be moved or renamed"
+    refuse_copy = "this file cannot be copied"
 
     def prevent_locking(self) -> bool:
         return True

@@ -39,10 +39,10 @@ from typing import Any, Iterator
 from urllib.parse import quote
 
 from wsgidav import util
-from wsgidav.dav_provider import DAVCollection, DAVNonCollection
+from wsgidav.dav_provider import DAVCollection
 
 from paperfs.archive.atomic import fsync_dir
-from paperfs.dav.base import BLOCK, Props
+from paperfs.dav.base import BLOCK, FileOnDisk, Props
 from paperfs.dav.context import forbidden
 from paperfs.errors import ConfigError
 from paperfs.consume.watcher import is_ignored
@@ -350,45 +350,21 @@ class InboxFolder(_InboxNode, DAVCollection):
         return super().handle_move(dest_path)
 
 
-class InboxFile(_InboxNode, DAVNonCollection):
+class InboxFile(_InboxNode, FileOnDisk):
     def __init__(self, path: str, environ: dict, fs_path: str, user: str, *,
                  exists: bool = True) -> None:
-        super().__init__(path, environ)
-        self.fs_path = fs_path
+        # not ``exists``: a new file whose first upload is not complete yet (no stat)
+        super().__init__(path, environ, posixpath_name(path), fs_path, exists=exists)
         self.user = user
-        self.name = posixpath_name(path)
-        #: None for a new file whose first upload is not complete yet
-        self.stat: os.stat_result | None = os.stat(fs_path) if exists else None
         self._tmp: str | None = None
-
-    def get_content_length(self) -> int:
-        return self.stat.st_size if self.stat else 0
 
     def get_content_type(self) -> str:
         return util.guess_mime_type(self.path, self.environ["wsgidav.config"])
 
-    def get_creation_date(self) -> float | None:
-        return self.stat.st_ctime if self.stat else None
-
-    def get_display_name(self) -> str:
-        return self.name
-
     def get_etag(self) -> str | None:
-        if self.stat is None:
+        if self._stat is None:
             return None
-        return f"{self.stat.st_ino:x}-{self.stat.st_mtime_ns:x}-{self.stat.st_size:x}"
-
-    def get_last_modified(self) -> float | None:
-        return self.stat.st_mtime if self.stat else None
-
-    def support_etag(self) -> bool:
-        return True
-
-    def support_ranges(self) -> bool:
-        return True
-
-    def get_content(self) -> Any:
-        return open(self.fs_path, "rb", buffering=BLOCK)
+        return f"{self._stat.st_ino:x}-{self._stat.st_mtime_ns:x}-{self._stat.st_size:x}"
 
     def begin_write(self, *, content_type: str | None = None) -> Any:
         folder = os.path.dirname(self.fs_path)
@@ -405,7 +381,7 @@ class InboxFile(_InboxNode, DAVNonCollection):
                 Path(tmp).unlink(missing_ok=True)
                 return
             os.replace(tmp, self.fs_path)
-            self.stat = os.stat(self.fs_path)
+            self._stat = os.stat(self.fs_path)
         finally:
             self.uploads.end(self.fs_path)
 
