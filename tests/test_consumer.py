@@ -12,7 +12,7 @@ from paperfs.daemon.consumer import Consumer, WriterLock, open_archive
 from paperfs.archive.document import read_sidecar, write_sidecar
 from paperfs.errors import DataRootError
 from paperfs.index.sqlite import SqliteIndex
-from paperfs.consume.jobs import Job
+from paperfs.consume.jobs import Job, Part
 from tests.samples import make_text_pdf
 from tests.helpers import archive_state, config_for, failed_state, init_root, sha256
 
@@ -177,11 +177,11 @@ def test_resume_after_crash_between_sidecar_and_cleanup(root, tmp_path):
     consumer.open()
     consumer.claim_files([src])
     job = consumer.jobs.popleft()
-    outcome = consumer.pool.func(consumer._task(job))
-    job, doc = consumer.archive.commit(job, outcome)  # crash right after this
+    proposals = consumer.pool.func(consumer._task(job))
+    job, [(doc, _path)] = consumer.archive.commit(job, proposals)  # crash right after this
     consumer.index.close()
     consumer.lock.release()
-    assert Job.load(job.folder).doc_id == doc.id
+    assert Job.load(job.folder).parts[0].doc_id == doc.id
     results = consume(root, [])
     assert results == []
     docs = archive_state(root)
@@ -196,7 +196,8 @@ def test_resume_after_crash_before_sidecar(root, tmp_path):
     consumer.claim_files([src])
     job = consumer.jobs.popleft()
     # id and path recorded, PDF moved in, then the crash (no sidecar yet)
-    job = job.record(doc_id=consumer.archive.next_id(), archive_path="Unknown/2006/partial")
+    job = job.record(parts=(Part(doc_id=consumer.archive.next_id(),
+                                 archive_path="Unknown/2006/partial"),))
     (root.archive / "Unknown/2006").mkdir(parents=True)
     (root.archive / "Unknown/2006/partial.pdf").write_bytes(b"%PDF-1.4 partial")
     consumer.index.close()
@@ -204,7 +205,7 @@ def test_resume_after_crash_before_sidecar(root, tmp_path):
     consume(root, [])
     docs = archive_state(root)
     [doc] = docs.values()
-    assert doc.id == job.doc_id and "resume me too" in doc.content
+    assert doc.id == job.parts[0].doc_id and "resume me too" in doc.content
     assert (root.archive / "Unknown/2006/partial.yml").exists()
 
 

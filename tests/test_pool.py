@@ -6,7 +6,7 @@ import time
 
 from paperfs.errors import DocumentTimeoutError, EncryptedFileError, WorkerCrashedError
 from paperfs.config import DateConfig, OcrConfig
-from paperfs.consume.pipeline import WorkerTask, process
+from paperfs.consume.messages import PREPARE, PrepareTask
 from paperfs.consume.pool import SerialPool, WorkerPool
 from tests.pool_tasks import task
 
@@ -92,11 +92,12 @@ def test_born_digital_pdf_beside_an_ocr_job_with_a_short_timeout(corpus, tmp_pat
     # The reported case with the real pipeline: consume.timeout_seconds 1, two
     # workers, a scan being OCRed (which may time out) and a tiny born-digital
     # PDF, whose own work takes a few tens of milliseconds.
-    pool = WorkerPool(process, workers=2, timeout=1, idle_seconds=60)
+    # The pipeline by name, as the daemon gives it: imported in the worker only.
+    pool = WorkerPool(PREPARE, workers=2, timeout=1, idle_seconds=60)
 
-    def work(name: str, src) -> WorkerTask:
-        return WorkerTask(job_id=name, input=src, scratch=tmp_path / name, filename=src.name,
-                          file_mtime=0.0, ocr=OcrConfig(), dates=DateConfig())
+    def work(name: str, src) -> PrepareTask:
+        return PrepareTask(job_id=name, input=src, scratch=tmp_path / name, filename=src.name,
+                           file_mtime=0.0, ocr=OcrConfig(), dates=DateConfig())
 
     try:
         outcomes = run_all(pool, {"scan": work("scan", corpus / "scans/skew.pdf"),
@@ -104,5 +105,6 @@ def test_born_digital_pdf_beside_an_ocr_job_with_a_short_timeout(corpus, tmp_pat
     finally:
         pool.shutdown()
     assert outcomes["digital"].error is None, outcomes["digital"].error
-    assert outcomes["digital"].result.pages == 1
+    [proposal] = outcomes["digital"].result
+    assert proposal.archive.pages == 1
     assert outcomes["scan"].error is None or isinstance(outcomes["scan"].error, DocumentTimeoutError)

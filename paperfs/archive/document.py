@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -336,3 +337,12 @@ def pdf_for(sidecar: Path) -> Path:
 
 def sidecar_for(pdf: Path) -> Path:
     return pdf.with_suffix(SIDECAR_SUFFIX)
+
+
+def sha256_file(path: Path) -> str:
+    """The checksum a sidecar records for its PDF and its original."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()

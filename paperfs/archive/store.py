@@ -3,33 +3,34 @@
 It runs in one thread of one process (guarded by the writer lock), so two
 documents never race for a path. Every multi-step change is ordered so that
 a crash at any instant leaves a state the next start-up completes:
-- filing: id and path are recorded in the job first; original, then PDF, then
-  the sidecar (the commit point), then the index, then the job is removed;
+- filing (each document a job yields): its id and path are recorded in the
+  job first; original, then PDF, then the sidecar (the commit point), then
+  the index; the job is removed after the last;
 - moving a pair: the intent is journaled, the PDF then the sidecar are
   renamed, the journal entry is removed; start-up replays what is left.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import os
 from pathlib import Path, PurePosixPath
-from typing import Callable
+from typing import Callable, Sequence
 
 import yaml
 
 from paperfs.archive.atomic import (atomic_copy, atomic_move, atomic_write_text, fsync_dir,
                             prune_empty_dirs, unused_path)
 from paperfs.config import Config
-from paperfs.archive.document import (ArchiveInfo, Document, OriginalInfo, read_sidecar,
-                              write_sidecar)
+from paperfs.archive.document import Document, read_sidecar, sha256_file, write_sidecar
 from paperfs.errors import ConsumeError, DuplicateError, NotFoundError, SidecarError
 from paperfs.index.base import FiledRef, Index, IndexEntry
-from paperfs.consume.jobs import Job
+from paperfs.consume.jobs import Job, Part
+from paperfs.consume.messages import ProposedDocument
 from paperfs.archive.layout import DataRoot
 from paperfs.archive.naming import PathRules, clean_component, with_collision_suffix
-from paperfs.consume.pipeline import Processed, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -116,87 +117,113 @@ class Archive:
 
     # ------------------------------------------------------------ filing
 
-    def filed(self, job: Job) -> Document | None:
-        """The job's document if its sidecar (the commit point) is written, else None."""
-        if job.doc_id is None or job.archive_path is None:
+    def committed(self, part: Part) -> Document | None:
+        """The part's document if its sidecar (the commit point) is written, else None."""
+        if part.doc_id is None or part.archive_path is None:
             return None
-        sidecar = self.sidecar_path(job.archive_path)
-        if not self._sidecar_has_id(sidecar, job.doc_id):
+        try:
+            doc = read_sidecar(self.sidecar_path(part.archive_path))
+        except (OSError, SidecarError):
             return None
-        return read_sidecar(sidecar)
+        return doc if doc.id == part.doc_id else None
 
     def resume(self, job: Job) -> bool:
-        """Finish a job whose sidecar was already written before a crash."""
+        """Finish a job a crash interrupted after its last document was committed, or
+        a failure; False: it is prepared again and commit() files what is missing."""
         if job.failed_name is not None:
             self._finish_failure(job)
             return True
-        doc = self.filed(job)
-        if doc is None:
+        docs = [self.committed(part) for part in job.parts]
+        if not docs or None in docs:
             return False
-        assert job.archive_path is not None
-        self._index(doc, job.archive_path)
-        log.info("doc %d: resumed filing of %s at archive/%s", doc.id, job.source,
-                 job.archive_path)
+        for part, doc in zip(job.parts, docs):
+            assert doc is not None and part.archive_path is not None
+            self._index(doc, part.archive_path)
+            log.info("doc %d: resumed filing of %s at archive/%s", doc.id, job.source,
+                     part.archive_path)
         return True
 
-    def commit(self, job: Job, done: Processed) -> tuple[Job, Document]:
-        """File a processed input; returns the updated job and the new document.
+    def commit(self, job: Job,
+               proposals: Sequence[ProposedDocument]) -> tuple[Job, list[tuple[Document, str]]]:
+        """File the documents prepared from a job; returns the updated job and each
+        document with its archive path.
 
-        Repeatable with the job as job.yml records it: an attempt that stopped
-        (disk full) is completed from the decisions and files already made."""
-        earlier = self.filed(job)
-        if earlier is not None:
-            assert job.archive_path is not None
-            self._index(earlier, job.archive_path)
-            return job, earlier
-        existing = self.index.find_checksum(done.original_sha256)
-        if existing is not None and existing.id != job.doc_id:
-            raise DuplicateError(
-                f"{job.filename} is already in the archive as document {existing.id}: "
-                f"archive/{existing.path}{PDF}")
-        if job.doc_id is None:
-            job = job.record(doc_id=self.next_id())
-        assert job.doc_id is not None
-        stamp = now()
-        suffix = Path(job.filename).suffix.lower()[:16] or ".bin"
-        original_path = self.root.original_path(job.doc_id, suffix)
-        doc = Document(
-            id=job.doc_id,
-            title=done.title,
-            created=done.created,
-            added=stamp,
-            modified=stamp,
-            original=OriginalInfo(filename=job.filename, mime_type=done.mime_type,
-                                  sha256=done.original_sha256,
-                                  path=original_path.relative_to(self.root.root).as_posix()),
-            archive=ArchiveInfo(sha256=done.archive_sha256, pages=done.pages, pdfa=done.pdfa,
-                                ocr=done.ocr_performed),
-            tags=job.tags,
-            owner=job.owner,
-            source={"kind": "inbox" if not os.path.isabs(job.source) else "cli",
-                    "path": job.source},
-            language=self.config.ocr.languages,
-            content=done.content,
-        )
-        if job.archive_path is None:
-            job = job.record(archive_path=self.choose_path(doc))
-        rel = job.archive_path
-        assert rel is not None
-        # The original is immutable: copied once, never overwritten with other bytes.
-        if not original_path.exists():
-            atomic_copy(job.input, original_path)
-        if not self._placed_earlier(done, self.pdf_path(rel)):
-            atomic_move(done.archive_pdf, self.pdf_path(rel), overwrite=True)
-        write_sidecar(self.sidecar_path(rel), doc)
-        self._index(doc, rel)
-        log.info("doc %d: filed %s as archive/%s%s", doc.id, job.source, rel, PDF)
+        For each part, in order (pipeline.COMMIT_STAGES): place (id and path,
+        recorded in job.yml with the number of parts), write (original, PDF,
+        then the sidecar: the commit point), index. Repeatable with the job as
+        job.yml records it: parts already committed are only indexed, a part
+        that stopped halfway (a crash, a full disk) is completed."""
+        job = self._sized(job, len(proposals))
+        done = [self.committed(part) for part in job.parts]
+        self._refuse_duplicates(job, proposals, done)
+        filed = []
+        for number, proposal in enumerate(proposals):
+            doc = done[number]
+            if doc is None:
+                job, doc = self._place(job, number, proposal)
+                self._write(job.parts[number], proposal, doc)
+            rel = job.parts[number].archive_path
+            assert rel is not None
+            self._index(doc, rel)
+            if done[number] is None:
+                log.info("doc %d: filed %s as archive/%s%s", doc.id, job.source, rel, PDF)
+            filed.append((doc, rel))
+        return job, filed
+
+    def _sized(self, job: Job, count: int) -> Job:
+        """The job with one part per proposed document (recorded with the first placed)."""
+        if len(job.parts) == count:
+            return job
+        if any(self.committed(part) is not None for part in job.parts[count:]):
+            # Prepared again (after a crash) into fewer documents than the first time.
+            log.warning("job %s: %d document(s) now, %d before; those filed already stay",
+                        job.job_id, count, len(job.parts))
+        kept = job.parts[:count]
+        return dataclasses.replace(job, parts=kept + (Part(),) * (count - len(kept)))
+
+    def _refuse_duplicates(self, job: Job, proposals: Sequence[ProposedDocument],
+                           done: list[Document | None]) -> None:
+        """Before anything is written: an original the archive has already fails the job."""
+        ours = {part.doc_id for part in job.parts}
+        for proposal, doc in zip(proposals, done):
+            if doc is not None:
+                continue
+            existing = self.index.find_checksum(proposal.original_sha256)
+            if existing is not None and existing.id not in ours:
+                raise DuplicateError(
+                    f"{proposal.original_filename} is already in the archive as document "
+                    f"{existing.id}: archive/{existing.path}{PDF}")
+
+    def _place(self, job: Job, number: int,
+               proposal: ProposedDocument) -> tuple[Job, Document]:
+        """The part's id and archive path, recorded in job.yml before anything is written."""
+        part = job.parts[number]
+        doc_id = part.doc_id if part.doc_id is not None else self.next_id()
+        original = self.root.original_path(doc_id, proposal.original_suffix)
+        doc = proposal.to_document(doc_id, now(), original.relative_to(self.root.root).as_posix())
+        placed = Part(doc_id=doc_id, archive_path=part.archive_path or self.choose_path(doc))
+        if placed != part:
+            job = job.with_part(number, placed).record()
         return job, doc
 
+    def _write(self, part: Part, proposal: ProposedDocument, doc: Document) -> None:
+        """Original, PDF, then the sidecar: the commit point."""
+        assert part.archive_path is not None
+        original = self.root.root / doc.original.path
+        # Copied once. Other bytes there come from an attempt that stopped before its
+        # sidecar (a part cut anew after a restart): nothing refers to them yet.
+        if not original.exists() or sha256_file(original) != proposal.original_sha256:
+            atomic_copy(proposal.original_file, original)
+        target = self.pdf_path(part.archive_path)
+        if not self._placed_earlier(proposal, target):
+            atomic_move(proposal.archive_pdf, target, overwrite=True)
+        write_sidecar(self.sidecar_path(part.archive_path), doc)
+
     @staticmethod
-    def _placed_earlier(done: Processed, target: Path) -> bool:
+    def _placed_earlier(proposal: ProposedDocument, target: Path) -> bool:
         """Whether an earlier attempt of this commit moved the PDF into place already."""
-        return (not done.archive_pdf.exists() and target.exists()
-                and sha256_file(target) == done.archive_sha256)
+        return (not proposal.archive_pdf.exists() and target.exists()
+                and sha256_file(target) == proposal.archive.sha256)
 
     def _index(self, doc: Document, rel: str) -> None:
         stat = self.sidecar_path(rel).stat()

@@ -4,8 +4,9 @@ Claiming is a rename, so a file is always in exactly one place: still in the
 inbox, or in its job folder. The job record (job.yml) is written before the
 input is moved in; a job folder without its input is an interrupted claim and
 is discarded (the file is still in the inbox). Every later decision the
-writer makes (document id, archive path, failed name) is recorded in job.yml
-before it acts on it, so a restart after a crash repeats the same decisions.
+writer makes (for each document the input yields, its id and archive path;
+or the failed name) is recorded in job.yml before it acts on it, so a restart
+after a crash repeats the same decisions.
 """
 
 from __future__ import annotations
@@ -32,6 +33,14 @@ INPUT_NAME = "input"
 
 
 @dataclass(frozen=True)
+class Part:
+    """The writer's decisions for one document of a job, recorded before it files it."""
+
+    doc_id: int | None = None
+    archive_path: str | None = None
+
+
+@dataclass(frozen=True)
 class Job:
     job_id: str
     folder: Path
@@ -44,9 +53,9 @@ class Job:
     file_mtime: float
     tags: tuple[str, ...] = ()
     owner: str | None = None
-    #: decisions recorded by the writer, in the order it makes them
-    doc_id: int | None = None
-    archive_path: str | None = None
+    #: decisions recorded by the writer: one Part per document the input yields
+    #: (all of them recorded with the first), or the name under failed/
+    parts: tuple[Part, ...] = ()
     failed_name: str | None = None
 
     @property
@@ -63,10 +72,21 @@ class Job:
         job.save()
         return job
 
+    def with_part(self, number: int, part: Part) -> "Job":
+        """This job with part *number* (0-based) decided (not yet recorded)."""
+        return dataclasses.replace(
+            self, parts=self.parts[:number] + (part,) + self.parts[number + 1:])
+
+    @property
+    def decided(self) -> bool:
+        """Whether the writer gave a document of this job an id, or failed it."""
+        return self.failed_name is not None or any(p.doc_id is not None for p in self.parts)
+
     def save(self) -> None:
         data = dataclasses.asdict(self)
         data.pop("folder")
         data["tags"] = list(self.tags)
+        data["parts"] = [dataclasses.asdict(part) for part in self.parts]
         atomic_write_text(self.folder / JOB_FILE,
                           yaml.dump(data, Dumper=yaml.CSafeDumper, sort_keys=False,
                                     allow_unicode=True))
@@ -75,6 +95,12 @@ class Job:
     def load(cls, folder: Path) -> "Job":
         data = yaml.load((folder / JOB_FILE).read_text("utf-8"), Loader=yaml.CSafeLoader)
         data["tags"] = tuple(data.get("tags") or ())
+        parts = tuple(Part(**part) for part in data.get("parts") or ())
+        # job.yml of a version before parts: one document, its decisions at the top
+        doc_id, path = data.pop("doc_id", None), data.pop("archive_path", None)
+        if not parts and (doc_id is not None or path is not None):
+            parts = (Part(doc_id=doc_id, archive_path=path),)
+        data["parts"] = parts
         return cls(folder=folder, **data)
 
 
@@ -124,7 +150,7 @@ class WorkQueue:
                           folder / JOB_FILE, exc)
                 continue
             if not os.path.lexists(job.input):
-                if job.doc_id is None and job.failed_name is None:
+                if not job.decided:
                     log.info("dropping interrupted claim %s (%s stays in the inbox)",
                              job.job_id, job.source)
                     shutil.rmtree(folder, ignore_errors=True)

@@ -1,64 +1,119 @@
-"""The worker side of consumption: one input file in, an archive PDF and its facts out.
+"""Consumption as a recipe of named stages: intake → prepare → commit.
 
-Everything here runs in a worker process, takes a picklable task and returns
-a picklable result; it never touches archive/ or the index (that is the
-writer's job, in one place, so two documents never race for a path).
+intake (the daemon, main thread)
+    a source hands over a file: the inbox watcher (inbox/, and WebDAV uploads
+    land there), or ``paperfs consume``. ``WorkQueue.claim`` (jobs.py) moves it
+    into a job folder; the daemon sends the job as a ``PrepareTask`` to a
+    worker (messages.py).
+prepare (a worker process: ``prepare``, the stages in ``PREPARE_STAGES``)
+    turns the input into ``ProposedDocument``s: none, one or several. Each
+    stage is a function of stages/ that takes a ``WorkItem`` and returns it
+    changed, several of them (a split), or none (an empty tuple).
+commit (the writer, main thread: ``Archive.commit`` in archive/store.py)
+    the steps in ``COMMIT_STAGES``, part by part, each decision recorded in
+    job.yml before it is acted on, so that a restart finishes exactly the
+    parts not yet filed.
+
+Nothing here touches archive/ or the index: a worker writes only into its
+job's scratch folder.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import logging
 import re
 import shutil
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Sequence, Union
 
-from paperfs.config import DateConfig, OcrConfig
-from paperfs.consume.stages.content_dates import find_created_date
+from paperfs.archive.document import ArchiveInfo, sha256_file
+from paperfs.consume.messages import PrepareTask, ProposedDocument, WorkItem
+from paperfs.consume.stages import classify, content_dates, convert, detect, ocr, split
 from paperfs.errors import ConsumeError
-from paperfs.consume.stages.ocr import produce_archive
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class WorkerTask:
-    job_id: str
-    input: Path
-    scratch: Path
-    filename: str
-    file_mtime: float
-    ocr: OcrConfig
-    dates: DateConfig
+StageResult = Union[WorkItem, Sequence[WorkItem]]
 
 
 @dataclass(frozen=True)
-class Processed:
-    """What a worker learned about one input."""
+class Stage:
+    """A named step of prepare: the item changed, several items, or none."""
 
-    job_id: str
-    archive_pdf: Path
-    title: str
-    created: dt.date
-    created_from_content: bool
-    content: str
-    pages: int
-    mime_type: str
-    original_sha256: str
-    archive_sha256: str
-    ocr_performed: bool
-    pdfa: bool
+    name: str
+    run: Callable[[WorkItem], StageResult]
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
+PREPARE_STAGES: tuple[Stage, ...] = (
+    Stage("detect", detect.run),  # the type, from the bytes (stages/detect.py)
+    Stage("convert", convert.run),  # an image or a text file becomes a PDF
+    Stage("split", split.run),  # one input, several documents (none yet)
+    Stage("text", ocr.run),  # the text layer: kept, or OCRmyPDF; the PDF to file
+    Stage("dates", content_dates.run),  # the created date, from the text
+    Stage("classify", classify.run),  # correspondent, type, tags (none yet)
+)
+
+#: the writer's steps for each proposed document (Archive.commit, archive/store.py)
+COMMIT_STAGES = (
+    "place",  # an id and an archive path, recorded in job.yml
+    "write",  # the original, the PDF, then the sidecar: the commit point
+    "index",  # the index learns the document
+)
+
+
+def prepare(task: PrepareTask,
+            stages: Sequence[Stage] = PREPARE_STAGES) -> tuple[ProposedDocument, ...]:
+    """The worker's entry point: one claimed input in, its documents out."""
+    # A retried job starts from a clean scratch folder: no partial output survives.
+    shutil.rmtree(task.scratch, ignore_errors=True)
+    task.scratch.mkdir(parents=True)
+    items = [WorkItem(task=task, original=task.input, filename=task.filename,
+                      scratch=task.scratch, title=title_from_filename(task.filename),
+                      tags=task.tags)]
+    try:
+        for stage in stages:
+            items = [out for item in items for out in _outputs(stage.run(item))]
+    except ConsumeError as exc:
+        # Messages should name the user's file, not the job's internal copy.
+        message = str(exc).replace(str(task.input), task.filename)
+        raise type(exc)(message.replace(task.input.name, task.filename)) from None
+    proposals = tuple(propose(item) for item in items)
+    for p in proposals:
+        log.info("job %s: %d page(s), %s, ocr=%s", task.job_id, p.archive.pages, p.mime_type,
+                 p.archive.ocr)
+    if not proposals:
+        log.info("job %s: nothing to file in %s", task.job_id, task.filename)
+    return proposals
+
+
+def _outputs(result: StageResult) -> Sequence[WorkItem]:
+    return (result,) if isinstance(result, WorkItem) else result
+
+
+def propose(item: WorkItem) -> ProposedDocument:
+    """The finished item as a document for the writer."""
+    if item.archive_pdf is None or item.created is None:
+        raise RuntimeError(f"{item.filename}: the recipe has no text or no dates stage")
+    return ProposedDocument(
+        archive_pdf=item.archive_pdf,
+        original_file=item.original,
+        original_filename=item.filename,
+        mime_type=item.mime,
+        original_sha256=sha256_file(item.original),
+        archive=ArchiveInfo(sha256=sha256_file(item.archive_pdf), pages=item.pages,
+                            pdfa=item.pdfa, ocr=item.ocr_performed),
+        title=item.title,
+        created=item.created,
+        content=item.text or "",
+        language=item.task.ocr.languages,
+        correspondent=item.correspondent,
+        document_type=item.document_type,
+        tags=item.tags,
+        owner=item.task.owner,
+        source=item.task.source,
+    )
 
 
 _SEPARATORS = re.compile(r"[_\s]+")
@@ -69,39 +124,3 @@ def title_from_filename(filename: str) -> str:
     stem = Path(filename).stem if "." in filename.strip(".") else filename
     title = _SEPARATORS.sub(" ", unicodedata.normalize("NFC", stem)).strip(" .-")
     return title or "Untitled"
-
-
-def process(task: WorkerTask) -> Processed:
-    # A retried job starts from a clean scratch folder: no partial output survives.
-    shutil.rmtree(task.scratch, ignore_errors=True)
-    task.scratch.mkdir(parents=True)
-    original_sha = sha256_file(task.input)
-    try:
-        result = produce_archive(task.input, task.scratch, task.ocr)
-    except ConsumeError as exc:
-        # Messages should name the user's file, not the job's internal copy.
-        message = str(exc).replace(str(task.input), task.filename)
-        raise type(exc)(message.replace(task.input.name, task.filename)) from None
-    created = find_created_date(result.text, date_order=task.dates.date_order,
-                                languages=list(task.dates.date_languages),
-                                min_year=task.dates.min_year)
-    from_content = created is not None
-    if created is None:
-        created = dt.datetime.fromtimestamp(task.file_mtime).date()
-    archive_sha = sha256_file(result.archive_pdf)
-    log.info("job %s: %d page(s), %s, ocr=%s", task.job_id, result.pages, result.mime_type,
-             result.ocr_performed)
-    return Processed(
-        job_id=task.job_id,
-        archive_pdf=result.archive_pdf,
-        title=title_from_filename(task.filename),
-        created=created,
-        created_from_content=from_content,
-        content=result.text,
-        pages=result.pages,
-        mime_type=result.mime_type,
-        original_sha256=original_sha,
-        archive_sha256=archive_sha,
-        ocr_performed=result.ocr_performed,
-        pdfa=result.pdfa,
-    )

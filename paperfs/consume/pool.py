@@ -17,17 +17,22 @@ A document's time limit counts from the moment its worker starts it (the
 worker says so over its pipe): starting a process and importing the pipeline
 can take seconds on a busy machine and is not the document's doing. A worker
 that does not start a document within ``startup_seconds`` fails it too.
+
+The function a worker runs may be given by name (``"module:function"``): it is
+then imported in the worker only, before its first task, so that the daemon
+itself never loads the OCR stack.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import signal
 import time
 import traceback
 from dataclasses import dataclass
-from typing import Any, Callable, Generic, Hashable, TypeVar
+from typing import Any, Callable, Generic, Hashable, TypeVar, Union
 
 import multiprocess as mp
 from multiprocess.connection import wait
@@ -37,6 +42,16 @@ from paperfs.errors import ConsumeError, DocumentTimeoutError, WorkerCrashedErro
 log = logging.getLogger(__name__)
 
 K = TypeVar("K", bound=Hashable)
+#: a function, or its name as "module:function"
+Entry = Union[Callable[[Any], Any], str]
+
+
+def resolve(entry: Entry) -> Callable[[Any], Any]:
+    """The function an entry names (imported here, in the process that runs it)."""
+    if callable(entry):
+        return entry
+    module, _, name = entry.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 @dataclass(frozen=True)
@@ -59,11 +74,12 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-def _worker_main(conn: Any, func: Callable[[Any], Any], parent_pid: int) -> None:
+def _worker_main(conn: Any, entry: Entry, parent_pid: int) -> None:
     _die_with_parent(parent_pid)
     # One thread for tesseract/OpenMP: parallelism comes from the workers.
     os.environ["OMP_THREAD_LIMIT"] = "1"
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
+    func = resolve(entry)  # before the first task: imports do not count against its time
     while True:
         try:
             task = conn.recv()
@@ -91,7 +107,7 @@ def _rebuild_error(name: str, message: str) -> ConsumeError:
 
 
 class _Worker:
-    def __init__(self, ctx: Any, func: Callable[[Any], Any]) -> None:
+    def __init__(self, ctx: Any, func: Entry) -> None:
         self.conn, child = ctx.Pipe()
         self.process = ctx.Process(target=_worker_main, args=(child, func, os.getpid()), daemon=False,
                                    name="paperfs-worker")
@@ -118,7 +134,7 @@ class _Worker:
 
 
 class WorkerPool(Generic[K]):
-    def __init__(self, func: Callable[[Any], Any], *, workers: int, timeout: float,
+    def __init__(self, func: Entry, *, workers: int, timeout: float,
                  idle_seconds: float = 60.0, startup_seconds: float = 120.0) -> None:
         self.func = func
         self.size = max(1, workers)
@@ -238,8 +254,8 @@ class WorkerPool(Generic[K]):
 class SerialPool(Generic[K]):
     """Same interface, runs tasks inline: for unit tests and debugging."""
 
-    def __init__(self, func: Callable[[Any], Any], **_: Any) -> None:
-        self.func = func
+    def __init__(self, func: Entry, **_: Any) -> None:
+        self.func = resolve(func)
         self.size = 1
         self._done: list[Outcome[K]] = []
 

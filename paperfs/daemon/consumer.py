@@ -27,7 +27,7 @@ from paperfs.errors import (ConsumeError, EmptyFileError, StorageError,
                             UnsupportedFileError, BrokenFileError)
 from paperfs.index.base import Index
 from paperfs.consume.jobs import Job, WorkQueue
-from paperfs.consume.pipeline import Processed, WorkerTask, process
+from paperfs.consume.messages import PREPARE, PrepareTask, ProposedDocument
 from paperfs.archive.storage import MIN_ROOM, RoomWait, storage_errors, worker_lacked_room
 from paperfs.access.users import owner_from_inbox
 from paperfs.consume.watcher import InboxWatcher, SidecarWatcher
@@ -99,7 +99,7 @@ class Consumer:
         self._recover_jobs()
         self.scheduler.add(index_maintenance(writer, when=self.at_rest))
         self.scheduler.add(trash_expiry(writer, self.config.dav.trash_days))
-        self.pool = self.runtime.worker_pool(process, serial=self.serial)
+        self.pool = self.runtime.worker_pool(PREPARE, serial=self.serial)
 
     def _recover_jobs(self) -> None:
         for job in self.queue.pending():
@@ -178,10 +178,8 @@ class Consumer:
 
     # ------------------------------------------------------------ the loop
 
-    def _task(self, job: Job) -> WorkerTask:
-        return WorkerTask(job_id=job.job_id, input=job.input, scratch=job.scratch,
-                          filename=job.filename, file_mtime=job.file_mtime,
-                          ocr=self.config.ocr, dates=self.config.consume)
+    def _task(self, job: Job) -> PrepareTask:
+        return PrepareTask.for_job(job, ocr=self.config.ocr, dates=self.config.consume)
 
     def dispatch(self) -> None:
         while (self.jobs and self.pool.free > 0 and not self.stopping.is_set()
@@ -197,21 +195,23 @@ class Consumer:
             if outcome.error is not None:
                 self._worker_failed(job, outcome.error)
             else:
-                done = outcome.result
+                proposals = outcome.result
                 # A retry reads the job again: job.yml holds what the failed attempt decided.
                 self._attempt(job.source,
-                              lambda job=job, done=done: self._commit(Job.load(job.folder), done),
+                              lambda job=job, proposals=proposals:
+                              self._commit(Job.load(job.folder), proposals),
                               self._room_for(job))
         return len(outcomes)
 
-    def _commit(self, job: Job, done: Processed) -> None:
+    def _commit(self, job: Job, proposals: tuple[ProposedDocument, ...]) -> None:
         try:
-            job, doc = self._writer.file(job, done)
+            job, filed = self._writer.file(job, proposals)
         except ConsumeError as exc:
             self._fail(job, exc)
             return
         self.queue.finish(job)
-        self._report(Result(source=job.source, doc=doc, path=job.archive_path))
+        for doc, path in filed:  # none, when the input held nothing to file
+            self._report(Result(source=job.source, doc=doc, path=path))
 
     def _worker_failed(self, job: Job, error: ConsumeError) -> None:
         """A worker's failure fails the document, unless its filesystem had no room."""

@@ -36,12 +36,17 @@ well under a millisecond.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import logging
 import re
 import unicodedata
 from collections.abc import Iterable
 from datetime import date
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from paperfs.consume.messages import WorkItem
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +134,17 @@ def _pattern(languages: tuple[str, ...]) -> tuple[re.Pattern[str], dict[str, int
     )
     regex = "|".join(f"(?:{p})" for p in (_ISO, _NUMERIC, day_month, month_day))
     return re.compile(regex, re.IGNORECASE), table
+
+
+def run(item: WorkItem) -> WorkItem:
+    """The dates stage: the created date from the text, else the file's mtime."""
+    dates = item.task.dates
+    created = find_created_date(item.text or "", date_order=dates.date_order,
+                                languages=list(dates.date_languages), min_year=dates.min_year)
+    if created is None:
+        return item.but(created=dt.datetime.fromtimestamp(item.task.file_mtime).date(),
+                        created_from_content=False)
+    return item.but(created=created, created_from_content=True)
 
 
 def find_created_date(

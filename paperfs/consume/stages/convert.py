@@ -39,6 +39,7 @@ import io
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import img2pdf
 from PIL import Image, ImageOps, ImageSequence
@@ -46,7 +47,13 @@ from PIL import Image, ImageOps, ImageSequence
 from paperfs.consume.stages import detect as det
 from paperfs.errors import BrokenFileError, MissingDependencyError, UnsupportedFileError
 
+if TYPE_CHECKING:
+    from paperfs.consume.messages import WorkItem
+
 log = logging.getLogger(__name__)
+
+#: what the convert stage writes into an item's scratch folder
+CONVERTED_NAME = "converted.pdf"
 
 #: Long side of a page, in inches, beyond which a declared DPI is not believed.
 MAX_PAGE_INCHES = 25.0
@@ -67,6 +74,23 @@ _FALLBACK_FONTS = (
 )
 
 _heif_registered = False
+
+
+def run(item: WorkItem) -> WorkItem:
+    """The convert stage: a text file or an image becomes a PDF; a PDF passes.
+
+    A text file's own text is kept: it is exact, while text pulled back out of
+    the rendered PDF would carry our line wrapping, so it is never OCRed."""
+    converted = item.scratch / CONVERTED_NAME
+    if item.mime == det.TEXT:
+        text = read_text(item.original)
+        pages = text_to_pdf(item.original, converted, text=text)
+        return item.but(pdf=converted, text=text.strip(), pages=pages)
+    if item.mime in det.IMAGE_TYPES:
+        pages = image_to_pdf(item.original, converted, mime=item.mime,
+                             default_dpi=item.task.ocr.image_dpi)
+        return item.but(pdf=converted, pages=pages)
+    return item
 
 
 def to_pdf(src: Path, dst: Path, mime: str, *, default_dpi: int = 300) -> int:

@@ -31,10 +31,15 @@ from __future__ import annotations
 
 import codecs
 import logging
+import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from paperfs.errors import EmptyFileError, NotFoundError, UnsupportedFileError
+
+if TYPE_CHECKING:
+    from paperfs.consume.messages import WorkItem
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +73,9 @@ IMAGE_TYPES: frozenset[str] = frozenset({PNG, JPEG, TIFF, WEBP, HEIC, HEIF, GIF,
 #: How much of the file detection looks at. PDF allows the header anywhere in
 #: the first 1024 bytes; 64 KiB is enough to judge whether something is text.
 HEAD_SIZE = 64 * 1024
+#: Inputs up to this size are read once into memory and served from there
+#: (detection, pdfium, the archive copy); larger ones are opened by path.
+IN_MEMORY_LIMIT = 64 * 1024 * 1024
 #: How much of a PDF's end :func:`pdf_truncation` needs: readers look for
 #: %%EOF in the last 1 KiB; the rest is room for trailing padding.
 PDF_TAIL_SIZE = 2048
@@ -280,3 +288,35 @@ def pdf_truncation(tail: bytes) -> str | None:
     if b"%%EOF" in tail:
         return "it goes on past an end-of-file marker (%%EOF) and stops before the next one"
     return "it does not end with the end-of-file marker (%%EOF)"
+
+
+# ------------------------------------------------------------------ the stage
+
+
+def run(item: WorkItem) -> WorkItem:
+    """The detect stage: the original's type, with its bytes for the stages after."""
+    try:
+        data, head, tail = read_input(item.original)
+    except FileNotFoundError:
+        raise NotFoundError(f"{item.original}: file not found") from None
+    except IsADirectoryError:
+        raise UnsupportedFileError(f"{item.original}: is a directory, not a file") from None
+    mime = detect(item.original, head=head)
+    if mime == MAIL:
+        raise UnsupportedFileError(
+            f"{item.original.name}: e-mail files are not supported yet; save the attachments "
+            "(or print the message to PDF) in your mail program and drop those into the inbox"
+        )
+    return item.but(mime=mime, data=data, head=head, tail=tail)
+
+
+def read_input(src: Path) -> tuple[bytes | None, bytes, bytes]:
+    """(whole content or None if large, first bytes for detection, last bytes)."""
+    with open(src, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size <= IN_MEMORY_LIMIT:
+            data = fh.read()
+            return data, data[: HEAD_SIZE + 1], data[-PDF_TAIL_SIZE:]
+        head = fh.read(HEAD_SIZE + 1)
+        fh.seek(-PDF_TAIL_SIZE, os.SEEK_END)
+        return None, head, fh.read()

@@ -1,4 +1,5 @@
-"""The text stage: one input file in, the archive PDF and its text out.
+"""The text stage: the PDF to file and its text, from what detect and convert
+made of the input (``run``); ``produce_archive`` runs all three on one file.
 
 Runs inside a worker process, one document at a time, so OCRmyPDF is always
 called with ``jobs=1, use_threads=True`` and tesseract is kept to one thread
@@ -86,24 +87,20 @@ from pathlib import Path
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
-from paperfs.config import OcrConfig
+from paperfs.config import DateConfig, OcrConfig
+from paperfs.consume.messages import PrepareTask, WorkItem
 from paperfs.consume.stages import convert
 from paperfs.consume.stages import detect as det
 from paperfs.errors import (
     BrokenFileError,
     EncryptedFileError,
     MissingDependencyError,
-    NotFoundError,
     OcrError,
-    UnsupportedFileError,
 )
 
 log = logging.getLogger(__name__)
 
 ARCHIVE_NAME = "archive.pdf"
-#: Inputs up to this size are read once into memory and served from there
-#: (detection, pdfium, the archive copy); larger ones are opened by path.
-IN_MEMORY_LIMIT = 64 * 1024 * 1024
 _PDFA_FLAVOUR = "2b"  # what OCRmyPDF's default output type (pdfa-2) produces
 # pdfium text: drop control characters (incl. \f, our page separator) and
 # the non-characters some PDFs map glyphs to.
@@ -142,39 +139,43 @@ class _PdfInfo:
 # ------------------------------------------------------------------ public API
 
 
-def produce_archive(src: Path, workdir: Path, settings: OcrConfig) -> TextResult:
-    """Turn *src* into ``workdir/archive.pdf`` plus its text.
-
-    *workdir* is scratch space for this one job (created if missing);
-    intermediate files land there too. Raises a ConsumeError subclass
-    (UnsupportedFileError, EmptyFileError, BrokenFileError,
-    EncryptedFileError, OcrError) for inputs that cannot be archived, and
-    MissingDependencyError when tesseract, a language pack or a font is
-    missing.
-    """
+def run(item: WorkItem) -> WorkItem:
+    """The text stage: the PDF to file (``archive.pdf`` in the item's scratch
+    folder) and its text, OCRed where needed. Raises a ConsumeError subclass
+    (BrokenFileError, EncryptedFileError, OcrError) for inputs that cannot be
+    archived, and MissingDependencyError when tesseract, a language pack or a
+    font is missing."""
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
-    src = Path(src)
-    workdir = Path(workdir)
-    try:
-        data, head, tail = _read_input(src)
-    except FileNotFoundError:
-        raise NotFoundError(f"{src}: file not found") from None
-    except IsADirectoryError:
-        raise UnsupportedFileError(f"{src}: is a directory, not a file") from None
-    mime = det.detect(src, head=head)
-    workdir.mkdir(parents=True, exist_ok=True)
-    archive = workdir / ARCHIVE_NAME
+    settings = item.task.ocr
+    archive = item.scratch / ARCHIVE_NAME
+    if item.mime == det.TEXT:
+        result = _from_text(item, archive, settings)
+    elif item.mime in det.IMAGE_TYPES:
+        result = _from_image(item, archive, settings)
+    else:
+        result = _from_pdf(item.original, item.data, item.head, item.tail, item.scratch,
+                           archive, settings)
+    return item.but(archive_pdf=result.archive_pdf, text=result.text, pages=result.pages,
+                    ocr_performed=result.ocr_performed, pdfa=result.pdfa)
 
-    if mime == det.MAIL:
-        raise UnsupportedFileError(
-            f"{src.name}: e-mail files are not supported yet; save the attachments "
-            "(or print the message to PDF) in your mail program and drop those into the inbox"
-        )
-    if mime == det.TEXT:
-        return _from_text(src, archive, settings)
-    if mime in det.IMAGE_TYPES:
-        return _from_image(src, mime, workdir, archive, settings)
-    return _from_pdf(src, data, head, tail, workdir, archive, settings)
+
+def produce_archive(src: Path, workdir: Path, settings: OcrConfig) -> TextResult:
+    """Turn *src* into ``workdir/archive.pdf`` plus its text: the detect, convert
+    and text stages for one file, without a job (tests and tools).
+
+    *workdir* is scratch space (created if missing); intermediate files land
+    there too. Raises what the stages raise (see :func:`run`), plus
+    UnsupportedFileError and EmptyFileError from detection.
+    """
+    src, workdir = Path(src), Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    task = PrepareTask(job_id="", input=src, scratch=workdir, filename=src.name, file_mtime=0.0,
+                       ocr=settings, dates=DateConfig())
+    item = WorkItem(task=task, original=src, filename=src.name, scratch=workdir, title=src.stem)
+    item = run(convert.run(det.run(item)))
+    assert item.archive_pdf is not None and item.text is not None
+    return TextResult(item.archive_pdf, item.text, item.pages, item.mime, item.ocr_performed,
+                      item.pdfa)
 
 
 def page_count(pdf: Path) -> int:
@@ -213,27 +214,24 @@ def clean_page_text(raw: str) -> str:
 # ---------------------------------------------------------------- input kinds
 
 
-def _from_text(src: Path, archive: Path, settings: OcrConfig) -> TextResult:
-    text = convert.read_text(src)
-    pages = convert.text_to_pdf(src, archive, text=text)
-    pdfa = False
-    if settings.pdfa_born_digital:
-        pdfa = _born_digital_pdfa(src.name, archive, archive, settings)
-    # The file's own text is exact; text pulled back out of the rendered PDF
-    # would carry our line wrapping. No OCR: the text layer is authoritative.
-    return TextResult(archive, text.strip(), pages, det.TEXT, False, pdfa)
+def _from_text(item: WorkItem, archive: Path, settings: OcrConfig) -> TextResult:
+    # The convert stage rendered it and kept its exact text: no OCR.
+    assert item.pdf is not None and item.text is not None
+    pdfa = settings.pdfa_born_digital and _born_digital_pdfa(item.original.name, item.pdf,
+                                                             archive, settings)
+    if not pdfa:
+        os.replace(item.pdf, archive)
+    return TextResult(archive, item.text, item.pages, det.TEXT, False, pdfa)
 
 
-def _from_image(
-    src: Path, mime: str, workdir: Path, archive: Path, settings: OcrConfig
-) -> TextResult:
-    converted = workdir / "converted.pdf"
-    pages = convert.image_to_pdf(src, converted, mime=mime, default_dpi=settings.image_dpi)
+def _from_image(item: WorkItem, archive: Path, settings: OcrConfig) -> TextResult:
+    assert item.pdf is not None
     if settings.mode == "never":
-        shutil.move(converted, archive)
-        return TextResult(archive, "\f".join([""] * pages), pages, mime, False, False)
+        os.replace(item.pdf, archive)
+        return TextResult(archive, "\f".join([""] * item.pages), item.pages, item.mime,
+                          False, False)
     # A fresh image PDF has no text, so normal mode fits every OCR setting.
-    return _ocr(src.name, converted, archive, settings, mime=mime, mode="normal")
+    return _ocr(item.original.name, item.pdf, archive, settings, mime=item.mime, mode="normal")
 
 
 def _from_pdf(
@@ -290,18 +288,6 @@ def _from_pdf(
 
 
 # ------------------------------------------------------------------ PDF input
-
-
-def _read_input(src: Path) -> tuple[bytes | None, bytes, bytes]:
-    """(whole content or None if large, first bytes for detection, last bytes)."""
-    with open(src, "rb") as fh:
-        size = os.fstat(fh.fileno()).st_size
-        if size <= IN_MEMORY_LIMIT:
-            data = fh.read()
-            return data, data[: det.HEAD_SIZE + 1], data[-det.PDF_TAIL_SIZE:]
-        head = fh.read(det.HEAD_SIZE + 1)
-        fh.seek(-det.PDF_TAIL_SIZE, os.SEEK_END)
-        return None, head, fh.read()
 
 
 def _inspect_pdf(
