@@ -148,3 +148,13 @@ def test_unchanged_metadata_writes_nothing(tmp_path):
         edited = writer.update(1, lambda d: d)
     assert edited.doc.modified == doc.modified
     assert sidecar.stat().st_mtime_ns == before
+
+
+def test_the_hand_off_opens_no_index_for_what_needs_none(tmp_path):
+    """``paperfs dav`` starts (and completes trash moves) before any index exists."""
+    root, _config = init_root(tmp_path)
+
+    def no_index():
+        raise AssertionError("the index was opened")
+
+    assert HandOffWriter(root, no_index).recover_trash() == 0

@@ -126,38 +126,40 @@ class Writer(DocumentWriter):
 
 
 class _DirectWriter(DocumentWriter):
-    """The user's changes made on the files of this data root, in this process.
-
-    Each operation gets the Archive (None: no writer here, so only files change)
-    and an index to look documents up in."""
+    """The user's changes made on the files of this data root, in this process."""
 
     def __init__(self, root: DataRoot) -> None:
         self.root = root
         self.trash_can = Trash(root)
 
     @abstractmethod
-    def _run(self, operation: Callable[["Archive | None", Index], T]) -> T: ...
+    def _run(self, operation: Callable[["Archive | None"], T]) -> T:
+        """``operation(archive)``: with this process's Archive, or None (no writer
+        here: only files change)."""
+
+    @abstractmethod
+    def _index(self) -> Index:
+        """Where documents are looked up (opened on first use)."""
 
     def _sidecar(self, rel: str) -> Path:
         return self.root.archive / (rel + YML)
 
-    def _current(self, archive: "Archive | None", index: Index,
-                 doc_id: int) -> tuple[Document, str]:
+    def _current(self, archive: "Archive | None", doc_id: int) -> tuple[Document, str]:
         if archive is not None:
             return archive.load(doc_id)
-        ref = index.ref(doc_id)
+        ref = self._index().ref(doc_id)
         if ref is None:
             raise NotFoundError(f"no document with id {doc_id}")
         return read_sidecar(self._sidecar(ref.path)), ref.path
 
     def update(self, doc_id: int, change: Change) -> Edited:
-        def operation(archive: "Archive | None", index: Index) -> Edited:
+        def operation(archive: "Archive | None") -> Edited:
             if archive is not None:
                 doc = archive.update(doc_id, change)
-                ref = index.ref(doc_id)
+                ref = archive.index.ref(doc_id)
                 assert ref is not None
                 return Edited(doc, ref.path, applied=True)
-            doc, rel = self._current(None, index, doc_id)
+            doc, rel = self._current(None, doc_id)
             new = change(doc)
             if new.metadata_equals(doc):
                 return Edited(doc, rel, applied=False)
@@ -168,11 +170,11 @@ class _DirectWriter(DocumentWriter):
         return self._run(operation)
 
     def put_sidecar(self, rel: str, text: str, check: Check) -> str:
-        def operation(archive: "Archive | None", index: Index) -> str:
-            ref = index.ref_by_path(rel)
+        def operation(archive: "Archive | None") -> str:
+            ref = self._index().ref_by_path(rel)
             if ref is None:
                 raise NotFoundError(f"archive/{rel}{YML} is not a filed document's sidecar")
-            check(self._current(archive, index, ref.id)[0])
+            check(self._current(archive, ref.id)[0])
             path = self._sidecar(rel)
             atomic_write_text(path, text)
             if archive is None:
@@ -182,8 +184,8 @@ class _DirectWriter(DocumentWriter):
         return self._run(operation)
 
     def trash(self, doc_id: int, by: str, check: Check) -> None:
-        def operation(archive: "Archive | None", index: Index) -> None:
-            doc, rel = self._current(archive, index, doc_id)
+        def operation(archive: "Archive | None") -> None:
+            doc, rel = self._current(archive, doc_id)
             check(doc)
             self.trash_can.put(archive, doc_id, rel, by)
 
@@ -196,7 +198,7 @@ class _DirectWriter(DocumentWriter):
         check(read_sidecar(entry.sidecar))
 
     def restore(self, doc_id: int, check: Check, change: Change | None = None) -> str:
-        def operation(archive: "Archive | None", index: Index) -> str:
+        def operation(archive: "Archive | None") -> str:
             self._trashed(doc_id, check)
             rel = self.trash_can.restore(archive, doc_id)
             if change is not None:
@@ -210,14 +212,14 @@ class _DirectWriter(DocumentWriter):
         return self._run(operation)
 
     def purge(self, doc_id: int, check: Check) -> None:
-        def operation(archive: "Archive | None", index: Index) -> None:
+        def operation(archive: "Archive | None") -> None:
             self._trashed(doc_id, check)
             self.trash_can.purge(doc_id)
 
         self._run(operation)
 
     def recover_trash(self) -> int:
-        return self._run(lambda archive, index: self.trash_can.recover(archive))
+        return self._run(self.trash_can.recover)
 
 
 class HandOffWriter(_DirectWriter):
@@ -230,8 +232,11 @@ class HandOffWriter(_DirectWriter):
         super().__init__(root)
         self.reader = reader
 
-    def _run(self, operation: Callable[["Archive | None", Index], T]) -> T:
-        return operation(None, self.reader())
+    def _run(self, operation: Callable[["Archive | None"], T]) -> T:
+        return operation(None)
+
+    def _index(self) -> Index:
+        return self.reader()
 
 
 class LocalWriter(_DirectWriter, Writer):
@@ -242,35 +247,35 @@ class LocalWriter(_DirectWriter, Writer):
         self.archive = archive
         self.lock = threading.RLock()
 
-    def _run(self, operation: Callable[["Archive | None", Index], T]) -> T:
+    def _run(self, operation: Callable[["Archive"], T]) -> T:  # type: ignore[override]
         with self.lock, storage_errors(self.root.index_db):  # SQLite's errors name no file
-            return operation(self.archive, self.archive.index)
+            return operation(self.archive)
 
-    def _do(self, operation: Callable[["Archive"], T]) -> T:
-        return self._run(lambda archive, _index: operation(archive))  # type: ignore[arg-type]
+    def _index(self) -> Index:
+        return self.archive.index
 
     def file(self, job: "Job", done: Any) -> Any:
-        return self._do(lambda archive: archive.commit(job, done))
+        return self._run(lambda archive: archive.commit(job, done))
 
     def resume(self, job: "Job") -> bool:
-        return self._do(lambda archive: archive.resume(job))
+        return self._run(lambda archive: archive.resume(job))
 
     def fail(self, job: "Job", error: ConsumeError) -> Path:
-        return self._do(lambda archive: archive.fail(job, error))
+        return self._run(lambda archive: archive.fail(job, error))
 
     def sidecar_changed(self, sidecar: Path) -> str:
-        return self._do(lambda archive: archive.sidecar_changed(sidecar))
+        return self._run(lambda archive: archive.sidecar_changed(sidecar))
 
     def expire_trash(self, days: float) -> int:
-        return self._do(lambda archive: self.trash_can.expire(days))
+        return self._run(lambda archive: self.trash_can.expire(days))
 
     def maintain_index(self) -> None:
         # Under the writer's lock: WebDAV edits wait (seconds at 100k documents, once
         # per tenth of growth) instead of sharing the writer's connection.
-        self._do(lambda archive: archive.index.maintain())
+        self._run(lambda archive: archive.index.maintain())
 
     def recover(self) -> None:
-        self._do(recover)
+        self._run(recover)
 
     def close(self) -> None:
         self.archive.index.close()
