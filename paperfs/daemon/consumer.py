@@ -1,8 +1,11 @@
 """The consumer: inbox → claimed job → worker → writer, as a daemon or one-shot.
 
-One Consumer owns the data root while it runs (the writer lock). Its main
-loop is single-threaded: watchdog threads only collect paths and workers run
-in other processes, so every change to the tree happens here, in order.
+One Consumer owns the data root while it runs (it is the runtime's writer).
+Its main loop is single-threaded: watchdog threads only collect paths and
+workers run in other processes, so every change the daemon makes happens
+here, in order — the scheduled jobs too (index maintenance, trash expiry,
+the WebDAV upload hand-over: paperfs/daemon/scheduler.py). WebDAV's request
+threads change documents through the same writer, one change at a time.
 """
 
 from __future__ import annotations
