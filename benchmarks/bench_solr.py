@@ -42,7 +42,7 @@ from typing import Callable
 from benchmarks.bench_search import archive_for, machine, pct
 from benchmarks.gen_archive import Generator, Spec, iter_docs
 from paperfs.index.base import Index, IndexEntry
-from paperfs.index.factory import MirroredIndex
+from paperfs.index.mirrored import MirroredIndex
 from paperfs.index.journal import Journal
 from paperfs.index.model import LOCAL_ADMIN
 from paperfs.index.solr import SolrAdmin, SolrIndex, default_configset

@@ -404,6 +404,35 @@ class IndexContract:
         assert "zebra secret" in got.content
         assert corpus.index.get(10**9, LOCAL_ADMIN) is None
 
+    # ------------------------------------------------------------ listings
+
+    @pytest.mark.parametrize("query", ["zebra", "tag:paid created:[2018 to 2020]",
+                                       "invoice -tag:paid", '"..."'])
+    @pytest.mark.parametrize("user", [LOCAL_ADMIN, ALICE, BOB, NOBODY], ids=lambda u: u.name)
+    def test_listing_is_every_visible_match_by_created_and_id(
+            self, corpus: Corpus, query: str, user: User) -> None:
+        """``Search.listing`` (a WebDAV folder): the matches the user may view, streamed
+        by (created, id), each with its path and archive checksum."""
+        entries = list(corpus.index.listing(parse(query, now=NOW), user))
+        expected = sorted(self.expected(corpus, query, user),
+                          key=lambda i: (corpus.docs[i].created, i))
+        assert [e.id for e in entries] == expected
+        for entry in entries[:50]:
+            doc = corpus.docs[entry.id]
+            assert (entry.title, entry.created, entry.path, entry.sha256) == (
+                doc.title, doc.created, corpus.paths[entry.id], doc.archive.sha256)
+
+    def test_listing_keeps_what_keep_keeps(self, corpus: Corpus) -> None:
+        some = Counter(d.correspondent for d in corpus.docs.values()).most_common(2)
+        name = next(c for c, _ in some if c is not None)
+        wanted = sorted((i for i in self.expected(corpus, "correspondent:*")
+                         if corpus.docs[i].correspondent == name),
+                        key=lambda i: (corpus.docs[i].created, i))
+        kept = [e.id for e in corpus.index.listing(parse("correspondent:*", now=NOW),
+                                                    LOCAL_ADMIN,
+                                                    keep=lambda e: e.correspondent == name)]
+        assert wanted and kept == wanted
+
     # ------------------------------------------------------------ facets
 
     @pytest.mark.parametrize("query", ["*", "invoice", "tag:paid created:[2018 to 2020]",
@@ -548,6 +577,57 @@ class IndexContract:
                 assert not matches(parse(query), doc, now=NOW), query
         finally:
             corpus.index.delete([doc.id])
+
+
+class CatalogContract:
+    """The catalog's exact lookups (paperfs.index.catalog.Catalog), for a ``corpus``
+    whose ``index`` is a Catalog (the embedded index: the one implementation)."""
+
+    def test_entry_has_owner_and_permissions(self, corpus: Corpus) -> None:
+        shared = next(d for d in corpus.docs.values() if d.title == "Shared with family zebra")
+        for entry in (corpus.index.entry(shared.id),
+                      corpus.index.entry_by_path(corpus.paths[shared.id])):
+            assert entry is not None and entry.id == shared.id
+            assert entry.owner == "alice" and entry.permissions == shared.permissions
+            assert entry.sha256 == shared.archive.sha256
+        assert corpus.index.entry(10**9) is None
+        assert corpus.index.entry_by_path("no/such/path") is None
+
+    def test_entries_in_one_lookup(self, corpus: Corpus) -> None:
+        ids = sorted(corpus.docs)[:40] + [10**9]
+        got = corpus.index.entries(ids)
+        assert sorted(got) == ids[:40]
+        assert all(got[i].path == corpus.paths[i] and got[i].permissions is not None
+                   for i in got)
+        assert corpus.index.entries([]) == {}
+
+    @pytest.mark.parametrize("user", [LOCAL_ADMIN, ALICE, BOB, NOBODY], ids=lambda u: u.name)
+    def test_stream_is_every_visible_match_by_created_and_id(self, corpus: Corpus,
+                                                              user: User) -> None:
+        for query in ("zebra", "tag:paid", "created:2018 -invoice"):
+            expected = sorted((i for i, m in oracle(corpus).items()
+                               if visible(corpus.docs[i], user)
+                               and m.match(parse(query, now=NOW))),
+                              key=lambda i: (corpus.docs[i].created, i))
+            got = [e.id for e in corpus.index.stream(parse(query, now=NOW), user)]
+            assert got == expected, query
+
+    def test_first_is_a_visible_match(self, corpus: Corpus) -> None:
+        node = parse("zebra", now=NOW)
+        hit = corpus.index.first(node, NOBODY)
+        assert hit is not None and hit.title == "Public zebra"
+        assert corpus.index.first(node, NOBODY, keep=lambda h: h.title != "Public zebra") is None
+        assert corpus.index.first(parse("nosuchwordanywhere"), LOCAL_ADMIN) is None
+
+    def test_any_visible_under_a_folder(self, corpus: Corpus) -> None:
+        bobs = next(d for d in corpus.docs.values() if d.title == "Bob private zebra")
+        folder = corpus.paths[bobs.id].rsplit("/", 1)[0]
+        assert corpus.index.any_visible_under(folder, LOCAL_ADMIN)
+        assert corpus.index.any_visible_under(folder, BOB)
+        mine = [i for i, p in corpus.paths.items() if p.startswith(folder + "/")]
+        assert corpus.index.any_visible_under(folder, NOBODY) == any(
+            visible(corpus.docs[i], NOBODY) for i in mine)
+        assert not corpus.index.any_visible_under("No such folder", LOCAL_ADMIN)
 
 
 def search_signature(index: Index, queries: list[str]) -> list[tuple[int, list[int]]]:

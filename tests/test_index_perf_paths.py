@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from paperfs.index.base import IndexEntry
+from paperfs.index.base import IndexEntry, parse_query
 from paperfs.index.model import LOCAL_ADMIN
-from paperfs.index.sqlite import SqliteIndex, _FacetCodes
+from paperfs.index.sqlite import SqliteIndex
+from paperfs.index.sqlite_facets import FacetCodes
 from paperfs.archive.layout import DataRoot
 from paperfs.search.match import fold
 from paperfs.archive.reindex import rebuild_into
@@ -36,7 +37,7 @@ def perf_corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
 
 
 def _reference(index: SqliteIndex, query: str, user) -> object:
-    c = index.compile(index._parse(query, NOW))
+    c = index.compile(parse_query(query, NOW))
     return index._facets_sql(c, user) if not c.never else None
 
 
@@ -46,8 +47,8 @@ def _reference(index: SqliteIndex, query: str, user) -> object:
 def test_facets_in_memory_equal_sql(perf_corpus: Corpus, query: str, user, bitsets_from: int,
                                     monkeypatch: pytest.MonkeyPatch) -> None:
     index: SqliteIndex = perf_corpus.index
-    monkeypatch.setattr(_FacetCodes, "BITSETS_FROM", bitsets_from)
-    monkeypatch.setattr("paperfs.index.sqlite.FACET_CODES_FROM", 0)  # always the codes
+    monkeypatch.setattr(FacetCodes, "BITSETS_FROM", bitsets_from)
+    monkeypatch.setattr("paperfs.index.sqlite_facets.FACET_CODES_FROM", 0)  # always the codes
     reference = _reference(index, query, user)
     index.facets("invoice", user=LOCAL_ADMIN)  # loads the codes ("*" alone would not)
     assert index._codes is not None
@@ -70,8 +71,8 @@ def _same(got, reference) -> bool:
 
 def test_facets_without_bitsets(perf_corpus: Corpus, monkeypatch: pytest.MonkeyPatch) -> None:
     index: SqliteIndex = perf_corpus.index
-    monkeypatch.setattr(_FacetCodes, "BITSETS_MAX_BYTES", 0)
-    monkeypatch.setattr("paperfs.index.sqlite.FACET_CODES_FROM", 0)
+    monkeypatch.setattr(FacetCodes, "BITSETS_MAX_BYTES", 0)
+    monkeypatch.setattr("paperfs.index.sqlite_facets.FACET_CODES_FROM", 0)
     index._codes = None
     for query in QUERIES[:5]:
         assert _same(index.facets(query, user=LOCAL_ADMIN, now=NOW),
@@ -82,7 +83,7 @@ def test_facets_without_bitsets(perf_corpus: Corpus, monkeypatch: pytest.MonkeyP
 
 def test_facet_codes_follow_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Writes by this connection and by another one both invalidate the codes."""
-    monkeypatch.setattr("paperfs.index.sqlite.FACET_CODES_FROM", 0)
+    monkeypatch.setattr("paperfs.index.sqlite_facets.FACET_CODES_FROM", 0)
     path = tmp_path / "index.sqlite3"
     writer = SqliteIndex(path)
     reader = SqliteIndex(path, create=False)

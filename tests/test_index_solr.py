@@ -24,8 +24,9 @@ from paperfs.cli import cli
 from paperfs.config import load_config
 from paperfs.errors import UsageError
 from paperfs.index.base import IndexEntry
-from paperfs.index.factory import MirroredIndex, index_status, journal_dir, open_index
+from paperfs.index.factory import index_status, journal_dir, open_index
 from paperfs.index.journal import Journal
+from paperfs.index.mirrored import MirroredIndex
 from paperfs.index.model import LOCAL_ADMIN, User
 from paperfs.index.solr import (SCHEMA_NAME, SolrAdmin, SolrIndex, SolrIndexError,
                                 SolrSetupError, SolrUnavailableError)
@@ -298,13 +299,13 @@ def test_listing_pages_by_created_and_id_with_a_cursor(request: pytest.FixtureRe
         index.upsert([IndexEntry(doc=_hand(i, f"Doc {i}", "potoroo", created=day,
                                            owner="bob" if i == 3 else None),
                                  path=f"p/{i}", mtime_ns=i, size=i) for i, day in days.items()])
-        pages = list(index.listing("potoroo", user=LOCAL_ADMIN, page=2))
+        pages = list(index.listing_pages("potoroo", user=LOCAL_ADMIN, page=2))
         assert [[h.id for h in page] for page in pages] == [[4, 2], [5, 1], [3]]
         assert all(h.score == 0.0 and h.snippet == "" for page in pages for h in page)
         # the permission filter of a search
-        assert [h.id for page in index.listing("potoroo", user=User("alice"))
+        assert [h.id for page in index.listing_pages("potoroo", user=User("alice"))
                 for h in page] == [4, 2, 5, 1]
-        assert list(index.listing('"..."', user=LOCAL_ADMIN)) == []
+        assert list(index.listing_pages('"..."', user=LOCAL_ADMIN)) == []
     finally:
         index.close()
 
@@ -385,13 +386,13 @@ def test_schema_too_old_cloud_then_solr_init_fixes_it(solr_cloud: SolrServer,
                                                       tmp_path: Path) -> None:
     from kazoo.client import KazooClient
 
-    from paperfs.index.solr import _upload_conf
+    from paperfs.index.solr_admin import upload_conf
 
     old = _old_configset(tmp_path)
     zk = KazooClient(hosts=solr_cloud.zk_hosts)
     zk.start(timeout=10)
     try:
-        _upload_conf(zk, old / "conf", "/configs/paperfs_old")
+        upload_conf(zk, old / "conf", "/configs/paperfs_old")
     finally:
         zk.stop()
         zk.close()

@@ -19,8 +19,9 @@ from paperfs.archive.layout import DataRoot
 from paperfs.archive.reindex import rebuild_into
 from paperfs.index.sqlitelib import sqlite3
 from paperfs.search.query import QuerySyntaxError, parse
-from tests.index_contract import (ALICE, HAND_FIRST, NOW, SIGNATURE_QUERIES, Corpus,
-                                  IndexContract, _hand, build_corpus, search_signature)
+from tests.index_contract import (ALICE, HAND_FIRST, NOW, SIGNATURE_QUERIES, CatalogContract,
+                                  Corpus, IndexContract, _hand, build_corpus,
+                                  search_signature)
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +37,12 @@ def sqlite_corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
 
 
 class TestSqliteContract(IndexContract):
+    @pytest.fixture
+    def corpus(self, sqlite_corpus: Corpus) -> Corpus:
+        return sqlite_corpus
+
+
+class TestSqliteCatalog(CatalogContract):
     @pytest.fixture
     def corpus(self, sqlite_corpus: Corpus) -> Corpus:
         return sqlite_corpus

@@ -135,8 +135,8 @@ def rebuild_into(index: Index, root: DataRoot, *, workers: int | None = None,
         workers = min(os.cpu_count() or 1, 4) if total >= _PARALLEL_FROM else 0
     # An index that can build its rows from an entry (SqliteIndex) gets them from
     # the parser processes; any other takes the entries.
-    prepare = getattr(index, "prepare", None)
-    write = index.upsert_rows if prepare else index.upsert  # type: ignore[attr-defined]
+    prepare = index.prepare
+    write = index.upsert_rows if prepare else index.upsert
     for path, doc_id, item, problem in _parsed(root.archive, workers, prepare):
         report.scanned += 1
         if progress:

@@ -21,6 +21,7 @@ from paperfs.archive.trash import Trash
 from paperfs.access.users import UserStore, users_path
 
 if TYPE_CHECKING:
+    from paperfs.index.factory import Readers
     from paperfs.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -120,7 +121,7 @@ class Services:
     """Shared by all request threads of one server."""
 
     def __init__(self, runtime: "Runtime", writer: DocumentWriter | None,
-                 index_factory: Callable[[], Index]) -> None:
+                 index_factory: Callable[[], "Readers"]) -> None:
         """``writer``: None beside a running daemon: changes are handed to it."""
         from paperfs.dav.editor import Editor
         from paperfs.dav.inbox import Uploads
@@ -140,34 +141,38 @@ class Services:
         self.max_name_bytes = config.archive.max_name_bytes
         self._index_factory = index_factory
         self._local = threading.local()
-        self._indexes: list[Index] = []
-        self._indexes_lock = threading.Lock()
+        self._readers: list[Readers] = []
+        self._readers_lock = threading.Lock()
         #: set by the server: wsgidav's lock and property managers
         self.lock_manager: Any = None
         self.prop_manager: Any = None
 
-    def index(self) -> Index:
-        """This thread's read connection to the index (opened on first use)."""
-        index = getattr(self._local, "index", None)
-        if index is None:
+    def readers(self) -> "Readers":
+        """This thread's catalog and search side (opened on first use)."""
+        readers = getattr(self._local, "readers", None)
+        if readers is None:
             try:
-                index = self._index_factory()
+                readers = self._index_factory()
             except (NotFoundError, DataRootError) as exc:
                 raise DAVError(HTTP_SERVICE_UNAVAILABLE,
                                f"the index is not ready: {exc}") from None
-            self._local.index = index
-            with self._indexes_lock:
-                self._indexes.append(index)
-        return index
+            self._local.readers = readers
+            with self._readers_lock:
+                self._readers.append(readers)
+        return readers
+
+    def index(self) -> Index:
+        """This thread's read connection to the index (the search side, with the lookups)."""
+        return self.readers().search
 
     def close(self) -> None:
-        with self._indexes_lock:
-            for index in self._indexes:
+        with self._readers_lock:
+            for readers in self._readers:
                 try:
-                    index.close()
+                    readers.close()
                 except Exception:  # noqa: BLE001 - closing on shutdown
                     pass
-            self._indexes.clear()
+            self._readers.clear()
 
 
 class Ctx:
@@ -183,7 +188,7 @@ class Ctx:
     def catalog(self):  # -> Catalog
         if self._catalog is None:
             from paperfs.dav.catalog import Catalog
-            self._catalog = Catalog(self.services.index(), self.services.root)
+            self._catalog = Catalog(self.services.readers(), self.services.root)
         return self._catalog
 
     @property

@@ -41,10 +41,10 @@ from paperfs.dav.guard import Guard
 from paperfs.dav.propfind import StreamingPropfind
 from paperfs.dav.provider import PaperfsProvider
 from paperfs.errors import ConfigError, SearchBackendError
-from paperfs.index.base import Index
 from paperfs.index.model import User
 
 if TYPE_CHECKING:
+    from paperfs.index.factory import Readers
     from paperfs.archive.writer import DocumentWriter
 
 log = logging.getLogger(__name__)
@@ -97,30 +97,19 @@ class AccessLog:
                                status, (time.monotonic() - started) * 1000)
 
 
-def default_index_factory(runtime: Runtime) -> Callable[[], Index]:
-    """Read connections to the configured index, one per request thread."""
+def default_index_factory(runtime: Runtime) -> Callable[[], Readers]:
+    """A catalog and the search side on it for each request thread
+    (paperfs/index/factory.py ``open_readers``; paperfs/dav/catalog.py uses both)."""
+    from paperfs.index.factory import open_readers
 
-    def open_reader() -> Index:
-        index = runtime.open_index(readonly=True, create=False)
-        # Solr: the embedded catalog beside it (folder listings come from Solr, single
-        # documents and names from the catalog: paperfs/dav/catalog.py)
-        local = getattr(index, "catalog", index)
-        db = getattr(local, "db", None)
-        if db is not None:
-            # A reader never writes; and 16 threads x the writer's 32 MiB page cache
-            # would be a lot of memory for a NAS.
-            db.execute("PRAGMA query_only=1")
-            db.execute("PRAGMA cache_size=-8192")
-        return index
-
-    return open_reader
+    return lambda: open_readers(runtime.config, runtime.root)
 
 
 class DavServer:
     """The WebDAV server; ``start()`` and ``stop()`` run it in background threads."""
 
     def __init__(self, runtime: Runtime | Config, writer: "DocumentWriter | None" = None,
-                 index_factory: Callable[[], Index] | None = None, *,
+                 index_factory: Callable[[], Readers] | None = None, *,
                  host: str | None = None, port: int | None = None) -> None:
         """``writer``: the data root's writer in this process, or None beside a
         running daemon (the daemon applies the changes)."""

@@ -1,76 +1,96 @@
-"""Open the index a configuration asks for: ``open_index(config, root) -> Index``.
+"""Open what a configuration asks for: the catalog, the search side, the writer's index.
 
-``index.backend: sqlite`` is the embedded index alone (``.paperfs/index.sqlite3``).
+* ``open_catalog(root, readonly=, create=)``: the **catalog** (exact lookups,
+  paperfs/index/catalog.py), always the embedded index
+  ``.paperfs/index.sqlite3``, whatever ``index.backend`` says;
+* ``open_search(config, root, catalog=)``: the **search** side, for
+  readers (search, WebDAV, status): with ``index.backend: sqlite`` the
+  catalog itself, with ``solr`` a ``MirroredIndex`` (paperfs/index/mirrored.py)
+  without a journal;
+* ``open_readers(config, root)``: both, sharing one connection (a WebDAV
+  request thread's);
+* ``open_index(config, root, readonly=, create=)``: the writer's ``Index``
+  (the daemon, ``paperfs reindex``, edits): the catalog, mirrored to Solr
+  through the journal when the backend is solr;
+* ``index_status``: what ``paperfs status`` shows about the index.
 
-``index.backend: solr`` is a ``MirroredIndex``: the embedded index stays, as
-the local **catalog**, and Solr gets a mirror of it through the update
-journal (paperfs/index/journal.py):
-
-* writes (``upsert``/``delete``/``clear``) are journaled first (fsynced),
-  then applied to the catalog, then a background sender pushes the journal
-  to Solr in order (batched, ``commitWithin=index.commit_within_ms``) and
-  acknowledges what Solr took. Filing never waits for Solr and never fails
-  because of it: with Solr down the records wait on disk (across restarts)
-  and are sent when it is back, retried with back-off up to every 30 s;
-* the lookups the writer does on every filing (``ref``, ``ref_by_path``,
-  ``find_checksum``, ``refs``, ``max_id``, ``count``) are answered by the
-  catalog: exact, immediate (Solr shows an update only after its commit),
-  and independent of the network;
-* searches, facets, ``get``, more-like-this and suggestions go to Solr, and
-  so do WebDAV folder listings (paperfs/dav/catalog.py reads
-  ``remote.listing`` and uses ``fall_back``). While Solr is unreachable they
-  fail with one clear line, or, with ``index.fallback: true``, are answered
-  by the catalog (which is always up to date);
-* ``rebuilding()`` (``paperfs reindex``) sends every document to Solr in bulk
-  with one commit at the end and brings the catalog in step on the way (only
-  what differs is written); the journal's backlog is then obsolete and
-  acknowledged. ``rebuild_with(stemming)`` rebuilds the catalog aside as well.
-
-Readers (``readonly=True``: search, WebDAV, status) open no journal and start
-no sender; their writes are refused.
-
-**Decision** (docs/architecture.md): the catalog costs a second copy of the
-text on the local disk (about what Solr stores), and buys the invariant that
-consumption never depends on Solr, an exact duplicate check, and a fallback.
+A backend is imported only when the configuration names it: with
+``index.backend: sqlite`` neither pysolr nor kazoo is ever imported.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import shutil
-import threading
-import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import Any
 
+from paperfs.archive.layout import DataRoot
 from paperfs.config import Config
-from paperfs.errors import PaperfsError, UsageError
-from paperfs.index.base import FiledRef, Index, IndexEntry
+from paperfs.index.base import Index
+from paperfs.index.catalog import Catalog
 from paperfs.index.journal import Journal
 from paperfs.index.journal import backlog as journal_backlog
-from paperfs.index.model import Facets, SearchResult, StoredDocument, Suggestion, User
-from paperfs.index.solr import (SolrIndex, SolrIndexError, SolrSetupError,
-                                SolrUnavailableError, solr_document)
 from paperfs.index.sqlite import SqliteIndex
-from paperfs.archive.layout import DataRoot
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
 JOURNAL_DIR = "index-journal"
-#: records per request when the sender catches up
-PUSH_RECORDS = 500
-#: back-off between attempts while Solr is unreachable (seconds)
-RETRY_MIN, RETRY_MAX = 0.5, 30.0
 
 
 def journal_dir(root: DataRoot) -> Path:
     return root.state / JOURNAL_DIR
 
 
-def open_index(config: Config, root: DataRoot | Path | None = None, *,
+def _data_root(root: DataRoot | Path) -> DataRoot:
+    """``root`` (the runtime's, paperfs/runtime.py), or the data root in that folder."""
+    return DataRoot(root) if isinstance(root, Path) else root
+
+
+def open_catalog(root: DataRoot | Path, *, readonly: bool = False,
+                 create: bool = True) -> SqliteIndex:
+    """The catalog of the data root ``root``.
+
+    ``readonly``: a reader (status, check, WebDAV): never writes, a small page
+    cache, and no index file is an error (NotFoundError) instead of a new one.
+    ``create=False``: the same error for a writer.
+    """
+    return SqliteIndex(_data_root(root).index_db, create=create and not readonly,
+                       reader=readonly)
+
+
+def open_search(config: Config, root: DataRoot | Path, *,
+                catalog: SqliteIndex | None = None) -> Index:
+    """The search side for a reader, on ``catalog`` (opened read-only when not given).
+
+    Closing it closes the catalog too. Its writes are refused.
+    """
+    root = _data_root(root)
+    if catalog is None:
+        catalog = open_catalog(root, readonly=True)
+    return _on_backend(config, root, catalog, readonly=True)
+
+
+@dataclass
+class Readers:
+    """A reader's catalog and search side on one connection (one per WebDAV request
+    thread). With the embedded backend they are one object."""
+
+    catalog: Catalog
+    search: Index
+
+    def close(self) -> None:
+        self.search.close()
+        self.catalog.close()  # closing a closed connection again does nothing
+
+
+def open_readers(config: Config, root: DataRoot | Path) -> Readers:
+    catalog = open_catalog(root, readonly=True)
+    return Readers(catalog, open_search(config, root, catalog=catalog))
+
+
+def open_index(config: Config, root: DataRoot | Path, *,
                readonly: bool = False, create: bool = True) -> Index:
     """The index of a data root as ``config.index`` describes it.
 
@@ -78,11 +98,14 @@ def open_index(config: Config, root: DataRoot | Path | None = None, *,
     journal, no sender. ``create=False``: a missing embedded index is an
     error instead of a new empty one (as ``SqliteIndex(create=False)``).
     """
-    if root is None:
-        root = DataRoot(config.data_root)
-    elif isinstance(root, Path):
-        root = DataRoot(root)
-    catalog = SqliteIndex(root.index_db, create=create)
+    root = _data_root(root)
+    return _on_backend(config, root, SqliteIndex(root.index_db, create=create),
+                       readonly=readonly)
+
+
+def _on_backend(config: Config, root: DataRoot, catalog: SqliteIndex, *,
+                readonly: bool) -> Index:
+    """``catalog`` alone (sqlite), or mirrored to Solr (solr)."""
     if config.index.backend != "solr":
         if not readonly and journal_dir(root).exists():
             # Back on the embedded index: updates no longer go to Solr, so what waits in
@@ -91,6 +114,9 @@ def open_index(config: Config, root: DataRoot | Path | None = None, *,
                         "(going back to Solr needs 'paperfs reindex')", journal_dir(root))
             shutil.rmtree(journal_dir(root), ignore_errors=True)
         return catalog
+    from paperfs.index.mirrored import MirroredIndex
+    from paperfs.index.solr import SolrIndex
+
     # Solr ranks the searches; the catalog's ranking serves only the fallback.
     catalog.champion_min_df = 0
     try:
@@ -102,18 +128,18 @@ def open_index(config: Config, root: DataRoot | Path | None = None, *,
     return MirroredIndex(catalog, remote, journal, fallback=config.index.fallback)
 
 
-def index_status(config: Config, root: DataRoot | None = None, *,
-                 probe: bool = False) -> dict[str, Any]:
+def index_status(config: Config, root: DataRoot, *, probe: bool = False) -> dict[str, Any]:
     """What ``paperfs status`` shows about the index (no network unless ``probe``).
 
     With ``probe`` (``paperfs solr status``), Solr is asked even while the
     backend is still sqlite (e.g. before switching an archive over).
     """
-    root = root or DataRoot(config.data_root)
     out: dict[str, Any] = {"backend": config.index.backend}
     if config.index.backend != "solr" and not (
             probe and (config.index.url or config.index.zk_hosts)):
         return out
+    from paperfs.index.solr import SolrIndex, SolrIndexError
+
     remote = SolrIndex.from_config(config.index)
     out["where"] = remote.where
     out["backlog"] = journal_backlog(journal_dir(root))
@@ -129,378 +155,5 @@ def index_status(config: Config, root: DataRoot | None = None, *,
     return out
 
 
-class MirroredIndex(Index):
-    """The embedded catalog, mirrored to Solr through the journal (see the module doc)."""
-
-    def __init__(self, catalog: SqliteIndex, remote: SolrIndex, journal: Journal | None, *,
-                 fallback: bool = False, push_records: int = PUSH_RECORDS) -> None:
-        self.catalog = catalog
-        self.remote = remote
-        self.journal = journal
-        self.fallback = fallback
-        self.push_records = push_records
-        #: the last problem sending to Solr (None while all is well)
-        self.push_error: PaperfsError | None = None
-        self._wake = threading.Event()
-        self._idle = threading.Condition()
-        self._stop = False
-        self._paused = 0
-        self._busy = False
-        self._fallback_warned = False
-        self._thread: threading.Thread | None = None
-        if journal is not None:
-            self._thread = threading.Thread(target=self._run, name="solr-sender", daemon=True)
-            self._thread.start()
-            if journal.backlog():
-                log.info("index journal: %d update(s) for %s to send", journal.backlog(),
-                         remote.where)
-                self._wake.set()
-
-    # ------------------------------------------------------------ writing
-
-    def _journal(self) -> Journal:
-        if self.journal is None:
-            raise UsageError("this index is open read-only (no journal)")
-        return self.journal
-
-    def upsert(self, entries: Iterable[IndexEntry]) -> None:
-        entries = list(entries)
-        if not entries:
-            return
-        self._journal().append(("add", solr_document(e)) for e in entries)
-        self.catalog.upsert(entries)
-        self._wake.set()
-
-    def delete(self, ids: Iterable[int]) -> None:
-        ids = [int(i) for i in ids]
-        if not ids:
-            return
-        self._journal().append(("delete", i) for i in ids)
-        self.catalog.delete(ids)
-        self._wake.set()
-
-    def clear(self) -> None:
-        self._journal().append([("clear", None)])
-        self.catalog.clear()
-        self._wake.set()
-
-    def maintain(self, on_start: Callable[[], None] | None = None) -> None:
-        # The catalog has no champion lists (Solr ranks); this drops any left from
-        # when the archive was on the embedded index.
-        self.catalog.maintain(on_start)
-
-    # ------------------------------------------------------------ the sender
-
-    def _run(self) -> None:
-        delay = 0.0
-        try:
-            self.remote.connect()  # say at start-up when Solr is not usable
-        except PaperfsError as exc:
-            delay = RETRY_MIN
-            self._note_problem(exc, delay)
-        while True:
-            self._wake.wait(timeout=delay or None)
-            self._wake.clear()
-            with self._idle:
-                if self._stop:
-                    return
-                if self._paused:
-                    continue
-                self._busy = True
-            try:
-                self._push_all()
-            except SolrUnavailableError as exc:
-                delay = min(max(delay * 2, RETRY_MIN), RETRY_MAX)
-                self._note_problem(exc, delay)
-            except (SolrIndexError, PaperfsError) as exc:
-                delay = RETRY_MAX
-                self._note_problem(exc, delay)
-            except Exception as exc:  # a stage boundary: keep the sender alive
-                delay = RETRY_MAX
-                log.exception("index journal: sending to Solr failed")
-                self._note_problem(PaperfsError(str(exc)), delay)
-            else:
-                if self.push_error is not None:
-                    log.warning("index journal: %s is back; the backlog has been sent",
-                                self.remote.where)
-                self.push_error = None
-                delay = 0.0
-            finally:
-                with self._idle:
-                    self._busy = False
-                    self._idle.notify_all()
-
-    def _note_problem(self, exc: PaperfsError, delay: float) -> None:
-        first = self.push_error is None or type(self.push_error) is not type(exc)
-        self.push_error = exc
-        backlog = self.journal.backlog() if self.journal is not None else 0
-        if first:
-            level = logging.WARNING if isinstance(exc, SolrUnavailableError) else logging.ERROR
-            log.log(level, "index journal: %s; %d update(s) kept on disk, sent when it works "
-                    "again (retrying up to every %.0f s)", exc, backlog, RETRY_MAX)
-        else:
-            log.debug("index journal: still failing (%d waiting, next try in %.1f s): %s",
-                      backlog, delay, exc)
-
-    def _push_all(self) -> int:
-        journal = self._journal()
-        if self.push_error is not None:
-            self.remote.connect()  # checks again (address, collection, schema)
-        sent = 0
-        while True:
-            records = journal.pending(self.push_records)
-            if not records:
-                return sent
-            self.remote.apply([r.as_op() for r in records])
-            journal.ack(records[-1].seq)
-            sent += len(records)
-
-    def flush(self, timeout: float = 30.0) -> bool:
-        """Push the backlog now; True when it is empty (within ``timeout``)."""
-        if self.journal is None:
-            return True
-        deadline = time.monotonic() + timeout
-        while self.journal.backlog():
-            if time.monotonic() >= deadline:
-                return False
-            with self._idle:
-                if not self._busy:
-                    self._wake.set()
-                self._idle.wait(timeout=min(0.2, max(0.0, deadline - time.monotonic())))
-        return True
-
-    def backlog(self) -> int:
-        return self.journal.backlog() if self.journal is not None else 0
-
-    @contextlib.contextmanager
-    def _sender_paused(self) -> Iterator[None]:
-        with self._idle:
-            self._paused += 1
-            while self._busy:
-                self._idle.wait()
-        try:
-            yield
-        finally:
-            with self._idle:
-                self._paused -= 1
-            self._wake.set()
-
-    def close(self) -> None:
-        if self._thread is not None:
-            if self.backlog() and self.push_error is None:
-                self.flush(timeout=min(5.0, self.remote.timeout))
-            with self._idle:
-                self._stop = True
-            self._wake.set()
-            self._thread.join(timeout=self.remote.timeout + 5)
-            self._thread = None
-        if self.journal is not None:
-            self.journal.close()
-        self.catalog.close()
-        self.remote.close()
-
-    # ------------------------------------------------------------ rebuilding
-
-    @property
-    def stemming(self) -> str:
-        return self.catalog.stemming
-
-    @contextlib.contextmanager
-    def rebuilding(self) -> Iterator[Index]:
-        """Solr: every document sent again (bulk, one commit), the rest dropped. The
-        catalog: brought in step on the way (a document whose sidecar path, mtime and
-        size are what the catalog has is not written again; ids the tree no longer
-        has are dropped) — the daemon's start-up rule, so a reindex costs about what
-        Solr alone costs. ``rebuild_with`` (a new stemming choice) rebuilds both."""
-        journal = self._journal()
-        self.remote.connect()  # fail now, not after reading every sidecar
-        with self._sender_paused():
-            superseded = journal.last_seq
-            with self.remote.rebuilding() as new_remote:
-                target = _Refresh(self.catalog, new_remote)
-                yield target
-                target.finish()
-            # Everything journaled before is in the rebuilt collection now.
-            journal.ack(superseded)
-
-    def rebuild_with(self, stemming: str) -> contextlib.AbstractContextManager[Index]:
-        """The catalog with another stemming choice (Solr's analysis is the collection's)."""
-        return self._rebuild(lambda: self.catalog.rebuild_with(stemming))
-
-    @contextlib.contextmanager
-    def _rebuild(self, catalog_rebuild: Callable[[], Any]) -> Iterator[Index]:
-        journal = self._journal()
-        self.remote.connect()  # fail now, not after reading every sidecar
-        with self._sender_paused():
-            superseded = journal.last_seq
-            with catalog_rebuild() as new_catalog, self.remote.rebuilding() as new_remote:
-                yield _Both(new_catalog, new_remote)
-            # Everything journaled before is in the rebuilt collection now.
-            journal.ack(superseded)
-
-    # ------------------------------------------------------------ bookkeeping (catalog)
-
-    def ref(self, doc_id: int) -> FiledRef | None:
-        return self.catalog.ref(doc_id)
-
-    def ref_by_path(self, path: str) -> FiledRef | None:
-        return self.catalog.ref_by_path(path)
-
-    def find_checksum(self, sha256: str) -> FiledRef | None:
-        return self.catalog.find_checksum(sha256)
-
-    def refs(self) -> Iterator[FiledRef]:
-        return self.catalog.refs()
-
-    def count(self) -> int:
-        return self.catalog.count()
-
-    def max_id(self) -> int:
-        return self.catalog.max_id()
-
-    # ------------------------------------------------------------ searching (Solr)
-
-    def fall_back(self, exc: SolrIndexError, what: str) -> None:
-        """Solr failed at ``what``: return when the catalog should answer instead (Solr
-        unreachable and ``index.fallback: true``), else raise the one-line error."""
-        if not isinstance(exc, SolrUnavailableError):
-            raise exc
-        if not self.fallback:
-            raise SolrUnavailableError(
-                f"{exc}. {what[:1].upper() + what[1:]} needs Solr; set index.fallback: true "
-                "to answer from the embedded index while Solr is down") from None
-        if not self._fallback_warned:
-            log.warning("%s; answering from the embedded index until it is back", exc)
-            self._fallback_warned = True
-
-    def solr_answered(self) -> None:
-        """Solr answered again (the next fallback is worth a warning again)."""
-        self._fallback_warned = False
-
-    def _read(self, what: str, fn: Callable[[Index], T]) -> T:
-        try:
-            result = fn(self.remote)
-        except SolrUnavailableError as exc:
-            self.fall_back(exc, what)
-            return fn(self.catalog)
-        self.solr_answered()
-        return result
-
-    def search(self, query: Any, *, user: User, sort: str = "relevance", limit: int = 25,
-               offset: int = 0, highlight: bool = True, now: Any = None) -> SearchResult:
-        return self._read("searching", lambda i: i.search(
-            query, user=user, sort=sort, limit=limit, offset=offset, highlight=highlight,
-            now=now))
-
-    def facets(self, query: Any, *, user: User, now: Any = None) -> Facets:
-        return self._read("counting facets", lambda i: i.facets(query, user=user, now=now))
-
-    def get(self, doc_id: int, user: User) -> StoredDocument | None:
-        return self._read("reading a document", lambda i: i.get(doc_id, user))
-
-    def more_like_this(self, doc_id: int, user: User, limit: int = 10) -> SearchResult:
-        return self._read("finding similar documents",
-                          lambda i: i.more_like_this(doc_id, user, limit))
-
-    def suggest(self, prefix: str, field: str | None = None, limit: int = 10, *,
-                user: User) -> list[Suggestion]:
-        return self._read("suggesting", lambda i: i.suggest(prefix, field, limit, user=user))
-
-
-class _RebuildTarget(Index):
-    """What a rebuild writes to (the catalog and Solr); every read is the catalog's."""
-
-    catalog: Index
-
-    def ref(self, doc_id: int) -> FiledRef | None:
-        return self.catalog.ref(doc_id)
-
-    def ref_by_path(self, path: str) -> FiledRef | None:
-        return self.catalog.ref_by_path(path)
-
-    def find_checksum(self, sha256: str) -> FiledRef | None:
-        return self.catalog.find_checksum(sha256)
-
-    def refs(self) -> Iterator[FiledRef]:
-        return self.catalog.refs()
-
-    def count(self) -> int:
-        return self.catalog.count()
-
-    def max_id(self) -> int:
-        return self.catalog.max_id()
-
-    def search(self, *args: Any, **kwargs: Any) -> SearchResult:
-        return self.catalog.search(*args, **kwargs)
-
-    def facets(self, *args: Any, **kwargs: Any) -> Facets:
-        return self.catalog.facets(*args, **kwargs)
-
-    def get(self, doc_id: int, user: User) -> StoredDocument | None:
-        return self.catalog.get(doc_id, user)
-
-    def more_like_this(self, doc_id: int, user: User, limit: int = 10) -> SearchResult:
-        return self.catalog.more_like_this(doc_id, user, limit)
-
-    def suggest(self, prefix: str, field: str | None = None, limit: int = 10, *,
-                user: User) -> list[Suggestion]:
-        return self.catalog.suggest(prefix, field, limit, user=user)
-
-
-class _Refresh(_RebuildTarget):
-    """Rebuild target: every batch to Solr; to the catalog only what differs from it."""
-
-    def __init__(self, catalog: SqliteIndex, remote: Index) -> None:
-        self.catalog = catalog
-        self.remote = remote
-        self.seen: set[int] = set()
-        self.written = 0
-
-    def upsert(self, entries: Iterable[IndexEntry]) -> None:
-        entries = list(entries)
-        self.remote.upsert(entries)  # queued for the background senders
-        changed = []
-        for entry in entries:
-            self.seen.add(entry.doc.id)
-            ref = self.catalog.ref(entry.doc.id)
-            if ref is None or (ref.path, ref.mtime_ns, ref.size) != (
-                    entry.path, entry.mtime_ns, entry.size):
-                changed.append(entry)
-        if changed:
-            self.catalog.upsert(changed)
-            self.written += len(changed)
-
-    def finish(self) -> None:
-        gone = [ref.id for ref in self.catalog.refs() if ref.id not in self.seen]
-        if gone:
-            self.catalog.delete(gone)
-
-    def delete(self, ids: Iterable[int]) -> None:
-        self.catalog.delete(list(ids))
-
-    def clear(self) -> None:
-        pass
-
-
-class _Both(_RebuildTarget):
-    """Rebuild target: every batch into the new catalog and to Solr."""
-
-    def __init__(self, catalog: Index, remote: Index) -> None:
-        self.catalog = catalog
-        self.remote = remote
-
-    def upsert(self, entries: Iterable[IndexEntry]) -> None:
-        entries = list(entries)
-        self.remote.upsert(entries)  # queued for the background senders
-        self.catalog.upsert(entries)
-
-    def delete(self, ids: Iterable[int]) -> None:
-        ids = list(ids)
-        self.catalog.delete(ids)
-
-    def clear(self) -> None:
-        self.catalog.clear()
-
-
-__all__ = ["open_index", "index_status", "MirroredIndex", "journal_dir", "SolrSetupError",
-           "SolrUnavailableError"]
+__all__ = ["open_catalog", "open_search", "open_readers", "open_index", "Readers",
+           "index_status", "journal_dir"]

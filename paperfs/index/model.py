@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 #: Highlight markers around matched words in ``Hit.snippet``. Control
 #: characters: sidecar content never contains them (document.clean_content
@@ -123,6 +123,19 @@ class Facets:
     def as_dicts(self) -> dict[str, dict[str, int]]:
         return {name: {c.value: c.count for c in getattr(self, name)}
                 for name in ("tags", "correspondents", "types", "years")}
+
+    @classmethod
+    def counted(cls, total: int, correspondents: Mapping[str, int], types: Mapping[str, int],
+                years: Mapping[str, int], tags: Mapping[str, int]) -> "Facets":
+        """From counts by value (every backend): largest first, then by value;
+        years newest first."""
+        def ordered(counts: Mapping[str, int]) -> tuple[FacetCount, ...]:
+            return tuple(FacetCount(v, n) for v, n in
+                         sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+        return cls(total=total, tags=ordered(tags), correspondents=ordered(correspondents),
+                   types=ordered(types),
+                   years=tuple(FacetCount(y, n) for y, n in sorted(years.items(), reverse=True)))
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from paperfs.index.model import User
 from paperfs.search.match import fold
 from paperfs.search.query import (And, DateRange, Exists, FieldEquals, MatchAll, Node, Not,
                                   NumberRange, Or, Phrase, Prefix, Term, Wildcard, walk)
@@ -367,6 +368,13 @@ def permission_filter(name: str, groups: tuple[str, ...], superuser: bool) -> st
     return " OR ".join(parts)
 
 
-__all__ = ["Compiler", "SolrQuery", "compile_query", "permission_filter", "quoted",
+def user_filters(user: User) -> list[str]:
+    """The ``fq`` list that keeps a request to what ``user`` may view."""
+    perm = permission_filter(user.name, tuple(user.groups), user.superuser)
+    return [perm] if perm else []
+
+
+__all__ = ["Compiler", "SolrQuery", "compile_query", "permission_filter", "user_filters",
+           "quoted",
            "escape_term", "solr_instant", "solr_day", "TEXT_FIELDS", "KEYWORD_FIELDS",
            "DEFAULT_TEXT_FIELDS", "HIGHLIGHT_FIELDS", "MATCH_ALL"]

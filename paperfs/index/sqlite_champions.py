@@ -37,7 +37,7 @@ import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Sequence
 
 from paperfs.index.sqlite_query import (BARE_COLUMN_NAMES, BARE_COLUMNS, BM25, BM25_WEIGHTS,
                                         FTS_COLUMNS, fts_string)
