@@ -20,7 +20,9 @@ from paperfs.archive.storage import storage_errors
 from paperfs.config import Config
 from paperfs.errors import DataRootError
 from paperfs.index.base import Index
-from paperfs.index.factory import index_status, open_catalog, open_index
+from paperfs.index.catalog import Catalog
+from paperfs.index.factory import (Readers, index_status, open_catalog, open_index,
+                                   open_readers)
 
 if TYPE_CHECKING:
     from paperfs.archive.naming import PathRules
@@ -52,18 +54,24 @@ class Runtime:
     # ------------------------------------------------------------ the index
 
     def open_index(self, *, readonly: bool = False, create: bool = True) -> Index:
-        """The index as ``config.index`` describes it (Solr: mirrored from the catalog).
-        ``readonly``: for processes that only read (no journal, no sender)."""
+        """The writer's index as ``config.index`` describes it (Solr: the catalog,
+        mirrored). ``readonly``: no journal, no sender."""
         return open_index(self.config, self.root, readonly=readonly, create=create)
 
-    def open_catalog(self, *, create: bool = False) -> Index:
-        """The embedded index alone: exact lookups, always local, whatever the backend.
-        Without ``create`` a reader (paperfs/index/factory.py ``open_catalog``)."""
-        return open_catalog(self.root, readonly=not create, create=create)
+    def open_catalog(self, *, readonly: bool = True) -> Catalog:
+        """The catalog: exact lookups, always the local embedded index, whatever the
+        backend. ``readonly``: a reader (no index file is NotFoundError); else it
+        may create the file."""
+        return open_catalog(self.root, readonly=readonly, create=not readonly)
+
+    def open_readers(self) -> Readers:
+        """The catalog and the search side on one connection (a WebDAV thread's)."""
+        return open_readers(self.config, self.root)
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[Index]:
-        """A read connection to the configured index, for one command."""
+        """The index for one command that searches (``paperfs search``): ranking may
+        refresh its word lists, so not a read-only connection."""
         index = self.open_index(readonly=True, create=False)
         try:
             yield index
@@ -137,7 +145,7 @@ class Runtime:
         try:
             archive = self.open_archive()
         except DataRootError:  # the daemon holds the lock
-            catalog = self.open_catalog(create=True)
+            catalog = self.open_catalog()
             try:
                 yield HandOffWriter(self.root, lambda: catalog)
             finally:

@@ -228,7 +228,7 @@ class Checker:
         fix = ("run 'paperfs check --fix' or 'paperfs reindex --changed' (with the daemon "
                "stopped; a running daemon catches up by itself)")
         try:
-            index = self.runtime.open_catalog(create=False)
+            index = self.runtime.open_catalog()
         except (NotFoundError, DataRootError) as exc:
             report.problems.append(Problem("index-missing", self.rel(self.root.index_db),
                                            str(exc), "run 'paperfs reindex'", fixable=True))
@@ -298,7 +298,7 @@ class Checker:
             return adopted
         index = None
         try:
-            index = self.runtime.open_catalog(create=False)
+            index = self.runtime.open_catalog()
         except (NotFoundError, DataRootError):
             pass
         inbox_sums = self._inbox_checksums()

@@ -40,7 +40,7 @@ from paperfs.archive.recovery import recover
 from paperfs.archive.storage import storage_errors
 from paperfs.archive.trash import Trash
 from paperfs.errors import ConsumeError, NotFoundError
-from paperfs.index.base import Index
+from paperfs.index.base import FiledLookups
 
 if TYPE_CHECKING:
     from paperfs.archive.store import Archive
@@ -138,8 +138,8 @@ class _DirectWriter(DocumentWriter):
         here: only files change)."""
 
     @abstractmethod
-    def _index(self) -> Index:
-        """Where documents are looked up (opened on first use)."""
+    def _lookups(self) -> FiledLookups:
+        """Where documents are looked up (the catalog; opened on first use)."""
 
     def _sidecar(self, rel: str) -> Path:
         return self.root.archive / (rel + YML)
@@ -147,7 +147,7 @@ class _DirectWriter(DocumentWriter):
     def _current(self, archive: "Archive | None", doc_id: int) -> tuple[Document, str]:
         if archive is not None:
             return archive.load(doc_id)
-        ref = self._index().ref(doc_id)
+        ref = self._lookups().ref(doc_id)
         if ref is None:
             raise NotFoundError(f"no document with id {doc_id}")
         return read_sidecar(self._sidecar(ref.path)), ref.path
@@ -171,7 +171,7 @@ class _DirectWriter(DocumentWriter):
 
     def put_sidecar(self, rel: str, text: str, check: Check) -> str:
         def operation(archive: "Archive | None") -> str:
-            ref = self._index().ref_by_path(rel)
+            ref = self._lookups().ref_by_path(rel)
             if ref is None:
                 raise NotFoundError(f"archive/{rel}{YML} is not a filed document's sidecar")
             check(self._current(archive, ref.id)[0])
@@ -225,18 +225,18 @@ class _DirectWriter(DocumentWriter):
 class HandOffWriter(_DirectWriter):
     """Beside a running daemon: files change here, the daemon applies them.
 
-    ``reader`` gives an index to look documents up in (WebDAV: the request
+    ``catalog`` gives the catalog to look documents up in (WebDAV: the request
     thread's own connection)."""
 
-    def __init__(self, root: DataRoot, reader: Callable[[], Index]) -> None:
+    def __init__(self, root: DataRoot, catalog: Callable[[], FiledLookups]) -> None:
         super().__init__(root)
-        self.reader = reader
+        self.catalog = catalog
 
     def _run(self, operation: Callable[["Archive | None"], T]) -> T:
         return operation(None)
 
-    def _index(self) -> Index:
-        return self.reader()
+    def _lookups(self) -> FiledLookups:
+        return self.catalog()
 
 
 class LocalWriter(_DirectWriter, Writer):
@@ -251,7 +251,7 @@ class LocalWriter(_DirectWriter, Writer):
         with self.lock, storage_errors(self.root.index_db):  # SQLite's errors name no file
             return operation(self.archive)
 
-    def _index(self) -> Index:
+    def _lookups(self) -> FiledLookups:
         return self.archive.index
 
     def file(self, job: "Job", done: Any) -> Any:

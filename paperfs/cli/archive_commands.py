@@ -170,7 +170,7 @@ def show(ctx: click.Context, ident: str, as_json: bool, content: bool) -> None:
     from paperfs.archive.document import read_sidecar, to_mapping
 
     runtime = runtime_of(ctx).initialised()
-    catalog = runtime.open_catalog(create=True)
+    catalog = runtime.open_catalog(readonly=False)
     try:
         _doc_id, rel = _resolve(runtime, catalog, ident)
     finally:

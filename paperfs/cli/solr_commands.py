@@ -92,7 +92,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
     info: dict[str, Any] = runtime.index_status(probe=True)
     info["backend"] = runtime.config.index.backend
     if runtime.root.index_db.exists():
-        catalog = runtime.open_catalog(create=False)
+        catalog = runtime.open_catalog()
         try:
             info["catalog_documents"] = catalog.count()
         finally:

@@ -59,7 +59,7 @@ def _failed(root: DataRoot) -> list[dict[str, Any]]:
 def _documents(runtime: Runtime) -> int:
     if not runtime.root.index_db.exists():
         return 0  # no daemon has run yet
-    index = runtime.open_catalog(create=False)  # a reader: works on a read-only root
+    index = runtime.open_catalog()  # a reader: works on a read-only root
     try:
         return index.count()
     finally:

@@ -129,7 +129,7 @@ class Services:
         config = self.config = runtime.config
         self.root = runtime.root
         #: every change goes through it (the daemon's, or a hand-off to the daemon)
-        self.writer = writer or HandOffWriter(self.root, self.index)
+        self.writer = writer or HandOffWriter(self.root, lambda: self.readers().catalog)
         self.users = UserStore(users_path(self.root.root))
         self.saved = SavedSearches(self.root.root, config.dav.saved)
         #: for listing /trash (changes go through the writer)

@@ -100,9 +100,7 @@ class AccessLog:
 def default_index_factory(runtime: Runtime) -> Callable[[], Readers]:
     """A catalog and the search side on it for each request thread
     (paperfs/index/factory.py ``open_readers``; paperfs/dav/catalog.py uses both)."""
-    from paperfs.index.factory import open_readers
-
-    return lambda: open_readers(runtime.config, runtime.root)
+    return runtime.open_readers
 
 
 class DavServer:
