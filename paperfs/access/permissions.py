@@ -1,6 +1,6 @@
 """Who may view and who may change a document.
 
-The rules (the same as the index's permission filter, paperfs/index/sqlite.py,
+The rules (the same as the index's permission filter, paperfs/index/sqlite_query.py,
 and as paperless-ngx):
 
 * a **superuser** may view and change everything;
