@@ -42,7 +42,7 @@ from paperfs.index.base import IndexEntry
 from paperfs.index.model import LOCAL_ADMIN
 from paperfs.index.sqlite import SqliteIndex
 from paperfs.index.sqlite_query import BM25
-from paperfs.search.query import parse
+from paperfs.search.parser import parse
 
 #: bump when gen_archive changes what it writes (invalidates the cache)
 GENERATOR_VERSION = 1

@@ -31,7 +31,8 @@ from paperfs.index.base import Index
 from paperfs.index.model import LOCAL_ADMIN, User
 from paperfs.search.match import _Matcher, fold, matches
 from paperfs.index.sqlitelib import sqlite3
-from paperfs.search.query import QuerySyntaxError, parse
+from paperfs.search.parser import parse
+from paperfs.search.syntax_error import QuerySyntaxError
 
 #: the frozen clock of every relative date in the contract
 NOW = dt.datetime(2024, 6, 12, 15, 30, tzinfo=ZoneInfo("Europe/Berlin"))

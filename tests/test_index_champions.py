@@ -20,7 +20,7 @@ from paperfs.index.model import LOCAL_ADMIN, User
 from paperfs.index.sqlite import SqliteIndex
 from paperfs.index.sqlite_champions import idf, score, varints, weight
 from paperfs.index.sqlite_query import BM25
-from paperfs.search.query import parse
+from paperfs.search.parser import parse
 from tests.index_contract import ALICE, BOB, Corpus, IndexContract, _hand
 
 DOCS = 1500

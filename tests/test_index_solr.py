@@ -33,7 +33,8 @@ from paperfs.index.solr import (SCHEMA_NAME, SolrAdmin, SolrIndex, SolrIndexErro
 from paperfs.index.solr_query import compile_query, escape_term, quoted
 from paperfs.archive.layout import DataRoot
 from paperfs.archive.reindex import rebuild_into
-from paperfs.search.query import QuerySyntaxError, parse
+from paperfs.search.parser import parse
+from paperfs.search.syntax_error import QuerySyntaxError
 from tests.index_contract import (NOW, SIGNATURE_QUERIES, Corpus,
                                   IndexContract, _hand, build_corpus, search_signature)
 from tests.solr_server import (SolrServer, TcpProxy, configset, free_port,  # noqa: F401

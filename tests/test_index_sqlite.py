@@ -18,7 +18,8 @@ from paperfs.index.sqlite_query import Compiler, QueryTooBroadError, fts_string
 from paperfs.archive.layout import DataRoot
 from paperfs.archive.reindex import rebuild_into
 from paperfs.index.sqlitelib import sqlite3
-from paperfs.search.query import QuerySyntaxError, parse
+from paperfs.search.parser import parse
+from paperfs.search.syntax_error import QuerySyntaxError
 from tests.index_contract import (ALICE, HAND_FIRST, NOW, SIGNATURE_QUERIES, CatalogContract,
                                   Corpus, IndexContract, _hand, build_corpus,
                                   search_signature)

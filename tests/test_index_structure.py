@@ -71,7 +71,7 @@ from pathlib import Path
 from paperfs.config import load_config
 from paperfs.index.factory import index_status, open_catalog, open_index, open_readers
 from paperfs.index.model import LOCAL_ADMIN
-from paperfs.search.query import parse
+from paperfs.search.parser import parse
 import paperfs.cli, paperfs.dav.server, paperfs.daemon.status
 
 root = Path({str(root)!r})

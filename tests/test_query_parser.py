@@ -17,10 +17,10 @@ import pytest
 
 from paperfs.errors import PaperfsError
 from paperfs.search import date_ranges as dates
-from paperfs.search.query import (
-    MAX_CLAUSES,
-    MAX_DEPTH,
-    MAX_QUERY_LENGTH,
+from paperfs.search.parser import MAX_CLAUSES, MAX_DEPTH, MAX_QUERY_LENGTH, parse
+from paperfs.search.query_string import to_query_string
+from paperfs.search.syntax_error import QuerySyntaxError
+from paperfs.search.tree import (
     And,
     DateRange,
     Exists,
@@ -32,11 +32,8 @@ from paperfs.search.query import (
     Or,
     Phrase,
     Prefix,
-    QuerySyntaxError,
     Term,
     Wildcard,
-    parse,
-    to_query_string,
     walk,
 )
 

@@ -12,7 +12,7 @@ import click
 from paperfs.cli.app import cli, json_default, progress_bar, runtime_of
 from paperfs.index.base import SORTS
 from paperfs.index.model import LOCAL_ADMIN, SearchResult
-from paperfs.search.query import QuerySyntaxError
+from paperfs.search.syntax_error import QuerySyntaxError
 
 _BOLD, _RESET = "\x1b[1m", "\x1b[0m"
 _DIM = "\x1b[2m"

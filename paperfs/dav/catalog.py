@@ -38,7 +38,7 @@ from paperfs.archive.layout import DataRoot
 from paperfs.index.base import Keep
 from paperfs.index.catalog import CatalogEntry as DocEntry
 from paperfs.index.model import Hit, User
-from paperfs.search.query import Node
+from paperfs.search.tree import Node
 
 if TYPE_CHECKING:
     from paperfs.index.factory import Readers

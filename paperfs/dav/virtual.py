@@ -31,8 +31,9 @@ from paperfs.dav.context import forbidden
 from paperfs.archive.document import Document
 from paperfs.errors import NotFoundError, UsageError
 from paperfs.index.model import Hit
-from paperfs.search.query import (And, DateRange, Exists, MatchAll, Node, QuerySyntaxError,
-                                  parse)
+from paperfs.search.parser import parse
+from paperfs.search.syntax_error import QuerySyntaxError
+from paperfs.search.tree import And, DateRange, Exists, MatchAll, Node
 
 Change = Callable[[Document], Document]
 

@@ -28,13 +28,13 @@ from paperfs.errors import UsageError
 from paperfs.index.model import (LOCAL_ADMIN, Facets, FacetCount, Hit, SearchResult,
                                  StoredDocument, Suggestion, User)
 from paperfs.search.match import fold
-from paperfs.search.query import parse
+from paperfs.search.parser import parse
 
 if TYPE_CHECKING:
     import datetime as dt
 
     from paperfs.index.catalog import CatalogEntry
-    from paperfs.search.query import Node
+    from paperfs.search.tree import Node
 
 __all__ = ["Index", "Search", "FiledLookups", "IndexEntry", "FiledRef", "User", "LOCAL_ADMIN",
            "Hit", "SearchResult", "Facets", "FacetCount", "Suggestion", "StoredDocument",

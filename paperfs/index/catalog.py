@@ -22,7 +22,7 @@ from paperfs.index.base import FiledLookups, Keep
 from paperfs.index.model import Hit, User
 
 if TYPE_CHECKING:
-    from paperfs.search.query import Node
+    from paperfs.search.tree import Node
 
 __all__ = ["Catalog", "CatalogEntry"]
 

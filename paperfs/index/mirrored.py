@@ -54,7 +54,7 @@ from paperfs.index.model import Facets, SearchResult, StoredDocument, Suggestion
 from paperfs.index.solr import (SolrIndex, SolrIndexError, SolrUnavailableError,
                                 solr_document)
 from paperfs.index.sqlite import SqliteIndex
-from paperfs.search.query import Node
+from paperfs.search.tree import Node
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from paperfs.index.model import Facets, Suggestion, User
 from paperfs.index.solr_client import SolrConnection
 from paperfs.index.solr_query import MATCH_ALL, compile_query, user_filters
 from paperfs.search.match import fold
-from paperfs.search.query import Node
+from paperfs.search.tree import Node
 
 #: the Solr field of each value field and word field of ``suggest``
 _FIELD_SUGGEST = {"tag": "tags", "correspondent": "correspondent", "type": "document_type",

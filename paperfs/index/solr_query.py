@@ -1,4 +1,4 @@
-"""Compile a parsed query tree (paperfs.search.query) to Solr ``q`` + ``fq`` for SolrIndex.
+"""Compile a parsed query tree (paperfs.search.tree) to Solr ``q`` + ``fq`` for SolrIndex.
 
 The same semantics as the SQLite compiler (paperfs/index/sqlite_query.py),
 so the contract suite gives the same answers on both backends:
@@ -44,8 +44,8 @@ from dataclasses import dataclass, field
 
 from paperfs.index.model import User
 from paperfs.search.match import fold
-from paperfs.search.query import (And, DateRange, Exists, FieldEquals, MatchAll, Node, Not,
-                                  NumberRange, Or, Phrase, Prefix, Term, Wildcard, walk)
+from paperfs.search.tree import (And, DateRange, Exists, FieldEquals, MatchAll, Node, Not,
+                                 NumberRange, Or, Phrase, Prefix, Term, Wildcard, walk)
 
 #: Solr fields and boosts a bare word searches (the bm25 weights of the SQLite backend).
 DEFAULT_TEXT_FIELDS: tuple[tuple[str, float], ...] = (

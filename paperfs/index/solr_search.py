@@ -22,7 +22,7 @@ from paperfs.index.solr_client import SolrConnection
 from paperfs.index.solr_documents import (ENTRY_FIELDS, catalog_entry, read_date, read_first,
                                           read_instant)
 from paperfs.index.solr_query import HIGHLIGHT_FIELDS, compile_query, user_filters
-from paperfs.search.query import Node
+from paperfs.search.tree import Node
 
 MAX_LIMIT = 1000
 _HIT_FIELDS = ("doc_id", "title", "correspondent", "document_type", "created", "added",

@@ -22,7 +22,7 @@ from paperfs.index.model import Hit, User
 from paperfs.index.sqlite_connection import SqliteConnection
 from paperfs.index.sqlite_query import matches_sql
 from paperfs.index.sqlitelib import sqlite3
-from paperfs.search.query import Node
+from paperfs.search.tree import Node
 
 _REF_COLUMNS = "id, path, original_sha256, archive_sha256, mtime_ns, size"
 #: a CatalogEntry with owner and permissions

@@ -27,7 +27,7 @@ from paperfs.index.sqlite_champions import ChampionLists
 from paperfs.index.sqlite_query import TOP, Compiled, Compiler
 from paperfs.index.sqlite_split import RangeSplit
 from paperfs.index.sqlitelib import sqlite3
-from paperfs.search.query import Node
+from paperfs.search.tree import Node
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from paperfs.index.model import Facets, User
 from paperfs.index.sqlite_connection import SqliteConnection
 from paperfs.index.sqlite_query import Compiled, matches_sql
 from paperfs.index.sqlitelib import sqlite3
-from paperfs.search.query import Node
+from paperfs.search.tree import Node
 
 #: Facets: with no valid in-memory facet codes (the index changed since they were
 #: loaded), match sets smaller than this are counted in SQL instead of reloading them.

@@ -1,4 +1,4 @@
-"""Compile a parsed query tree (paperfs.search.query) to SQL + FTS5 for SqliteIndex.
+"""Compile a parsed query tree (paperfs.search.tree) to SQL + FTS5 for SqliteIndex.
 
 The result is a ``Compiled``: an optional FTS5 MATCH expression (the main,
 ranked full-text part) plus a SQL condition over ``documents d`` for
@@ -43,8 +43,8 @@ from typing import Callable, Sequence
 from paperfs.errors import PaperfsError
 from paperfs.index.model import User
 from paperfs.search.match import fold
-from paperfs.search.query import (And, DateRange, Exists, FieldEquals, MatchAll, Node, Not,
-                                  NumberRange, Or, Phrase, Prefix, Term, Wildcard)
+from paperfs.search.tree import (And, DateRange, Exists, FieldEquals, MatchAll, Node, Not,
+                                 NumberRange, Or, Phrase, Prefix, Term, Wildcard)
 
 #: FTS5 columns, in table order (bm25 weights follow this order).
 FTS_COLUMNS = ("title", "content", "tags", "correspondent", "document_type", "notes", "path")

@@ -26,7 +26,7 @@ from paperfs.index.sqlite_connection import SqliteConnection
 from paperfs.index.sqlite_query import (BM25, Compiled, fts_string, matches_sql,
                                         permission_sql)
 from paperfs.search.match import fold
-from paperfs.search.query import And, Node, Not, NumberRange, Or, Term
+from paperfs.search.tree import And, Node, Not, NumberRange, Or, Term
 
 MAX_LIMIT = 1000
 SNIPPET_TOKENS = 24

@@ -16,9 +16,10 @@ from typing import Callable
 
 from paperfs.archive.document import Document
 from paperfs.errors import ConfigError
-from paperfs.search.query import (And, DateRange, Exists, FieldEquals, MatchAll, Node, Not,
-                                  NumberRange, Or, Phrase, Prefix, QuerySyntaxError, Term,
-                                  Wildcard, parse)
+from paperfs.search.parser import parse
+from paperfs.search.syntax_error import QuerySyntaxError
+from paperfs.search.tree import (And, DateRange, Exists, FieldEquals, MatchAll, Node, Not,
+                                 NumberRange, Or, Phrase, Prefix, Term, Wildcard)
 
 #: a run of letters and digits: the underscore separates words, as in FTS5's
 #: unicode61 and the Solr configset

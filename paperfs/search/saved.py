@@ -27,7 +27,8 @@ from paperfs.archive.atomic import atomic_write_text
 from paperfs.config import SavedSearchConfig
 from paperfs.errors import ConfigError, NotFoundError, UsageError
 from paperfs.index.model import User
-from paperfs.search.query import QuerySyntaxError, parse
+from paperfs.search.parser import parse
+from paperfs.search.syntax_error import QuerySyntaxError
 
 SAVED_FILE = "saved.yml"
 _HEADER = ("# paperfs saved searches (manage with 'paperfs saved'; shared ones can also be\n"
