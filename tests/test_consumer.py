@@ -8,7 +8,9 @@ import shutil
 import pytest
 import yaml
 
-from paperfs.daemon.consumer import Consumer, WriterLock, open_archive
+from paperfs.archive.lock import WriterLock
+from paperfs.daemon.consumer import Consumer
+from paperfs.runtime import open_archive
 from paperfs.archive.document import read_sidecar, write_sidecar
 from paperfs.errors import DataRootError
 from paperfs.index.sqlite import SqliteIndex

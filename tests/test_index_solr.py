@@ -504,24 +504,6 @@ def _solr_root(tmp_path: Path, server: SolrServer, collection: str, *, url: str 
         f"  fallback: {'true' if fallback else 'false'}\n"))
 
 
-@pytest.fixture
-def consumer_uses_open_index(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    """Until paperfs.daemon.consumer calls open_index itself: make its SqliteIndex(...) do so."""
-    import paperfs.daemon.consumer as consumer_module
-
-    configs: dict[Path, object] = {}
-    if not hasattr(consumer_module, "open_index"):
-        def factory(path: Path, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
-            root = DataRoot(path.parent.parent)
-            return open_index(configs[root.root], root)
-        monkeypatch.setattr(consumer_module, "SqliteIndex", factory)
-
-    def register(config):  # type: ignore[no-untyped-def]
-        configs[DataRoot(config.data_root).root] = config
-        return config
-    return register
-
-
 def _pdfs(tmp_path: Path, n: int, word: str) -> list[Path]:
     from tests.samples import make_text_pdf
 
@@ -557,12 +539,12 @@ def _solr_state(server: SolrServer, collection: str, word: str) -> list[int]:
 
 @pytest.mark.parametrize("mode", MODES)
 def test_consumer_files_into_solr_end_to_end(request: pytest.FixtureRequest, mode: str,
-                                             tmp_path: Path, consumer_uses_open_index) -> None:
+                                             tmp_path: Path) -> None:
     server = server_for(request, mode)
     collection = new_collection(server)
     collection.close()
     root = _solr_root(tmp_path, server, collection.collection)
-    config = consumer_uses_open_index(_config(root))
+    config = _config(root)
     files = _pdfs(tmp_path, 4, "wombat")
     consumer, results = _consume(config, files)
     try:
@@ -601,7 +583,7 @@ def test_consumer_files_into_solr_end_to_end(request: pytest.FixtureRequest, mod
 
 
 def test_outage_standalone_nothing_lost_nothing_twice(
-        solr_standalone: SolrServer, tmp_path: Path, consumer_uses_open_index) -> None:
+        solr_standalone: SolrServer, tmp_path: Path) -> None:
     collection = new_collection(solr_standalone)
     collection.close()
     host, port = solr_standalone.url.split("//", 1)[1].split("/", 1)[0].split(":")
@@ -609,7 +591,7 @@ def test_outage_standalone_nothing_lost_nothing_twice(
     try:
         root = _solr_root(tmp_path, solr_standalone, collection.collection,
                           url=proxy.url_for(solr_standalone.url), timeout=2)
-        config = consumer_uses_open_index(_config(root))
+        config = _config(root)
         files = _pdfs(tmp_path, 6, "dingo")
         filed: list[int] = []
 
@@ -651,12 +633,11 @@ def test_outage_standalone_nothing_lost_nothing_twice(
         "backlog"] == 0
 
 
-def test_outage_cloud_all_nodes_down_then_back(solr_cloud: SolrServer, tmp_path: Path,
-                                               consumer_uses_open_index) -> None:
+def test_outage_cloud_all_nodes_down_then_back(solr_cloud: SolrServer, tmp_path: Path) -> None:
     collection = new_collection(solr_cloud)
     collection.close()
     root = _solr_root(tmp_path, solr_cloud, collection.collection, timeout=2)
-    config = consumer_uses_open_index(_config(root))
+    config = _config(root)
     files = _pdfs(tmp_path, 5, "quoll")
     filed: list[int] = []
 

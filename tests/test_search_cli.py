@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 
 from benchmarks.gen_archive import Spec, generate, tiny_pdf
 from paperfs.cli import cli
-from paperfs.daemon.consumer import WriterLock
+from paperfs.archive.lock import WriterLock
 from paperfs.index.model import LOCAL_ADMIN
 from paperfs.index.sqlite import SqliteIndex
 from paperfs.archive.layout import DataRoot

@@ -31,7 +31,6 @@ is for. ``quick`` skips it.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from dataclasses import asdict, dataclass, field
@@ -41,7 +40,7 @@ from typing import Callable
 from paperfs.archive.store import EDIT_ERROR_SUFFIX
 from paperfs.archive.atomic import atomic_copy
 from paperfs.config import Config
-from paperfs.archive.document import Document, read_sidecar
+from paperfs.archive.document import Document, read_sidecar, sha256_file
 from paperfs.errors import DataRootError, NotFoundError, SidecarError
 from paperfs.runtime import Runtime
 
@@ -86,14 +85,6 @@ class CheckReport:
         return {"documents": self.documents, "checksums_verified": self.checksums,
                 "ok": self.ok, "problems": [p.to_json() for p in self.problems],
                 "left": len(self.left), "notes": self.notes}
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @dataclass

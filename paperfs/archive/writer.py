@@ -98,7 +98,8 @@ class Writer(DocumentWriter):
 
     @abstractmethod
     def file(self, job: "Job", done: Any) -> Any:
-        """File a processed job (``Archive.commit``)."""
+        """File the documents proposed for a job (``Archive.commit``): returns the
+        updated job and each filed document with its archive path."""
 
     @abstractmethod
     def resume(self, job: "Job") -> bool:

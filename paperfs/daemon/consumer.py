@@ -40,11 +40,6 @@ from paperfs.daemon.pool_protocol import Pool
 from paperfs.daemon.scheduler import Scheduler
 from paperfs.runtime import Runtime
 
-# Importable from here still (tests and scripts written before issue 12).
-from paperfs.archive.lock import WriterLock  # noqa: F401
-from paperfs.index.factory import open_index  # noqa: F401
-from paperfs.runtime import open_archive  # noqa: F401
-
 log = logging.getLogger(__name__)
 
 #: status.json is padded to whole blocks of this size, so that on a full disk it can

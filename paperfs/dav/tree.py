@@ -22,13 +22,12 @@ from lxml import etree
 from wsgidav import util
 from wsgidav.dav_error import HTTP_REQUEST_ENTITY_TOO_LARGE, DAVError
 
+from paperfs.archive.store import EDIT_ERROR_SUFFIX
 from paperfs.dav.base import Collection, DocFile, ReadOnlyFile
 from paperfs.dav.catalog import DocEntry
 from paperfs.dav.context import forbidden, lock_key, not_found
 
 SIDECAR_MAX_BYTES = 32 * 1024 * 1024
-#: paperfs.archive.store.EDIT_ERROR_SUFFIX (not imported: it pulls in the OCR pipeline)
-EDIT_ERROR_SUFFIX = ".paperfs-error.txt"
 _READ_ONLY = ("the archive's folders and names follow the path rules: documents are not "
               "created, moved or renamed in /archive (upload into /inbox; change "
               "metadata in the .yml sidecar or with the folders under /tags, "
