@@ -88,12 +88,15 @@ def test_messages_between_daemon_and_worker_pickle(root, tmp_path):
 def test_one_input_filed_as_two_documents(root, tmp_path):
     src = make_text_pdf(tmp_path / "batch.pdf", ["Batch letter 05.06.2007"], pages=2)
     consumer = daemon(root, split_pages)
+    done = []
+    consumer.on_input_done = done.append  # what moves `paperfs consume`'s progress bar
     try:
         consumer.claim_files([src])
         results = consumer.consume_now()
     finally:
         consumer.close()
     assert [r.error for r in results] == [None, None]
+    assert done == [str(src.resolve())]
     docs = archive_state(root)
     assert sorted(d.title for d in docs.values()) == ["batch p1", "batch p2"]
     assert {d.original.filename for d in docs.values()} == {"batch p1.pdf", "batch p2.pdf"}
@@ -106,11 +109,14 @@ def test_one_input_filed_as_two_documents(root, tmp_path):
 def test_an_input_with_nothing_to_file(root, tmp_path):
     src = make_text_pdf(tmp_path / "blank.pdf", ["only separator sheets"])
     consumer = daemon(root, nothing)
+    done = []
+    consumer.on_input_done = done.append
     try:
         consumer.claim_files([src])
         assert consumer.consume_now() == []
     finally:
         consumer.close()
+    assert done == [str(src.resolve())]
     assert archive_state(root) == {}
     assert not any(root.work.iterdir()) and not any(root.failed.iterdir())
 

@@ -119,7 +119,6 @@ def consume(ctx: click.Context, files: tuple[Path, ...], serial: bool) -> None:
                            show_pos=True) as bar:
         def on_result(result: Any) -> None:
             nonlocal failures
-            bar.update(1)
             if result.error is None:
                 click.echo(f"\nfiled {result.source} -> archive/{result.path}.pdf "
                            f"(id {result.doc.id})")
@@ -127,7 +126,8 @@ def consume(ctx: click.Context, files: tuple[Path, ...], serial: bool) -> None:
                 failures += 1
                 click.echo(f"\nfailed {result.source}: {result.error}", err=True)
 
-        consumer = Consumer(runtime, serial=serial, on_result=on_result)
+        consumer = Consumer(runtime, serial=serial, on_result=on_result,
+                            on_input_done=lambda source: bar.update(1))
         consumer.open()
         try:
             consumer.claim_files(files)

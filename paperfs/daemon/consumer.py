@@ -61,12 +61,15 @@ class Result:
 
 class Consumer:
     def __init__(self, runtime: Runtime | Config, *, serial: bool = False,
-                 on_result: Callable[[Result], None] | None = None) -> None:
+                 on_result: Callable[[Result], None] | None = None,
+                 on_input_done: Callable[[str], None] | None = None) -> None:
         self.runtime = Runtime.of(runtime)
         self.config = self.runtime.config
         self.root = self.runtime.root
         self.serial = serial
         self.on_result = on_result
+        # Once per input, however many documents it gave (0, 1 or more): for progress.
+        self.on_input_done = on_input_done
         self.lock = self.runtime.lock
         self.queue = WorkQueue(self.root.work)
         self.wake = threading.Event()
@@ -164,6 +167,7 @@ class Consumer:
             if path.is_symlink() or not path.is_file():
                 self._report(Result(source=str(path), error=UnsupportedFileError(
                     f"{path}: not a regular file")))
+                self._input_done(str(path))
                 continue
             try:
                 with storage_errors():
@@ -210,6 +214,7 @@ class Consumer:
         self.queue.finish(job)
         for doc, path in filed:  # none, when the input held nothing to file
             self._report(Result(source=job.source, doc=doc, path=path))
+        self._input_done(job.source)
 
     def _worker_failed(self, job: Job, error: ConsumeError) -> None:
         """A worker's failure fails the document, unless its filesystem had no room."""
@@ -228,6 +233,7 @@ class Consumer:
         path = self._writer.fail(job, error)
         self.queue.finish(job)
         self._report(Result(source=job.source, path=str(path), error=error))
+        self._input_done(job.source)
 
     # ------------------------------------------------------------ a full disk
 
@@ -267,6 +273,10 @@ class Consumer:
         self.results.append(result)
         if self.on_result:
             self.on_result(result)
+
+    def _input_done(self, source: str) -> None:
+        if self.on_input_done:
+            self.on_input_done(source)
 
     def idle(self) -> bool:
         return not self.jobs and not self.active
