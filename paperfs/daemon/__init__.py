@@ -1,1 +1,1 @@
-"""The daemon: the consume loop, status reporting, systemd integration."""
+"""The daemon: the consume loop, its intake sources and scheduled jobs, what `paperfs run`/`dav` run, status, systemd."""

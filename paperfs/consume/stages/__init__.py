@@ -1,1 +1,1 @@
-"""The prepare stages that run in workers (detect, convert, text/OCR, dates)."""
+"""The prepare stages, one module each, run in workers: detect, convert, split, text (ocr), dates (content_dates), classify."""
