@@ -151,12 +151,21 @@ def bench_memory(base: Path) -> dict:
 PARTS = ("ocr", "digital", "memory")
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_parts(argv: list[str]) -> set[str]:
     parser = argparse.ArgumentParser(prog="python -m benchmarks consume",
                                      description=__doc__.split("\n")[0])
-    parser.add_argument("parts", nargs="*", choices=PARTS, metavar="PART",
+    # No choices=: argparse (3.11) checks an empty nargs="*" list against them and fails.
+    parser.add_argument("parts", nargs="*", metavar="PART",
                         help=f"what to measure: {', '.join(PARTS)} (default: all)")
-    parts = set(parser.parse_args(argv or []).parts) or set(PARTS)
+    parts = parser.parse_args(argv).parts
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        parser.error(f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}")
+    return set(parts) or set(PARTS)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parts = parse_parts(argv or [])
     with tempfile.TemporaryDirectory(prefix="paperfs-bench-") as tmp:
         base = Path(tmp)
         print(f"consume benchmarks on {CORES} core(s)")

@@ -32,3 +32,12 @@ def test_documented_benchmark_is_registered_and_has_help(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(BENCHMARKS))
 def test_every_registered_benchmark_is_documented(name: str) -> None:
     assert name in DOCUMENTED, f"benchmark {name!r} has no section in docs/performance.md"
+
+
+def test_consume_benchmark_parts() -> None:
+    from benchmarks.bench_consume import PARTS, parse_parts
+
+    assert parse_parts([]) == set(PARTS)  # no argument: every part
+    assert parse_parts(["digital", "memory"]) == {"digital", "memory"}
+    with pytest.raises(SystemExit):
+        parse_parts(["bogus"])
