@@ -43,6 +43,14 @@ def test_layout_is_human_friendly():
     assert "März" in text  # not \xE4-escaped
 
 
+def test_one_timestamp_in_two_fields_is_written_twice_not_aliased():
+    stamp = dt.datetime(2024, 3, 20, 10, 0, tzinfo=UTC)
+    text = dumps(sample(added=stamp, modified=stamp))
+    assert "&id" not in text and "*id" not in text
+    assert "added: 2024-03-20 10:00:00+00:00" in text
+    assert "modified: 2024-03-20 10:00:00+00:00" in text
+
+
 def test_unknown_keys_survive():
     data = yaml.safe_load(dumps(sample()))
     data["x_custom"] = {"a": 1}

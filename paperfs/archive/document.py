@@ -93,7 +93,10 @@ class Document:
 
 
 class _SidecarDumper(yaml.CSafeDumper):
-    pass
+    # A sidecar is edited by hand: the same timestamp object in `added` and `modified`
+    # must be written out twice, not as an anchor and an alias (&id001 / *id001).
+    def ignore_aliases(self, data: object) -> bool:
+        return True
 
 
 def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
