@@ -32,14 +32,11 @@ from paperfs.archive.document import Document
 from paperfs.errors import NotFoundError, UsageError
 from paperfs.index.model import Hit
 from paperfs.search.parser import parse
+from paperfs.search.query_string import quote
 from paperfs.search.syntax_error import QuerySyntaxError
 from paperfs.search.tree import And, DateRange, Exists, MatchAll, Node
 
 Change = Callable[[Document], Document]
-
-
-def quoted(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def field_query(field: str, value: str) -> Node:
@@ -47,7 +44,7 @@ def field_query(field: str, value: str) -> Node:
     if not re.search(r"\w", value):
         return Exists(field)
     try:
-        return parse(f"{field}:{quoted(value)}")
+        return parse(f"{field}:{quote(value)}")
     except QuerySyntaxError:
         return Exists(field)
 

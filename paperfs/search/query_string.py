@@ -17,7 +17,8 @@ _QUOTE_ANYWHERE = frozenset('()"*?:\\')
 _QUOTE_AT_START = frozenset("-+[{<>")
 
 
-def _quote(text: str) -> str:
+def quote(text: str) -> str:
+    """A phrase of the query language: the text in double quotes, escaped."""
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
@@ -28,7 +29,7 @@ def _word_or_quoted(text: str) -> str:
         or text in OPERATORS
         or any(ch.isspace() or ch in _QUOTE_ANYWHERE for ch in text)
     )
-    return _quote(text) if needs else text
+    return quote(text) if needs else text
 
 
 def _with_field(field: str | None, value: str) -> str:
@@ -60,7 +61,7 @@ def to_query_string(node: Node) -> str:
     if isinstance(node, Term):
         return _with_field(node.field, _word_or_quoted(node.text))
     if isinstance(node, Phrase):
-        return _with_field(node.field, _quote(" ".join(node.words)))
+        return _with_field(node.field, quote(" ".join(node.words)))
     if isinstance(node, Prefix):
         return _with_field(node.field, node.prefix + "*")
     if isinstance(node, Wildcard):
