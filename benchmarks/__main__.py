@@ -16,6 +16,7 @@ BENCHMARKS: dict[str, str] = {
     "search": "benchmarks.bench_search",
     "dav": "benchmarks.bench_dav",
     "solr": "benchmarks.bench_solr",
+    "matching": "benchmarks.bench_matching",
 }
 
 

@@ -1,0 +1,1 @@
+"""Classification of documents: the matching rules of labels (issue 14)."""
