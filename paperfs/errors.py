@@ -38,6 +38,10 @@ class DataRootError(PaperfsError):
     exit_code = 4
 
 
+class WriterLockedError(DataRootError):
+    """Another process (the daemon, usually) holds the data root's writer lock."""
+
+
 class SearchBackendError(PaperfsError):
     """The search backend (Solr) cannot answer: unreachable, misconfigured or failing.
 

@@ -18,7 +18,7 @@ from paperfs.archive.lock import WriterLock
 from paperfs.archive.paths import build_rules
 from paperfs.archive.storage import storage_errors
 from paperfs.config import Config
-from paperfs.errors import DataRootError
+from paperfs.errors import WriterLockedError
 from paperfs.index.base import Index
 from paperfs.index.catalog import Catalog
 from paperfs.index.factory import (Readers, index_status, open_catalog, open_index,
@@ -144,7 +144,7 @@ class Runtime:
 
         try:
             archive = self.open_archive()
-        except DataRootError:  # the daemon holds the lock
+        except WriterLockedError:  # the daemon holds the lock
             catalog = self.open_catalog()
             try:
                 yield HandOffWriter(self.root, lambda: catalog)

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from paperfs.archive.storage import storage_errors
-from paperfs.errors import DataRootError
+from paperfs.errors import WriterLockedError
 
 
 class WriterLock:
@@ -38,7 +38,7 @@ class WriterLock:
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
             os.close(fd)
-            raise DataRootError(f"{self.path.parent.parent}: another paperfs process "
+            raise WriterLockedError(f"{self.path.parent.parent}: another paperfs process "
                                 f"(pid {holder}) is working on this data root") from None
         holder = f"{os.getpid()}\n".encode()
         # Written over the old pid before truncating: on a full disk the block is reused.
@@ -50,15 +50,15 @@ class WriterLock:
         """Acquire for a command that cannot run beside the daemon; the error says so."""
         try:
             self.acquire()
-        except DataRootError as exc:
-            raise DataRootError(
+        except WriterLockedError as exc:
+            raise WriterLockedError(
                 f"{exc}. '{what}' needs the writer lock: stop the daemon first (it keeps the "
                 "index in step by itself while it runs), then run it again") from None
 
     def held_elsewhere(self) -> bool:
         try:
             self.acquire()
-        except DataRootError:
+        except WriterLockedError:
             return True
         self.release()
         return False
