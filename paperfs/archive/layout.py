@@ -64,6 +64,11 @@ class DataRoot:
     def id_counter(self) -> Path:
         return self.state / "next_id"
 
+    @property
+    def labels_file(self) -> Path:
+        """Tags, correspondents and document types with their matching rules (classify/labels.py)."""
+        return self.root / "labels.yml"
+
     def original_path(self, doc_id: int, suffix: str) -> Path:
         # Sharded by thousands so no folder grows past ~1000 entries.
         return self.originals / f"{doc_id // 1000:04d}" / f"{doc_id:07d}{suffix}"
