@@ -1,0 +1,375 @@
+"""The labels file: tags, correspondents and document types with their matching rules.
+
+``labels.yml`` in the data root, edited by hand, with ``paperfs label``, or
+over WebDAV by a superuser::
+
+    tags:
+      Finance: {match: "invoice receipt", algorithm: any}
+      Taxes: {parent: Finance, match: '"tax return" Steuer', priority: 5}
+      Inbox: {inbox: true}
+    correspondents:
+      ACME GmbH: {match: ACME, algorithm: exact}
+      Power company: {algorithm: auto}
+    document_types:
+      Invoice: {match: 'Invoice\\s+No\\.?\\s*\\d+', algorithm: regex}
+
+Each kind is a mapping from the label's name to its settings (a name with no
+settings is a label assigned only by hand). Settings: ``match``,
+``algorithm`` (``none any all exact regex fuzzy auto``; default ``any`` when
+there is a match string, else ``none``), ``case_sensitive`` (false),
+``priority`` (0; decides between several correspondents or types), and for
+tags ``parent`` (nested tags, at most 5 levels) and ``inbox`` (added to
+every new document, left out of training).
+
+The file is validated whole when it is loaded: a mistake names the file, the
+line, the label and what is wrong, and nothing of that file is used
+(``LabelsFile`` keeps the last valid one in force).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import yaml
+from yaml.constructor import SafeConstructor
+
+from paperfs.classify.matching import ALGORITHMS, ALIASES, REGEX_TIMEOUT, Rule, compile_rule
+from paperfs.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+LABELS_NAME = "labels.yml"
+KINDS = ("tags", "correspondents", "document_types")
+#: what one label of each kind is called in messages
+SINGULAR = {"tags": "tag", "correspondents": "correspondent", "document_types": "document type"}
+MAX_TAG_DEPTH = 5  # paperless' limit of nested tags
+_SETTINGS = {
+    "tags": ("match", "algorithm", "case_sensitive", "priority", "parent", "inbox"),
+    "correspondents": ("match", "algorithm", "case_sensitive", "priority"),
+    "document_types": ("match", "algorithm", "case_sensitive", "priority"),
+}
+
+
+class LabelsError(ConfigError):
+    """labels.yml is not valid; the message names the file, line, label and problem."""
+
+
+@dataclass(frozen=True)
+class Label:
+    kind: str  # one of KINDS
+    name: str
+    algorithm: str = "none"
+    match: str = ""
+    case_sensitive: bool = False
+    priority: int = 0
+    parent: str | None = None
+    inbox: bool = False
+    #: the line of its name in the file (1-based; 0: not from a file)
+    line: int = 0
+
+    def settings(self) -> dict[str, Any]:
+        """Its non-default settings, as the file writes them."""
+        out: dict[str, Any] = {}
+        if self.match:
+            out["match"] = self.match
+        if self.algorithm != _default_algorithm(self.match):
+            out["algorithm"] = self.algorithm
+        if self.case_sensitive:
+            out["case_sensitive"] = True
+        if self.priority:
+            out["priority"] = self.priority
+        if self.parent:
+            out["parent"] = self.parent
+        if self.inbox:
+            out["inbox"] = True
+        return out
+
+
+def _default_algorithm(match: str) -> str:
+    return "any" if match.strip() else "none"
+
+
+@dataclass(frozen=True)
+class LabelSet:
+    """The declared labels of one data root (empty when there is no labels.yml)."""
+
+    tags: Mapping[str, Label] = field(default_factory=dict)
+    correspondents: Mapping[str, Label] = field(default_factory=dict)
+    document_types: Mapping[str, Label] = field(default_factory=dict)
+    #: the file's content digest: compiled rules are cached per digest
+    digest: str = ""
+
+    def of(self, kind: str) -> Mapping[str, Label]:
+        return getattr(self, kind)
+
+    def __len__(self) -> int:
+        return sum(len(self.of(kind)) for kind in KINDS)
+
+    def find(self, kind: str, name: str) -> Label | None:
+        """The label of that name, compared case-insensitively."""
+        labels = self.of(kind)
+        if name in labels:
+            return labels[name]
+        folded = name.casefold()
+        return next((label for key, label in labels.items() if key.casefold() == folded), None)
+
+    def learned(self, kind: str) -> frozenset[str]:
+        """Names whose algorithm is ``auto``: the classifier learns and predicts these."""
+        return frozenset(name for name, label in self.of(kind).items() if label.algorithm == "auto")
+
+    def inbox_tags(self) -> tuple[str, ...]:
+        return tuple(name for name, label in self.tags.items() if label.inbox)
+
+    def ancestors(self, tag: str) -> list[str]:
+        """The tag's parent, its parent's parent, … (nearest first)."""
+        chain: list[str] = []
+        label = self.tags.get(tag)
+        while label is not None and label.parent and label.parent not in chain:
+            chain.append(label.parent)
+            label = self.tags.get(label.parent)
+        return chain
+
+    def with_parents(self, tags: Iterable[str]) -> tuple[str, ...]:
+        """The tags plus every ancestor of each (a tag implies its parents), in order, once."""
+        out: dict[str, None] = {}
+        for tag in tags:
+            out.setdefault(tag, None)
+            for parent in self.ancestors(tag):
+                out.setdefault(parent, None)
+        return tuple(out)
+
+    def data(self) -> dict[str, dict[str, Any]]:
+        """Plain data in the file's shape (what ``paperfs label`` writes)."""
+        return {kind: {name: (label.settings() or None) for name, label in self.of(kind).items()}
+                for kind in KINDS if self.of(kind)}
+
+
+# ---------------------------------------------------------------- compiled rules
+
+_compiled: dict[tuple[str, float], dict[str, list[Rule]]] = {}
+
+
+def compiled_rules(labels: LabelSet, kind: str, *, regex_timeout: float = REGEX_TIMEOUT) -> list[Rule]:
+    """The matching rules of one kind, compiled once per label file (and process).
+
+    A worker receives the LabelSet with each task; compiling 1,000 labels for
+    every document would cost more than matching them.
+    """
+    key = (labels.digest or str(id(labels)), regex_timeout)
+    rules = _compiled.get(key)
+    if rules is None:
+        if len(_compiled) > 8:  # old versions of the file
+            _compiled.clear()
+        rules = _compiled[key] = {
+            each: [compile_rule(label.algorithm, label.match, case_sensitive=label.case_sensitive,
+                                label=name, regex_timeout=regex_timeout)
+                   for name, label in labels.of(each).items()
+                   if label.algorithm not in ("none", "auto") and label.match.strip()]
+            for each in KINDS}
+    return rules[kind]
+
+
+# ---------------------------------------------------------------- loading
+
+
+class _Parser:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.constructor = SafeConstructor()
+
+    def fail(self, node: yaml.Node | None, problem: str, label: str = "") -> LabelsError:
+        where = f"line {node.start_mark.line + 1}: " if node is not None else ""
+        who = f"{label}: " if label else ""
+        return LabelsError(f"{self.source}: {where}{who}{problem}")
+
+    def value(self, node: yaml.Node) -> Any:
+        return self.constructor.construct_object(node, deep=True)
+
+    def pairs(self, node: yaml.Node, what: str) -> list[tuple[yaml.ScalarNode, yaml.Node]]:
+        """A mapping's (key node, value node) pairs; keys must be unique texts."""
+        if not isinstance(node, yaml.MappingNode):
+            raise self.fail(node, f"{what} must be a mapping (name: settings), got {_kind(node)}")
+        seen: dict[str, int] = {}
+        out = []
+        for key, value in node.value:
+            if not isinstance(key, yaml.ScalarNode) or not str(self.value(key)).strip():
+                raise self.fail(key, f"{what}: a name must be a non-empty text")
+            name = str(self.value(key)).strip()
+            folded = name.casefold()
+            if folded in seen:
+                raise self.fail(key, f"{name!r} is declared twice in {what} (first on line "
+                                     f"{seen[folded]}); names are compared without case")
+            seen[folded] = key.start_mark.line + 1
+            out.append((key, value))
+        return out
+
+    def parse(self, text: str) -> LabelSet:
+        try:
+            root = yaml.compose(text, Loader=yaml.CSafeLoader)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+            raise LabelsError(f"{self.source}: {where}not valid YAML: {getattr(exc, 'problem', exc)}")
+        kinds: dict[str, dict[str, Label]] = {kind: {} for kind in KINDS}
+        if root is None or (isinstance(root, yaml.ScalarNode) and root.value == ""):
+            return LabelSet(digest=_digest(text))
+        for key, value in self.pairs(root, "the top level"):
+            kind = str(self.value(key)).strip()
+            if kind not in KINDS:
+                raise self.fail(key, f"unknown section {kind!r}; the sections are {', '.join(KINDS)}")
+            if isinstance(value, yaml.ScalarNode) and self.value(value) is None:
+                continue
+            for name_node, settings in self.pairs(value, kind):
+                label = self.label(kind, name_node, settings)
+                kinds[kind][label.name] = label
+        self.check_tree(kinds["tags"])
+        return LabelSet(kinds["tags"], kinds["correspondents"], kinds["document_types"],
+                        digest=_digest(text))
+
+    def label(self, kind: str, name_node: yaml.ScalarNode, node: yaml.Node) -> Label:
+        name = str(self.value(name_node)).strip()
+        who = f"{SINGULAR[kind]} {name!r}"
+        problem = _name_problem(name)
+        if problem:
+            raise self.fail(name_node, problem, who)
+        values: dict[str, Any] = {}
+        if not (isinstance(node, yaml.ScalarNode) and self.value(node) is None):
+            for key, value in self.pairs(node, who):
+                setting = str(self.value(key))
+                if setting not in _SETTINGS[kind]:
+                    raise self.fail(key, f"unknown setting {setting!r}; a {SINGULAR[kind]} takes "
+                                         f"{', '.join(_SETTINGS[kind])}", who)
+                values[setting] = self.setting(setting, value, who)
+        match = values.get("match", "")
+        algorithm = values.get("algorithm") or _default_algorithm(match)
+        if algorithm not in ("none", "auto") and not match.strip():
+            raise self.fail(name_node, f"algorithm {algorithm!r} needs a match string "
+                                       "(or use algorithm none or auto)", who)
+        if algorithm == "regex":
+            rule = compile_rule("regex", match, case_sensitive=bool(values.get("case_sensitive")),
+                                label=name)
+            if rule.problem is not None:
+                raise self.fail(name_node, f"match is not a valid regular expression: "
+                                           f"{rule.problem.reason}", who)
+        return Label(kind, name, algorithm, match, bool(values.get("case_sensitive", False)),
+                     values.get("priority", 0), values.get("parent"), bool(values.get("inbox", False)),
+                     name_node.start_mark.line + 1)
+
+    def setting(self, setting: str, node: yaml.Node, who: str) -> Any:
+        value = self.value(node)
+        if setting in ("match", "parent"):
+            if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+                raise self.fail(node, f"{setting} must be a text, got {value!r}", who)
+            return str(value) if setting == "match" else str(value).strip()
+        if setting == "algorithm":
+            algorithm = ALIASES.get(str(value), str(value))
+            if algorithm not in ALGORITHMS:
+                raise self.fail(node, f"unknown algorithm {value!r}; known: {', '.join(ALGORITHMS)}", who)
+            return algorithm
+        if setting in ("case_sensitive", "inbox"):
+            if not isinstance(value, bool):
+                raise self.fail(node, f"{setting} must be true or false, got {value!r}", who)
+            return value
+        if setting == "priority":
+            if isinstance(value, bool) or not isinstance(value, int) or not -1000 <= value <= 1000:
+                raise self.fail(node, f"priority must be a whole number from -1000 to 1000, "
+                                      f"got {value!r}", who)
+            return value
+        raise AssertionError(setting)
+
+    def check_tree(self, tags: dict[str, Label]) -> None:
+        """Parents are declared tags; no cycles; at most MAX_TAG_DEPTH levels."""
+        for name, label in tags.items():
+            if label.parent is None:
+                continue
+            if label.parent not in tags:
+                raise LabelsError(f"{self.source}: line {label.line}: tag {name!r}: parent "
+                                  f"{label.parent!r} is not a declared tag")
+            chain = [name]
+            parent: str | None = label.parent
+            while parent is not None:
+                if parent in chain:
+                    loop = " → ".join([*chain, parent])
+                    raise LabelsError(f"{self.source}: line {label.line}: tag {name!r}: its "
+                                      f"parents form a loop ({loop})")
+                chain.append(parent)
+                parent = tags[parent].parent
+            if len(chain) > MAX_TAG_DEPTH:
+                raise LabelsError(f"{self.source}: line {label.line}: tag {name!r} is nested "
+                                  f"{len(chain)} levels deep ({' → '.join(chain)}); at most "
+                                  f"{MAX_TAG_DEPTH} levels")
+
+
+def _name_problem(name: str) -> str | None:
+    if any(ord(c) < 32 for c in name):
+        return "a name must not contain control characters (line breaks, tabs)"
+    if len(name) > 128:
+        return "a name must be at most 128 characters"
+    return None
+
+
+def _kind(node: yaml.Node) -> str:
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    if isinstance(node, yaml.ScalarNode):
+        return repr(node.value)
+    return "a mapping"
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def parse_labels(text: str, source: str = LABELS_NAME) -> LabelSet:
+    """The labels in *text*; LabelsError names *source*, the line and the problem."""
+    return _Parser(source).parse(text)
+
+
+def load_labels(path: Path) -> LabelSet:
+    """The labels in the file; no file is no labels."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return LabelSet()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LabelsError(f"{path}: cannot read the labels file: {exc}")
+    return parse_labels(text, str(path))
+
+
+class LabelsFile:
+    """labels.yml as a long-running process sees it: read again when it changed;
+    an invalid version is reported (``problem``) and the last valid one stays in force."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stamp: object = "not read yet"
+        self._labels = LabelSet()
+        self.problem: str | None = None
+
+    def current(self) -> LabelSet:
+        try:
+            stat = os.stat(self.path)
+            stamp: tuple[int, int] | None = (stat.st_mtime_ns, stat.st_size)
+        except FileNotFoundError:
+            stamp = None
+        if stamp != self._stamp:
+            self._stamp = stamp
+            try:
+                self._labels = load_labels(self.path)
+            except LabelsError as exc:
+                if self.problem != str(exc):
+                    log.error("%s; the labels of the last valid version stay in force", exc)
+                self.problem = str(exc)
+            else:
+                self.problem = None
+        return self._labels
+
+    def problems(self) -> list[str]:
+        """What `paperfs check`/`status` report (a regex that does not compile makes the file invalid)."""
+        self.current()
+        return [self.problem] if self.problem else []
