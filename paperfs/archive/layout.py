@@ -69,6 +69,11 @@ class DataRoot:
         """Tags, correspondents and document types with their matching rules (classify/labels.py)."""
         return self.root / "labels.yml"
 
+    @property
+    def classifier_model(self) -> Path:
+        """The learned classifier, trained from the archive (classify/learned.py)."""
+        return self.state / "classifier.pickle"
+
     def original_path(self, doc_id: int, suffix: str) -> Path:
         # Sharded by thousands so no folder grows past ~1000 entries.
         return self.originals / f"{doc_id // 1000:04d}" / f"{doc_id:07d}{suffix}"
