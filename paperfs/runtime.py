@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from paperfs.archive.naming import PathRules
     from paperfs.archive.store import Archive
     from paperfs.archive.writer import DocumentWriter, LocalWriter
+    from paperfs.classify.labels import LabelsFile
     from paperfs.daemon.pool_protocol import Pool
 
 
@@ -80,6 +81,15 @@ class Runtime:
 
     def index_status(self, *, probe: bool = False) -> dict[str, Any]:
         return index_status(self.config, self.root, probe=probe)
+
+    # ------------------------------------------------------------ classifying
+
+    @functools.cached_property
+    def labels(self) -> "LabelsFile":
+        """labels.yml, read again when it changes; the last valid version stays in force."""
+        from paperfs.classify.labels import LabelsFile
+
+        return LabelsFile(self.root.labels_file)
 
     # ------------------------------------------------------------ writing
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from paperfs.archive.document import ArchiveInfo, Document, OriginalInfo
+from paperfs.classify.classifier import ClassifySettings
 from paperfs.config import DateConfig, OcrConfig
 from paperfs.consume.jobs import Job
 
@@ -46,13 +47,17 @@ class PrepareTask:
     source: Mapping[str, Any] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
     owner: str | None = None
+    #: the labels and the learned model in force when the job was handed out (None: no classifying)
+    classify: ClassifySettings | None = None
 
     @classmethod
-    def for_job(cls, job: Job, *, ocr: OcrConfig, dates: DateConfig) -> "PrepareTask":
+    def for_job(cls, job: Job, *, ocr: OcrConfig, dates: DateConfig,
+                classify: ClassifySettings | None = None) -> "PrepareTask":
         kind = "cli" if os.path.isabs(job.source) else "inbox"
         return cls(job_id=job.job_id, input=job.input, scratch=job.scratch,
                    filename=job.filename, file_mtime=job.file_mtime, ocr=ocr, dates=dates,
-                   source={"kind": kind, "path": job.source}, tags=job.tags, owner=job.owner)
+                   source={"kind": kind, "path": job.source}, tags=job.tags, owner=job.owner,
+                   classify=classify)
 
 
 @dataclass(frozen=True)
@@ -86,10 +91,12 @@ class WorkItem:
     #: dates
     created: dt.date | None = None
     created_from_content: bool = False
-    #: classify (filled by a classifier stage; intake's tags to begin with)
+    #: classify (intake's tags to begin with)
     correspondent: str | None = None
     document_type: str | None = None
     tags: tuple[str, ...] = ()
+    #: rules that could not be applied (a regex that timed out), for status
+    classify_problems: tuple[str, ...] = ()
 
     def but(self, **changes: Any) -> "WorkItem":
         return dataclasses.replace(self, **changes)
@@ -125,6 +132,7 @@ class ProposedDocument:
     tags: tuple[str, ...] = ()
     owner: str | None = None
     source: Mapping[str, Any] = field(default_factory=dict)
+    classify_problems: tuple[str, ...] = ()
 
     @property
     def original_suffix(self) -> str:

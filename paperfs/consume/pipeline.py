@@ -113,6 +113,7 @@ def propose(item: WorkItem) -> ProposedDocument:
         tags=item.tags,
         owner=item.task.owner,
         source=item.task.source,
+        classify_problems=item.classify_problems,
     )
 
 

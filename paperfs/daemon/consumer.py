@@ -29,6 +29,7 @@ from paperfs.archive.document import Document
 from paperfs.errors import (ConsumeError, EmptyFileError, StorageError,
                             UnsupportedFileError, BrokenFileError)
 from paperfs.index.base import Index
+from paperfs.classify.classifier import ClassifySettings
 from paperfs.consume.jobs import Job, WorkQueue
 from paperfs.consume.messages import PREPARE, PrepareTask, ProposedDocument
 from paperfs.archive.storage import MIN_ROOM, RoomWait, storage_errors, worker_lacked_room
@@ -86,6 +87,8 @@ class Consumer:
         self.sidecar_watcher: SidecarWatcher | None = None
         #: work that found its filesystem full, and the pause it causes
         self.room = RoomWait()
+        #: the latest rules that could not be applied (a regex that timed out), for status
+        self.classify_problems: collections.deque[str] = collections.deque(maxlen=20)
         #: the daemon's upkeep (open() adds it) and polling intake sources, run by run()
         self.scheduler = Scheduler(())
 
@@ -181,7 +184,8 @@ class Consumer:
     # ------------------------------------------------------------ the loop
 
     def _task(self, job: Job) -> PrepareTask:
-        return PrepareTask.for_job(job, ocr=self.config.ocr, dates=self.config.consume)
+        return PrepareTask.for_job(job, ocr=self.config.ocr, dates=self.config.consume,
+                                   classify=ClassifySettings.of(self.runtime))
 
     def dispatch(self) -> None:
         while (self.jobs and self.pool.free > 0 and not self.stopping.is_set()
@@ -212,6 +216,8 @@ class Consumer:
             self._fail(job, exc)
             return
         self.queue.finish(job)
+        for proposal in proposals:
+            self.classify_problems.extend(proposal.classify_problems)
         for doc, path in filed:  # none, when the input held nothing to file
             self._report(Result(source=job.source, doc=doc, path=path))
         self._input_done(job.source)
@@ -375,6 +381,8 @@ class Consumer:
             "filed_since_start": sum(1 for r in self.results if r.error is None),
             "failed_since_start": sum(1 for r in self.results if r.error is not None),
             "storage": self.room.status(),
+            "labels_problems": self.runtime.labels.problems(),
+            "classify_problems": list(self.classify_problems),
         }
 
     def status_line(self) -> str:
