@@ -195,3 +195,31 @@ def test_terms_agree_with_the_lookaround_definition() -> None:
         collapsed = re.sub(r"\s+", " ", text)
         expected = bool(re.search(rf"(?<!\w){re.escape(term)}(?!\w)", collapsed))
         assert compile_rule("exact", term, case_sensitive=True).matches(text) is expected, (term, text)
+
+
+def test_the_fuzzy_prefilter_never_drops_a_match() -> None:
+    """The pigeonhole filter (matching._fuzzy_pieces) against rapidfuzz itself, on
+    random needles planted with random edits into random texts."""
+    import random
+
+    from rapidfuzz import fuzz
+
+    rng = random.Random(7)
+    alphabet = "abcdefgh "
+    checked = 0
+    for _ in range(5000):
+        needle = " ".join("".join(rng.choice(alphabet) for _ in range(rng.randint(3, 30))).split())
+        hay = " ".join("".join(rng.choice(alphabet) for _ in range(rng.randint(0, 200))).split())
+        edited = list(needle)
+        for _ in range(rng.randint(0, 4)):
+            i = rng.randrange(len(edited) + 1)
+            if rng.random() < 0.5:
+                edited.insert(i, rng.choice("abcdefgh"))
+            elif i < len(edited):
+                del edited[i]
+        at = rng.randrange(len(hay) + 1)
+        hay = " ".join((hay[:at] + "".join(edited) + hay[at:]).split())  # as the rule sees it
+        expected = fuzz.partial_ratio(needle, hay, score_cutoff=90) >= 90
+        assert compile_rule("fuzzy", needle).matches(hay) == expected, (needle, hay)
+        checked += expected
+    assert checked > 500  # the planted copies do match often

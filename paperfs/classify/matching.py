@@ -261,12 +261,32 @@ def _fuzzy_test(match: str, case_sensitive: bool, threshold: float) -> Callable[
         return _never
     if not case_sensitive:
         needle = needle.casefold()
+    pieces = _fuzzy_pieces(needle, threshold)
 
     def test(doc: DocumentText) -> Outcome:
         hay = doc.fuzzy if case_sensitive else doc.fuzzy_folded
+        if len(hay) >= len(needle) and not any(piece in hay for piece in pieces):
+            return _NO  # no window of the text can be close enough (see _fuzzy_pieces)
         return _YES if fuzz.partial_ratio(needle, hay, score_cutoff=threshold) >= threshold else _NO
 
     return test
+
+
+def _fuzzy_pieces(needle: str, threshold: float) -> list[str]:
+    """Pieces of which at least one occurs exactly in any text the needle fuzzily matches.
+
+    A score of at least *threshold* allows at most d = (1 - threshold/100) *
+    2 * len(needle) insertions and deletions between the needle and a window
+    of the text. Cut into d + 1 pieces, at least one piece is left untouched
+    by them (pigeonhole), so a text containing none cannot match: a few
+    ``str.find`` calls instead of rapidfuzz over the whole text. (Only valid
+    when the text is at least as long as the needle; partial_ratio swaps them
+    otherwise.)
+    """
+    edits = int((1 - threshold / 100) * 2 * len(needle)) + 1  # +1: a margin for rounding
+    size = len(needle) / (edits + 1)
+    pieces = [needle[round(i * size):round((i + 1) * size)] for i in range(edits + 1)]
+    return [piece for piece in pieces if piece] or [""]
 
 
 def compile_rule(algorithm: str, match: str, *, case_sensitive: bool = False, label: str = "",
