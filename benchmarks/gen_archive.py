@@ -176,7 +176,7 @@ def sidecar_text(doc: Document) -> str:
         f"  change:\n    users: {_yaml_list(p.change.users)}\n"
         f"    groups: {_yaml_list(p.change.groups)}\n"
         "custom_fields: {}\n"
-        f"notes: {_yaml_list(doc.notes)}\n"
+        f"notes: {_yaml_list(tuple(note.text for note in doc.notes))}\n"
         f"language: {_yaml_str(doc.language) if doc.language else 'null'}\n"
         f"source: {{kind: generated, path: {_yaml_str(doc.source.get('path', ''))}}}\n"
         "original:\n"

@@ -18,6 +18,7 @@ from typing import Any, Mapping
 import yaml
 
 from paperfs.archive.atomic import atomic_write_text
+from paperfs.archive.notes import Note, note_from
 from paperfs.archive.sidecar_yaml import plain_mapping
 from paperfs.errors import SidecarError
 
@@ -74,12 +75,18 @@ class Document:
     owner: str | None = None
     permissions: Permissions = field(default_factory=Permissions)
     custom_fields: Mapping[str, Any] = field(default_factory=dict)
-    notes: tuple[str, ...] = ()
+    notes: tuple[Note, ...] = ()
     source: Mapping[str, Any] = field(default_factory=dict)
     language: str | None = None
     content: str = ""
     #: keys from a newer schema or added by hand; written back untouched
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Code that builds documents may give notes as plain texts (author, time unknown).
+        if any(isinstance(note, str) for note in self.notes):
+            object.__setattr__(self, "notes", tuple(
+                Note(note) if isinstance(note, str) else note for note in self.notes))
 
     def metadata_equals(self, other: "Document") -> bool:
         """Same user-visible metadata (ignores modified)."""
@@ -145,7 +152,7 @@ def to_mapping(doc: Document) -> dict[str, Any]:
         "permissions": {"view": _grants(doc.permissions.view),
                         "change": _grants(doc.permissions.change)},
         "custom_fields": dict(doc.custom_fields),
-        "notes": list(doc.notes),
+        "notes": [note.to_yaml() for note in doc.notes],
         "language": doc.language,
         "source": dict(doc.source),
         "original": dataclasses.asdict(doc.original),
@@ -272,8 +279,12 @@ def from_mapping(data: Any, where: str) -> Document:
     notes = data.get("notes") or []
     if isinstance(notes, str):
         notes = [notes]
-    if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
-        raise _fail(where, "notes", "expected a list of texts")
+    if not isinstance(notes, list):
+        raise _fail(where, "notes", "expected a list of notes (texts or {text, author, time})")
+    try:
+        parsed_notes = tuple(note_from(n) for n in notes)
+    except ValueError as exc:
+        raise _fail(where, "notes", str(exc)) from None
     original = data.get("original")
     archive = data.get("archive")
     try:
@@ -301,7 +312,7 @@ def from_mapping(data: Any, where: str) -> Document:
         permissions=Permissions(view=_grants_from(perms.get("view"), "permissions.view", where),
                                 change=_grants_from(perms.get("change"), "permissions.change", where)),
         custom_fields=dict(custom),
-        notes=tuple(notes),
+        notes=parsed_notes,
         source=dict(source) if isinstance(source, Mapping) else {"path": str(source)},
         language=_opt_str(data, "language", where),
         content=content,

@@ -74,6 +74,11 @@ class DataRoot:
         """The learned classifier, trained from the archive (classify/learned.py)."""
         return self.state / "classifier.pickle"
 
+    @property
+    def fields_file(self) -> Path:
+        """Custom field declarations (archive/custom_fields.py)."""
+        return self.root / "fields.yml"
+
     def original_path(self, doc_id: int, suffix: str) -> Path:
         # Sharded by thousands so no folder grows past ~1000 entries.
         return self.originals / f"{doc_id // 1000:04d}" / f"{doc_id:07d}{suffix}"

@@ -24,6 +24,7 @@ import yaml
 from paperfs.archive.atomic import (atomic_copy, atomic_move, atomic_write_text, fsync_dir,
                             prune_empty_dirs, unused_path)
 from paperfs.config import Config
+from paperfs.archive.custom_fields import FieldsFile
 from paperfs.archive.document import Document, read_sidecar, sha256_file, write_sidecar
 from paperfs.errors import ConsumeError, DuplicateError, NotFoundError, SidecarError
 from paperfs.index.base import FiledRef, Index, IndexEntry
@@ -50,6 +51,8 @@ class Archive:
         self.config = config
         self.index = index
         self.rules = rules
+        #: custom field declarations: edits of a declared field's value are checked
+        self.fields = FieldsFile(root.fields_file)
 
     # ------------------------------------------------------------ paths
 
@@ -271,7 +274,7 @@ class Archive:
 
     def update(self, doc_id: int, change: Callable[[Document], Document]) -> Document:
         doc, rel = self.load(doc_id)
-        new = change(doc)
+        new = self.checked_fields(change(doc), f"document {doc_id}", before=doc)
         if new.metadata_equals(doc):
             return doc
         return self.apply(new.replace(modified=now()), rel)
@@ -334,7 +337,7 @@ class Archive:
         if ref is not None and (ref.mtime_ns, ref.size) == (stat.st_mtime_ns, stat.st_size):
             return "unchanged"  # our own write
         try:
-            doc = read_sidecar(sidecar)
+            doc = self.checked_fields(read_sidecar(sidecar), str(sidecar))
             known = self.index.ref(doc.id)
             self._check_bookkeeping(doc, known, rel)
         except SidecarError as exc:
@@ -359,6 +362,24 @@ class Archive:
         self.apply(doc.replace(modified=now()), rel)
         log.info("doc %d: applied hand edit of archive/%s%s", doc.id, rel, YML)
         return "applied"
+
+    def checked_fields(self, doc: Document, where: str, before: Document | None = None
+                       ) -> Document:
+        """*doc* with its custom field values in their sidecar notation; a value wrong
+        for its declared type is a SidecarError. With *before*, only the values that
+        differ from it are checked (an old value declared later does not block edits)."""
+        fields = self.fields.current()
+        if not fields.fields or not doc.custom_fields:
+            return doc
+        changed = {name: value for name, value in doc.custom_fields.items()
+                   if before is None or before.custom_fields.get(name, ...) != value}
+        values, problems = fields.validate(changed)
+        if problems:
+            raise SidecarError(f"{where}: custom_fields: " + "; ".join(problems)
+                               + f" (declared in {self.root.fields_file.name})")
+        if values == changed:
+            return doc
+        return doc.replace(custom_fields={**doc.custom_fields, **values})
 
     def _check_bookkeeping(self, doc: Document, known: FiledRef | None, rel: str) -> None:
         if not self.pdf_path(rel).exists():

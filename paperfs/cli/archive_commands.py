@@ -23,6 +23,7 @@ from typing import Any, Callable
 import click
 
 from paperfs.access.grants import permission_change
+from paperfs.archive.custom_fields import assignments_change, load_fields
 from paperfs.cli.app import cli, json_default, runtime_of
 from paperfs.config import CONFIG_NAME, load_config
 from paperfs.errors import NotFoundError, UsageError
@@ -191,6 +192,11 @@ def show(ctx: click.Context, ident: str, as_json: bool, content: bool) -> None:
     click.echo(f"{'pages:':15} {doc.archive.pages}")
     click.echo(f"{'original:':15} {doc.original.filename} ({doc.original.mime_type}) "
                f"{doc.original.path}")
+    for name, value in doc.custom_fields.items():
+        click.echo(f"{'field ' + str(name) + ':':15} {'' if value is None else value}")
+    for note in doc.notes:
+        by = ", ".join(x for x in (note.author, note.time and note.time.isoformat()) if x)
+        click.echo(f"{'note:':15} {note.text}" + (f"  ({by})" if by else ""))
     if content:
         click.echo("\n" + doc.content)
 
@@ -281,17 +287,22 @@ def metadata_change(*, title: str | None, tags: tuple[str, ...], correspondent: 
               help="Grant view or change to a user or group; repeatable.")
 @click.option("--revoke", "revokes", multiple=True, metavar="view|change:user|group:NAME",
               help="Take a grant away; repeatable.")
+@click.option("--field", "field_values", multiple=True, metavar="NAME=VALUE|-NAME",
+              help="Set a declared custom field (NAME= leaves it empty) or remove one; "
+                   "repeatable.")
 @click.pass_context
 def edit(ctx: click.Context, doc_id: int, owner: str | None, grants: tuple[str, ...],
-         revokes: tuple[str, ...], **options: Any) -> None:
+         revokes: tuple[str, ...], field_values: tuple[str, ...], **options: Any) -> None:
     """Change a document's metadata; the pair moves if its path template says so.
 
     Permissions: --owner NAME ('' for none), --grant/--revoke
     view|change:user|group:NAME (repeatable).
     """
     # Every option is checked before anything is applied; one edit, one write.
+    fields = assignments_change(load_fields(runtime_of(ctx).root.fields_file), field_values) \
+        if field_values else None
     changes = [c for c in (metadata_change(**options),
-                           permission_change(owner, grants, revokes)) if c is not None]
+                           permission_change(owner, grants, revokes), fields) if c is not None]
     if not changes:
         raise UsageError(NOTHING_TO_CHANGE)
     with runtime_of(ctx).document_writer() as writer:

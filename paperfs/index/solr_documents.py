@@ -46,7 +46,7 @@ def solr_document(entry: IndexEntry, generation: int | None = None) -> dict[str,
     doc = entry.doc
     perms = doc.permissions
     content = _clean(doc.content)
-    notes = [_clean(n) for n in doc.notes]
+    notes = [_clean(n.text) for n in doc.notes]
     has = ["title"] if doc.title else []
     if content.strip():
         has.append("content")

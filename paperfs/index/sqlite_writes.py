@@ -47,7 +47,7 @@ def index_rows(entry: IndexEntry) -> IndexRows:
     processes)."""
     doc = entry.doc
     perms = doc.permissions
-    notes = _clean("\n".join(doc.notes))
+    notes = _clean("\n".join(note.text for note in doc.notes))
     content = _clean(doc.content)
     document = (
         doc.id, entry.path, doc.title, _fold(doc.title), doc.correspondent,

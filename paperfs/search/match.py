@@ -46,7 +46,7 @@ def _text_values(doc: Document, field: str, path: str | None) -> list[str]:
     if field == "type":
         return [doc.document_type or ""]
     if field == "note":
-        return list(doc.notes)
+        return [note.text for note in doc.notes]
     if field == "path":
         return [path or ""]
     if field == "tag":
