@@ -113,6 +113,8 @@ class ClassifyConfig:
     retrain_check_seconds: float = 300.0
     #: time limit of one regex rule on one document
     regex_timeout_seconds: float = 0.1
+    #: how often the daemon looks for documents a scheduled workflow is due on
+    workflow_check_seconds: float = 60.0
 
 
 @dataclass(frozen=True)

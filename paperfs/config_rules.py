@@ -198,6 +198,7 @@ _RULES: dict[str, Rule] = {
     "classify.threshold": _within(0, 1, "a probability (0–1)"),
     "classify.retrain_check_seconds": _SECONDS,
     "classify.regex_timeout_seconds": _SECONDS,
+    "classify.workflow_check_seconds": _SECONDS,
     "smtp.port": port_problem,
     "smtp.timeout_seconds": _SECONDS,
     "dav.saved.name": _saved_name,

@@ -75,6 +75,16 @@ class DataRoot:
         return self.state / "classifier.pickle"
 
     @property
+    def workflows_file(self) -> Path:
+        """Workflows: triggers, filters and actions (paperfs/workflows/definitions.py)."""
+        return self.root / "workflows.yml"
+
+    @property
+    def workflow_log(self) -> Path:
+        """The record of workflow runs, for `paperfs workflow list` (history only)."""
+        return self.state / "workflow-runs.jsonl"
+
+    @property
     def fields_file(self) -> Path:
         """Custom field declarations (archive/custom_fields.py)."""
         return self.root / "fields.yml"

@@ -51,6 +51,9 @@ class Archive:
         self.config = config
         self.index = index
         self.rules = rules
+        #: documents whose metadata changed (update, hand edit), for the writer to hand
+        #: to its listeners (workflows' document_updated); taken by LocalWriter
+        self.changed: list[Document] = []
         #: custom field declarations: edits of a declared field's value are checked
         self.fields = FieldsFile(root.fields_file)
 
@@ -276,8 +279,12 @@ class Archive:
         doc, rel = self.load(doc_id)
         new = self.checked_fields(change(doc), f"document {doc_id}", before=doc)
         if new.metadata_equals(doc):
+            if new.extra != doc.extra:  # bookkeeping only (workflow runs): not a change
+                return self.apply(new, rel)
             return doc
-        return self.apply(new.replace(modified=now()), rel)
+        new = self.apply(new.replace(modified=now()), rel)
+        self.changed.append(new)
+        return new
 
     def apply(self, doc: Document, rel: str) -> Document:
         """Write doc's sidecar, moving the pair first if its template path changed."""
@@ -359,7 +366,7 @@ class Archive:
             self._index(doc, rel)
             log.info("doc %d: moved by hand to archive/%s", doc.id, rel)
             return "moved"
-        self.apply(doc.replace(modified=now()), rel)
+        self.changed.append(self.apply(doc.replace(modified=now()), rel))
         log.info("doc %d: applied hand edit of archive/%s%s", doc.id, rel, YML)
         return "applied"
 

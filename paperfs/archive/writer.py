@@ -247,10 +247,18 @@ class LocalWriter(_DirectWriter, Writer):
         super().__init__(archive.root)
         self.archive = archive
         self.lock = threading.RLock()
+        #: told of every document whose metadata changed (an edit, a hand edit), after
+        #: the change and outside the lock: the daemon's document_updated workflows
+        self.listeners: list[Callable[[list[Document]], None]] = []
 
     def _run(self, operation: Callable[["Archive"], T]) -> T:  # type: ignore[override]
         with self.lock, storage_errors(self.root.index_db):  # SQLite's errors name no file
-            return operation(self.archive)
+            result = operation(self.archive)
+            changed, self.archive.changed[:] = list(self.archive.changed), []
+        if changed:
+            for listener in self.listeners:
+                listener(changed)
+        return result
 
     def _lookups(self) -> FiledLookups:
         return self.archive.index

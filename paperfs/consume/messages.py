@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from paperfs.archive.document import ArchiveInfo, Document, OriginalInfo
+from paperfs.archive.document import ArchiveInfo, Document, OriginalInfo, Permissions
 from paperfs.classify.classifier import ClassifySettings
 from paperfs.config import DateConfig, OcrConfig
 from paperfs.consume.jobs import Job
@@ -133,6 +133,9 @@ class ProposedDocument:
     owner: str | None = None
     source: Mapping[str, Any] = field(default_factory=dict)
     classify_problems: tuple[str, ...] = ()
+    #: set by consumption_started workflows (paperfs/workflows), applied before filing
+    permissions: Permissions = field(default_factory=Permissions)
+    custom_fields: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def original_suffix(self) -> str:
@@ -146,4 +149,5 @@ class ProposedDocument:
                                   sha256=self.original_sha256, path=original_path),
             archive=self.archive, correspondent=self.correspondent,
             document_type=self.document_type, tags=self.tags, owner=self.owner,
+            permissions=self.permissions, custom_fields=dict(self.custom_fields),
             source=dict(self.source), language=self.language, content=self.content)

@@ -39,6 +39,7 @@ from paperfs.archive.writer import Writer
 from paperfs.daemon.housekeeping import index_maintenance, trash_expiry
 from paperfs.daemon.pool_protocol import Pool
 from paperfs.daemon.scheduler import Scheduler
+from paperfs.daemon.workflow_triggers import WorkflowTriggers
 from paperfs.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,8 @@ class Consumer:
         self.archive: Archive | None = None
         self.pool: Pool | None = None
         self.writer: Writer | None = None
+        #: workflows.yml at work (open() makes it)
+        self.workflows: WorkflowTriggers | None = None
         self.inbox_watcher: InboxWatcher | None = None
         self.sidecar_watcher: SidecarWatcher | None = None
         #: work that found its filesystem full, and the pause it causes
@@ -103,6 +106,8 @@ class Consumer:
         self._recover_jobs()
         self.scheduler.add(index_maintenance(writer, when=self.at_rest))
         self.scheduler.add(trash_expiry(writer, self.config.dav.trash_days))
+        self.workflows = WorkflowTriggers(self.runtime, writer)
+        self.scheduler.add(self.workflows.scheduled())
         self.pool = self.runtime.worker_pool(PREPARE, serial=self.serial)
 
     def _recover_jobs(self) -> None:
@@ -121,6 +126,8 @@ class Consumer:
         for watcher in (self.inbox_watcher, self.sidecar_watcher):
             if watcher is not None:
                 watcher.stop()
+        if self.workflows is not None:
+            self.workflows.close()  # webhooks, e-mails, scripts under way finish first
         self.runtime.close()  # the workers, the writer and its index, the lock
 
     # ------------------------------------------------------------ intake
@@ -210,6 +217,8 @@ class Consumer:
         return len(outcomes)
 
     def _commit(self, job: Job, proposals: tuple[ProposedDocument, ...]) -> None:
+        if self.workflows is not None:
+            proposals = self.workflows.consumption_started(job, proposals)
         try:
             job, filed = self._writer.file(job, proposals)
         except ConsumeError as exc:
@@ -220,6 +229,8 @@ class Consumer:
             self.classify_problems.extend(proposal.classify_problems)
         for doc, path in filed:  # none, when the input held nothing to file
             self._report(Result(source=job.source, doc=doc, path=path))
+            if self.workflows is not None:
+                self.workflows.document_added(doc)
         self._input_done(job.source)
 
     def _worker_failed(self, job: Job, error: ConsumeError) -> None:
@@ -383,6 +394,7 @@ class Consumer:
             "storage": self.room.status(),
             "labels_problems": self.runtime.labels.problems(),
             "classify_problems": list(self.classify_problems),
+            "workflows_problems": self.workflows.problems() if self.workflows else [],
         }
 
     def status_line(self) -> str:

@@ -1,0 +1,70 @@
+"""Where the daemon's events meet the workflows (paperfs/workflows/).
+
+* consumption started: ``Consumer._commit`` passes a job's proposals through
+  ``consumption_started`` before the writer files them (its assignments
+  override what classification proposed);
+* document added: ``Consumer._commit``, after the writer filed the document;
+* document updated: the writer's listener (``LocalWriter.listeners``), told of
+  every change of metadata through it — WebDAV, ``paperfs edit`` (handed to
+  the daemon), hand-edited sidecars;
+* scheduled: a ``ScheduledJob`` every ``classify.workflow_check_seconds``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Sequence
+
+from paperfs.daemon.scheduler import ScheduledJob
+from paperfs.workflows.engine import WorkflowEngine
+
+if TYPE_CHECKING:
+    from paperfs.archive.document import Document
+    from paperfs.archive.writer import LocalWriter
+    from paperfs.consume.jobs import Job
+    from paperfs.consume.messages import ProposedDocument
+    from paperfs.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+class WorkflowTriggers:
+    def __init__(self, runtime: "Runtime", writer: "LocalWriter") -> None:
+        self.runtime = runtime
+        self.engine = WorkflowEngine(runtime.config, runtime.root.root, writer,
+                                     runtime.root.workflows_file, runtime.root.workflow_log)
+        writer.listeners.append(self.engine.document_updated)
+        workflows = self.engine.file.current()
+        if len(workflows):
+            log.info("workflows: %d in %s", len(workflows), runtime.root.workflows_file)
+
+    def consumption_started(self, job: "Job",
+                            proposals: Sequence["ProposedDocument"]) -> tuple["ProposedDocument", ...]:
+        try:
+            return self.engine.consumption_started(job, proposals)
+        except Exception:  # noqa: BLE001 - a workflow must never keep a document from being filed
+            log.exception("consumption_started workflows failed for %s; filed without them",
+                          job.source)
+            return tuple(proposals)
+
+    def document_added(self, doc: "Document") -> None:
+        self.engine.document_added(doc)
+
+    def scheduled(self) -> ScheduledJob:
+        def check() -> None:
+            catalog = self.runtime.open_catalog()
+            try:
+                count = self.engine.scheduled_pass(catalog)
+            finally:
+                catalog.close()
+            if count:
+                log.info("scheduled workflows: %d run(s)", count)
+
+        return ScheduledJob("running scheduled workflows",
+                            self.runtime.config.classify.workflow_check_seconds, check)
+
+    def problems(self) -> list[str]:
+        return self.engine.file.problems()
+
+    def close(self) -> None:
+        self.engine.close(wait=True)

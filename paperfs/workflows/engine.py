@@ -1,0 +1,288 @@
+"""Running workflows: which ones a trigger selects, their filters, their actions in order.
+
+The daemon owns one ``WorkflowEngine`` (daemon/workflow_triggers.py calls it
+where things happen). Assignments are gathered and written through the writer
+in one change (the pair moves as its path rules say); before an outside
+action (webhook, e-mail, script) or the trash, what was gathered is written
+first, so the outside world sees the document as the workflow left it. Outside
+actions run in a small thread pool, never in the daemon's loop or a WebDAV
+request. Changes made by a workflow's own actions do not trigger
+document_updated again (a thread-local flag), so workflows cannot loop.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+
+from paperfs.archive.document import Document
+from paperfs.workflows.actions import assign
+from paperfs.workflows.definitions import Action, Trigger, Workflow, WorkflowsFile
+from paperfs.workflows.filters import Subject, passes
+from paperfs.workflows.mailer import send_email
+from paperfs.workflows.runs import RunLog, last_run, now, with_run
+from paperfs.workflows.script import run_script, script_environment
+from paperfs.workflows.templates import TemplateError, variables
+from paperfs.workflows.webhook import send_webhook
+
+if TYPE_CHECKING:
+    from paperfs.archive.writer import LocalWriter
+    from paperfs.config import Config
+    from paperfs.consume.jobs import Job
+    from paperfs.consume.messages import ProposedDocument
+    from paperfs.index.catalog import Catalog
+
+log = logging.getLogger(__name__)
+
+#: threads for webhooks, e-mails and scripts
+EFFECT_THREADS = 2
+#: sidecars read per scheduled pass at most (the rest waits for the next pass)
+SCHEDULED_READS_PER_PASS = 2000
+
+
+@dataclasses.dataclass
+class _Seen:
+    """What a scheduled pass read of one document, valid while its sidecar is unchanged."""
+
+    mtime: float
+    doc: Document | None
+
+
+class WorkflowEngine:
+    def __init__(self, config: "Config", root: Path, writer: "LocalWriter",
+                 workflows_file: Path, run_log: Path) -> None:
+        self.config = config
+        self.data_root = root
+        self.writer = writer
+        self.file = WorkflowsFile(workflows_file)
+        self.runs = RunLog(run_log)
+        self.effects = ThreadPoolExecutor(EFFECT_THREADS, thread_name_prefix="paperfs-workflow")
+        self._acting = threading.local()
+        self._seen: dict[int, _Seen] = {}
+        self._seen_for: object = None
+
+    def close(self, wait: bool = True) -> None:
+        """Stop taking outside actions; with *wait*, let those under way finish."""
+        self.effects.shutdown(wait=wait, cancel_futures=not wait)
+
+    # ------------------------------------------------------------ consumption started
+
+    def consumption_started(self, job: "Job",
+                            proposals: Sequence["ProposedDocument"]) -> tuple["ProposedDocument", ...]:
+        """The proposals of a job with the assignments of every consumption_started
+        workflow that takes it (chosen by source, file name and path) applied."""
+        workflows = self.file.current().for_trigger("consumption_started")
+        if not workflows or not proposals:
+            return tuple(proposals)
+        first = proposals[0]
+        subject = Subject(source=str(first.source.get("kind") or "inbox"),
+                          source_path=str(first.source.get("path") or job.source),
+                          filename=job.filename)
+        out = list(proposals)
+        for workflow in workflows:
+            if not passes(workflow.filters, subject):
+                continue
+            notes: list[str] = []
+            out = [self._assigned(workflow.actions, p, notes, lambda d: variables(d)) for p in out]
+            self._record(workflow, "consumption_started", job.source, notes)
+        return tuple(out)
+
+    # ------------------------------------------------------------ document added / updated
+
+    def document_added(self, doc: Document) -> None:
+        self._on_documents("document_added", [doc])
+
+    def document_updated(self, docs: Iterable[Document]) -> None:
+        """The writer's listener: changes a workflow made itself are not news."""
+        if getattr(self._acting, "on", False):
+            return
+        self._on_documents("document_updated", list(docs))
+
+    def _on_documents(self, trigger: str, docs: list[Document]) -> None:
+        workflows = self.file.current().for_trigger(trigger)
+        for doc in docs:
+            for workflow in workflows:
+                if passes(workflow.filters, Subject.of_document(doc)):
+                    self.run(workflow, trigger, doc.id)
+
+    # ------------------------------------------------------------ scheduled
+
+    def scheduled_pass(self, catalog: "Catalog") -> int:
+        """Run every scheduled workflow that is due on a document; returns how many runs."""
+        from paperfs.index.model import LOCAL_ADMIN
+        from paperfs.search.tree import MatchAll
+
+        workflow_set = self.file.current()
+        workflows = workflow_set.for_trigger("scheduled")
+        if workflow_set is not self._seen_for:  # another file: what passed may not now
+            self._seen, self._seen_for = {}, workflow_set
+        if not workflows:
+            return 0
+        moment, reads, count = now(), 0, 0
+        for entry in catalog.stream(MatchAll(), LOCAL_ADMIN):
+            cheap = {"created": _midnight(entry.created), "added": entry.added}
+            maybe = [w for w in workflows
+                     if _due_from(w.trigger("scheduled"), cheap) is None
+                     or _due_from(w.trigger("scheduled"), cheap) <= moment]
+            if not maybe:
+                continue
+            seen = self._seen.get(entry.id)
+            if seen is None or seen.mtime != entry.mtime:
+                if reads >= SCHEDULED_READS_PER_PASS:
+                    continue  # the next pass goes on
+                reads += 1
+                seen = self._seen[entry.id] = _Seen(entry.mtime, self._read(entry.path))
+            if seen.doc is None:
+                continue
+            for workflow in maybe:
+                if self._scheduled_due(workflow, seen.doc, moment):
+                    self.run(workflow, "scheduled", entry.id, scheduled_at=moment)
+                    count += 1
+        return count
+
+    def _read(self, rel: str) -> Document | None:
+        from paperfs.archive.document import read_sidecar
+        from paperfs.errors import SidecarError
+
+        try:
+            return read_sidecar(self.data_root / "archive" / (rel + ".yml"))
+        except (OSError, SidecarError):
+            return None  # moved or being edited: the next pass sees it
+
+    def _scheduled_due(self, workflow: Workflow, doc: Document, moment: dt.datetime) -> bool:
+        trigger = workflow.trigger("scheduled")
+        assert trigger is not None
+        due = _due_from(trigger, {"created": _midnight(doc.created), "added": doc.added,
+                                  "modified": doc.modified}, doc.custom_fields)
+        if due is None or due > moment:
+            return False
+        last = last_run(doc, workflow.name)
+        if last is not None and (trigger.recurring is None or last + trigger.recurring > moment):
+            return False
+        return passes(workflow.filters, Subject.of_document(doc))
+
+    # ------------------------------------------------------------ one run
+
+    def run(self, workflow: Workflow, trigger: str, doc_id: int,
+            scheduled_at: dt.datetime | None = None) -> None:
+        """The workflow's actions on one filed document, in order."""
+        notes: list[str] = []
+        pending: list[Action] = []
+        self._acting.on = True
+        try:
+            for action in workflow.actions:
+                if action.assigns:
+                    pending.append(action)
+                    continue
+                doc, rel = self._write(doc_id, pending, notes, workflow, scheduled_at)
+                pending, scheduled_at = [], None
+                if action.kind == "trash":
+                    self.writer.trash(doc_id, f"workflow {workflow.name}", lambda _doc: None)
+                    notes.append("moved to the trash")
+                    break
+                self._effect(action, workflow, trigger, doc, rel)
+            else:
+                self._write(doc_id, pending, notes, workflow, scheduled_at)
+        except Exception as exc:  # noqa: BLE001 - one workflow must not stop the daemon
+            log.exception("workflow %r on document %d failed", workflow.name, doc_id)
+            notes.append(f"failed: {exc}")
+        finally:
+            self._acting.on = False
+        self._record(workflow, trigger, doc_id, notes)
+
+    def _write(self, doc_id: int, actions: list[Action], notes: list[str], workflow: Workflow,
+               scheduled_at: dt.datetime | None) -> tuple[Document, str]:
+        """The gathered assignments (and a scheduled run's record) in one writer change."""
+
+        def change(doc: Document) -> Document:
+            new = self._assigned(actions, doc, notes, lambda d: variables(d))
+            return with_run(new, workflow.name, scheduled_at) if scheduled_at else new
+
+        edited = self.writer.update(doc_id, change)
+        return edited.doc, edited.path
+
+    def _assigned(self, actions: Iterable[Action], doc: Any, notes: list[str],
+                  fields: Callable[[Any], dict[str, Any]]) -> Any:
+        for action in actions:
+            try:
+                doc = assign(action, doc, fields)
+            except TemplateError as exc:
+                notes.append(f"line {action.line}: {action.kind} not applied: {exc}")
+        return doc
+
+    def _effect(self, action: Action, workflow: Workflow, trigger: str, doc: Document,
+                rel: str) -> None:
+        fields = variables(doc, path=rel)
+        pdf = self.data_root / "archive" / (rel + ".pdf")
+        if action.kind == "webhook":
+            task: Callable[[], str] = lambda: send_webhook(action.settings, fields)
+        elif action.kind == "email":
+            task = lambda: send_email(action.settings, fields, self.config.smtp, pdf)
+        else:
+            env = script_environment(doc, rel, self.data_root, workflow.name, trigger)
+            task = lambda: run_script(action.settings, env, self.data_root)
+
+        def outside() -> None:
+            try:
+                outcome = task()
+            except Exception as exc:  # noqa: BLE001 - recorded, the daemon goes on
+                log.warning("workflow %r: %s on document %d failed: %s", workflow.name,
+                            action.kind, doc.id, exc)
+                self.runs.record(workflow.name, trigger, doc.id, f"{action.kind} failed", str(exc))
+            else:
+                log.info("workflow %r: %s on document %d: %s", workflow.name, action.kind,
+                         doc.id, outcome)
+                self.runs.record(workflow.name, trigger, doc.id, f"{action.kind} done", outcome)
+
+        try:
+            self.effects.submit(outside)
+        except RuntimeError:  # shutting down
+            self.runs.record(workflow.name, trigger, doc.id, f"{action.kind} not run",
+                             "the daemon was stopping")
+
+    def _record(self, workflow: Workflow, trigger: str, document: int | str,
+                notes: list[str]) -> None:
+        failed = any(note.startswith("failed") or " not applied" in note for note in notes)
+        outcome = "failed" if failed else "done"
+        log.info("workflow %r (%s) ran on %s: %s%s", workflow.name, trigger,
+                 f"document {document}" if isinstance(document, int) else document, outcome,
+                 f" ({'; '.join(notes)})" if notes else "")
+        self.runs.record(workflow.name, trigger, document, outcome, "; ".join(notes))
+
+
+def _midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)
+
+
+def _due_from(trigger: Trigger | None, dates: dict[str, Any],
+              custom_fields: dict[str, Any] | None = None) -> dt.datetime | None:
+    """When a scheduled trigger is due for a document; None: not known from *dates*
+    (a custom field, or 'modified', before the sidecar is read) or no such date."""
+    assert trigger is not None
+    if trigger.date_from == "custom_field":
+        if custom_fields is None:
+            return None
+        base = _as_datetime(custom_fields.get(trigger.custom_field or ""))
+    else:
+        base = dates.get(trigger.date_from)
+    if base is None:
+        return None if custom_fields is None else dt.datetime.max.replace(tzinfo=dt.timezone.utc)
+    return base + trigger.offset
+
+
+def _as_datetime(value: Any) -> dt.datetime | None:
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    if isinstance(value, dt.date):
+        return _midnight(value)
+    if isinstance(value, str):
+        try:
+            return _midnight(dt.date.fromisoformat(value.strip()[:10]))
+        except ValueError:
+            return None
+    return None
