@@ -88,6 +88,9 @@ SAMPLE_ARGS: dict[tuple[str, ...], list[str]] = {
     ("user", "passwd"): ["bob", "--password-stdin"],
     ("user", "rm"): ["bob"],
     ("user", "superuser"): ["bob"],
+    ("workflow", "check"): [],
+    ("workflow", "list"): [],
+    ("workflow", "runs"): [],
 }
 # solr commands need Solr configured (checked after the data root).
 SOLR = "index:\n  backend: solr\n  url: http://127.0.0.1:9/solr\n"

@@ -355,6 +355,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
                    "sent to Solr")
     else:
         click.echo(f"index:       {index.get('backend', 'sqlite')} (embedded)")
+    workflows = data["workflows"]
+    click.echo(f"workflows:   {workflows['problem'] or workflows['count']}")
     click.echo(f"failed:      {len(data['failed'])}")
     for item in data["failed"]:
         click.echo(f"  failed/{item['file']}: {item.get('reason')}: {item.get('message')}")

@@ -14,6 +14,7 @@ from paperfs.config import Config
 from paperfs.archive.layout import DataRoot
 from paperfs.archive.storage import read_only
 from paperfs.runtime import Runtime
+from paperfs.workflows.definitions import workflows_status
 
 
 def _read_status_file(root: DataRoot) -> dict[str, Any] | None:
@@ -94,4 +95,5 @@ def collect_status(runtime: Runtime | Config) -> dict[str, Any]:
         "documents": documents,
         "failed": _failed(root),
         "index": runtime.index_status(),
+        "workflows": workflows_status(root.workflows_file),
     }

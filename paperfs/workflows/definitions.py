@@ -579,3 +579,11 @@ class WorkflowsFile:
     def problems(self) -> list[str]:
         self.current()
         return [self.problem] if self.problem else []
+
+
+def workflows_status(path: Path) -> dict[str, Any]:
+    """For `paperfs status` and `check`: how many workflows, or what is wrong."""
+    try:
+        return {"count": len(load_workflows(path)), "problem": None}
+    except WorkflowsError as exc:
+        return {"count": None, "problem": str(exc)}
