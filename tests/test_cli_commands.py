@@ -61,6 +61,7 @@ def test_help_works_without_a_data_root(tmp_path, path):
 # would use the data root. {file} is an existing file.
 SAMPLE_ARGS: dict[tuple[str, ...], list[str]] = {
     ("check",): [],
+    ("classify",): ["--explain", "1"],
     ("consume",): ["{file}"],
     ("dav",): [],
     ("edit",): ["1", "--title", "New title"],
@@ -71,8 +72,13 @@ SAMPLE_ARGS: dict[tuple[str, ...], list[str]] = {
     ("group", "list"): [],
     ("group", "members"): ["family"],
     ("group", "rm"): ["family"],
+    ("label", "add"): ["tag", "Finance", "--match", "invoice"],
+    ("label", "edit"): ["tag", "Finance", "--priority", "2"],
+    ("label", "list"): [],
+    ("label", "rm"): ["tag", "Finance"],
     ("note", "add"): ["1", "checked"],
     ("reindex",): [],
+    ("retag",): ["--dry-run"],
     ("retry",): [],
     ("run",): [],
     ("saved", "add"): ["unpaid", "tag:unpaid"],

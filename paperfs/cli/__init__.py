@@ -5,6 +5,7 @@ imported here (they import app, never this package: no circle)."""
 from paperfs.cli import (archive_commands, dav_commands, index_commands,  # noqa: F401
                          solr_commands, user_commands)
 from paperfs.cli import field_commands  # noqa: F401
+from paperfs.cli import classify_commands, label_commands  # noqa: F401
 from paperfs.cli import workflow_commands  # noqa: F401
 from paperfs.cli.app import cli
 
