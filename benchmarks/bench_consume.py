@@ -1,9 +1,10 @@
-"""Consume benchmarks: OCR throughput vs plain ocrmypdf, born-digital throughput,
-daemon memory at rest. Run: .venv/bin/python -m benchmarks consume
+"""Consume benchmarks: OCR throughput vs plain ocrmypdf, born-digital throughput
+(also with 1,000 labels and the classifier on), daemon memory at rest.
+Run: .venv/bin/python -m benchmarks consume [ocr|digital|classify|memory]
 
 Targets (issue 2): OCR throughput ≥ 0.9× the reference (`ocrmypdf --jobs 1`,
 as many at once as there are cores); born-digital ≥ 20 documents/s on 2 cores;
-daemon RSS at rest ≤ 150 MB.
+daemon RSS at rest ≤ 150 MB; with labels and classifier ≥ 0.9× without (issue 14).
 """
 
 from __future__ import annotations
@@ -11,12 +12,17 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import os
+import random
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import yaml
+
+from benchmarks.bench_matching import make_labels, vocabulary
 from tests.samples import make_scan, make_text_pdf
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,17 +85,21 @@ def bench_ocr(base: Path, n: int = 20) -> dict:
             "ratio": reference / ours}
 
 
-def bench_digital(base: Path, n: int = 200) -> dict:
-    folder = base / "digital"
+def _digital_files(folder: Path, n: int, words: list[str] | None = None) -> list[Path]:
     folder.mkdir()
-    files = [make_text_pdf(folder / f"doc-{i:03d}.pdf",
-                           [f"Born-digital benchmark document {i}", "Invoice date 15.03.2024",
-                            "Lorem ipsum dolor sit amet, consectetur adipiscing elit."] * 5,
-                           pages=1 + i % 3) for i in range(n)]
-    root = _new_root(base, "digital-root")
-    # Whole command (start-up, spawning workers) and steady state (in-process, timed from
-    # the first claim to the last filing) are both reported.
-    whole = _consume(root, files[: n // 2])
+    rng = random.Random(2)
+    files = []
+    for i in range(n):
+        extra = [" ".join(rng.choice(words) for _ in range(10))] * 3 if words else []
+        files.append(make_text_pdf(folder / f"doc-{i:03d}.pdf",
+                                   [f"Born-digital benchmark document {i}", "Invoice date 15.03.2024",
+                                    "Lorem ipsum dolor sit amet, consectetur adipiscing elit.",
+                                    *extra] * 5, pages=1 + i % 3))
+    return files
+
+
+def _steady_docs_per_s(root: Path, files: list[Path]) -> float:
+    """Documents per second in-process, from the first claim to the last filing, warm workers."""
     code = (
         "import sys, time, os\n"
         "from pathlib import Path\n"
@@ -102,12 +112,69 @@ def bench_digital(base: Path, n: int = 200) -> dict:
         "t = time.perf_counter(); c.claim_files(files[4:]); c.consume_now()\n"
         "print(time.perf_counter() - t); c.close()\n"
     )
-    out = subprocess.run([sys.executable, "-c", code, *map(str, files[n // 2:])], check=True,
+    out = subprocess.run([sys.executable, "-c", code, *map(str, files)], check=True,
                          capture_output=True, text=True, env={**os.environ, "OMP_THREAD_LIMIT": "1"})
-    steady = float(out.stdout.strip().splitlines()[-1])
-    steady_n = n - n // 2 - 4
+    return (len(files) - 4) / float(out.stdout.strip().splitlines()[-1])
+
+
+def bench_digital(base: Path, n: int = 200) -> dict:
+    files = _digital_files(base / "digital", n)
+    root = _new_root(base, "digital-root")
+    # Whole command (start-up, spawning workers) and steady state (in-process, timed from
+    # the first claim to the last filing) are both reported.
+    whole = _consume(root, files[: n // 2])
     return {"files": n, "whole_command_docs_per_s": (n // 2) / whole,
-            "steady_docs_per_s": steady_n / steady}
+            "steady_docs_per_s": _steady_docs_per_s(root, files[n // 2:])}
+
+
+def _labels_yml(labels: list[tuple[str, str]]) -> str:
+    """1,000 generated rules as labels.yml: 70 % tags, 20 % correspondents, 10 % types."""
+    kinds: dict[str, dict] = {"tags": {}, "correspondents": {}, "document_types": {}}
+    for i, (algorithm, match) in enumerate(labels):
+        kind = "tags" if i % 10 < 7 else "correspondents" if i % 10 < 9 else "document_types"
+        kinds[kind][f"label {i}"] = {"algorithm": algorithm, **({"match": match} if match else {})}
+    return yaml.safe_dump(kinds, allow_unicode=True, sort_keys=False)
+
+
+def _train_model(root: Path, words: list[str], labels_text: str) -> int:
+    """A model of the labels' auto labels, trained on generated letters (as `paperfs train` would)."""
+    from paperfs.classify.labels import parse_labels
+    from paperfs.classify.learned import Example, save_model, train
+
+    labels = parse_labels(labels_text)
+    learned = {kind: labels.learned(kind) for kind in ("tags", "correspondents", "document_types")}
+    rng = random.Random(3)
+    names = {kind: sorted(names) for kind, names in learned.items()}
+    examples = []
+    for i in range(2000):
+        correspondent = rng.choice(names["correspondents"] + [None]) if names["correspondents"] else None
+        vocab = words[hash(correspondent) % 1500:][:200] if correspondent else words
+        examples.append(Example(" ".join(rng.choice(vocab) for _ in range(150)), correspondent,
+                                rng.choice(names["document_types"] + [None]) if names["document_types"] else None,
+                                tuple(rng.sample(names["tags"], min(2, len(names["tags"]))))))
+    save_model(train(examples, learned), root / ".paperfs" / "classifier.pickle")
+    return sum(len(v) for v in names.values())
+
+
+def bench_classify(base: Path, n: int = 200, rounds: int = 2) -> dict:
+    """Born-digital steady state with 1,000 labels and a trained classifier vs without,
+    alternating (A B A B) so both see the same machine."""
+    rng = random.Random(14)
+    words = vocabulary(rng)
+    labels_text = _labels_yml(make_labels(rng, 1000, words[:2000], words[2000:]))
+    files = _digital_files(base / "classify-docs", n, words[:2000])
+    plain = _new_root(base, "plain-root")
+    classified = _new_root(base, "classified-root")
+    (classified / "labels.yml").write_text(labels_text)
+    learned = _train_model(classified, words, labels_text)
+    results: dict[str, list[float]] = {"plain": [], "classified": []}
+    for i in range(rounds):
+        chunk = files[i * n // rounds:(i + 1) * n // rounds]
+        results["plain"].append(_steady_docs_per_s(plain, chunk))
+        results["classified"].append(_steady_docs_per_s(classified, chunk))
+    return {"files": n, "learned_labels": learned, "plain": results["plain"],
+            "classified": results["classified"],
+            "ratio": statistics.mean(results["classified"]) / statistics.mean(results["plain"])}
 
 
 def _rss_mb(pid: int) -> float:
@@ -148,7 +215,7 @@ def bench_memory(base: Path) -> dict:
             "at_rest_mb": at_rest, "at_rest_incl_children_mb": at_rest_total}
 
 
-PARTS = ("ocr", "digital", "memory")
+PARTS = ("ocr", "digital", "classify", "memory")
 
 
 def parse_parts(argv: list[str]) -> set[str]:
@@ -183,6 +250,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  steady state:                  {dig['steady_docs_per_s']:6.1f} docs/s  "
                   "(target >= 20)")
             print(f"  whole command incl. start-up:  {dig['whole_command_docs_per_s']:6.1f} docs/s")
+        if "classify" in parts:
+            cls = bench_classify(base)
+            runs = lambda values: ", ".join(f"{v:.1f}" for v in values)  # noqa: E731
+            print(f"born-digital with 1,000 labels and a classifier ({cls['learned_labels']} auto "
+                  f"labels), {cls['files']} PDFs, alternating runs:")
+            print(f"  without labels:  {runs(cls['plain'])} docs/s")
+            print(f"  with them:       {runs(cls['classified'])} docs/s")
+            print(f"  ratio with/without: {cls['ratio']:.2f}  (target >= 0.90)")
         if "memory" in parts:
             mem = bench_memory(base)
             print("daemon memory (RSS):")

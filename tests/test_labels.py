@@ -187,3 +187,18 @@ def test_a_regex_timeout_is_a_problem_not_an_error() -> None:
     assert decision.tags == ("fast",)
     [problem] = decision.problems
     assert problem.kind == "timeout" and problem.label == "slow"
+
+
+def test_a_label_set_pickles_as_its_text_and_comes_back_equal() -> None:
+    import pickle
+
+    import dill
+
+    labels = parse_labels(GOOD)
+    for dumps in (pickle.dumps, dill.dumps):
+        blob = dumps(labels)
+        assert len(blob) < len(GOOD) + 200  # the text, not 11 Label objects
+        again = pickle.loads(blob)
+        assert again == labels and again.text == GOOD
+    hand_made = labels.__class__(tags=labels.tags)
+    assert pickle.loads(pickle.dumps(hand_made)) == hand_made

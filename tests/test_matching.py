@@ -223,3 +223,28 @@ def test_the_fuzzy_prefilter_never_drops_a_match() -> None:
         assert compile_rule("fuzzy", needle).matches(hay) == expected, (needle, hay)
         checked += expected
     assert checked > 500  # the planted copies do match often
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_rule_set_fires_exactly_the_rules_the_list_does(seed: int) -> None:
+    """RuleSet looks rules up by their words; on generated labels (every algorithm, tokens
+    such as C++ and #123, both cases) it must answer what evaluating every rule answers."""
+    import random
+
+    from benchmarks.bench_matching import make_labels, make_text, vocabulary
+    from paperfs.classify.matching import RuleSet
+
+    rng = random.Random(seed)
+    words = vocabulary(rng, 800)
+    used, unused = words[:300], words[300:]
+    rules = [compile_rule(algorithm, match.upper() if i % 7 == 0 else match, label=f"l{i}",
+                          case_sensitive=i % 5 == 0)
+             for i, (algorithm, match) in enumerate(make_labels(rng, 600, used, unused))]
+    rule_set = RuleSet(rules)
+    for _ in range(5):
+        text = make_text(rng, used, 2)
+        text = text.upper() if rng.random() < 0.3 else text
+        fired, _ = rule_set.match(text)
+        expected, _ = match_rules(rules, text)
+        assert [r.label for r in fired] == [r.label for r in expected]
+        assert len(expected) > 10

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Protocol, Sequence
 
 from paperfs.classify.labels import KINDS, SINGULAR, Label, LabelSet, compiled_rules
-from paperfs.classify.matching import REGEX_TIMEOUT, Problem, match_rules, prepare
+from paperfs.classify.matching import REGEX_TIMEOUT, Problem, prepare
 
 SINGLE_KINDS = ("correspondents", "document_types")
 
@@ -94,7 +94,7 @@ def decide(text: str, labels: LabelSet, predictions: Predictions | None = None, 
     problems: list[Problem] = []
     candidates: dict[str, list[_Candidate]] = {kind: [] for kind in KINDS}
     for kind in KINDS:
-        fired, found = match_rules(compiled_rules(labels, kind, regex_timeout=regex_timeout), doc)
+        fired, found = compiled_rules(labels, kind, regex_timeout=regex_timeout).match(doc)
         problems.extend(found)
         for rule in fired:
             candidates[kind].append(_Candidate(labels.of(kind)[rule.label], None))

@@ -28,6 +28,7 @@ line, the label and what is wrong, and nothing of that file is used
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -38,7 +39,7 @@ from typing import Any, Iterable, Mapping
 import yaml
 from yaml.constructor import SafeConstructor
 
-from paperfs.classify.matching import ALGORITHMS, ALIASES, REGEX_TIMEOUT, Rule, compile_rule
+from paperfs.classify.matching import ALGORITHMS, ALIASES, REGEX_TIMEOUT, RuleSet, compile_rule
 from paperfs.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,16 @@ class LabelSet:
     document_types: Mapping[str, Label] = field(default_factory=dict)
     #: the file's content digest: compiled rules are cached per digest
     digest: str = ""
+    #: the file's text: what a LabelSet pickles as (see __reduce__)
+    text: str = field(default="", repr=False, compare=False)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A worker gets the labels with every task. Pickled field by field, 1,000
+        # labels cost more than 100 ms in the pool's pure-Python pickler (dill);
+        # as one string they cost nothing, and each process parses a version once.
+        if self.text:
+            return (_parsed, (self.text,))
+        return (LabelSet, (self.tags, self.correspondents, self.document_types, self.digest))
 
     def of(self, kind: str) -> Mapping[str, Label]:
         return getattr(self, kind)
@@ -151,10 +162,10 @@ class LabelSet:
 
 # ---------------------------------------------------------------- compiled rules
 
-_compiled: dict[tuple[str, float], dict[str, list[Rule]]] = {}
+_compiled: dict[tuple[str, float], dict[str, RuleSet]] = {}
 
 
-def compiled_rules(labels: LabelSet, kind: str, *, regex_timeout: float = REGEX_TIMEOUT) -> list[Rule]:
+def compiled_rules(labels: LabelSet, kind: str, *, regex_timeout: float = REGEX_TIMEOUT) -> RuleSet:
     """The matching rules of one kind, compiled once per label file (and process).
 
     A worker receives the LabelSet with each task; compiling 1,000 labels for
@@ -166,10 +177,11 @@ def compiled_rules(labels: LabelSet, kind: str, *, regex_timeout: float = REGEX_
         if len(_compiled) > 8:  # old versions of the file
             _compiled.clear()
         rules = _compiled[key] = {
-            each: [compile_rule(label.algorithm, label.match, case_sensitive=label.case_sensitive,
-                                label=name, regex_timeout=regex_timeout)
-                   for name, label in labels.of(each).items()
-                   if label.algorithm not in ("none", "auto") and label.match.strip()]
+            each: RuleSet(compile_rule(label.algorithm, label.match,
+                                       case_sensitive=label.case_sensitive, label=name,
+                                       regex_timeout=regex_timeout)
+                          for name, label in labels.of(each).items()
+                          if label.algorithm not in ("none", "auto") and label.match.strip())
             for each in KINDS}
     return rules[kind]
 
@@ -327,7 +339,21 @@ def _digest(text: str) -> str:
 
 def parse_labels(text: str, source: str = LABELS_NAME) -> LabelSet:
     """The labels in *text*; LabelsError names *source*, the line and the problem."""
-    return _Parser(source).parse(text)
+    return dataclasses.replace(_Parser(source).parse(text), text=text)
+
+
+_parsed_versions: dict[str, LabelSet] = {}
+
+
+def _parsed(text: str) -> LabelSet:
+    """A pickled LabelSet back: the text parsed once per process and version."""
+    digest = _digest(text)
+    labels = _parsed_versions.get(digest)
+    if labels is None:
+        if len(_parsed_versions) > 8:
+            _parsed_versions.clear()
+        labels = _parsed_versions[digest] = parse_labels(text)
+    return labels
 
 
 def load_labels(path: Path) -> LabelSet:

@@ -188,16 +188,24 @@ class _Term:
 class Rule:
     """A label's match rule compiled once; ``matches``/``evaluate`` per document."""
 
-    __slots__ = ("algorithm", "match", "case_sensitive", "label", "problem", "_test")
+    __slots__ = ("algorithm", "match", "case_sensitive", "label", "problem", "_test", "keys",
+                 "need_all")
 
     def __init__(self, algorithm: str, match: str, case_sensitive: bool, label: str,
-                 test: Callable[[DocumentText], Outcome], problem: Problem | None = None) -> None:
+                 test: Callable[[DocumentText], Outcome], problem: Problem | None = None,
+                 terms: "list[_Term] | None" = None, need_all: bool = False) -> None:
         self.algorithm = algorithm
         self.match = match
         self.case_sensitive = case_sensitive
         self.label = label
         self.problem = problem  # found at compile time (a regex that does not compile)
         self._test = test
+        #: any/all/exact: one word per term that the text must have for the term to
+        #: be found (its longest); None: the rule cannot be looked up by words
+        self.keys: tuple[str, ...] | None = None
+        if terms and all(term.words for term in terms):
+            self.keys = tuple(max(term.words, key=len) for term in terms)
+        self.need_all = need_all
 
     @property
     def learned(self) -> bool:
@@ -220,9 +228,8 @@ def _never(_doc: DocumentText) -> Outcome:
     return _NO
 
 
-def _terms_test(terms: list[str], need_all: bool, case_sensitive: bool) -> Callable[[DocumentText], Outcome]:
-    compiled = [_Term(term if case_sensitive else term.casefold()) for term in terms]
-
+def _terms_test(compiled: list[_Term], need_all: bool,
+                case_sensitive: bool) -> Callable[[DocumentText], Outcome]:
     def test(doc: DocumentText) -> Outcome:
         if case_sensitive:
             hay, words = doc.collapsed, doc.words
@@ -301,17 +308,18 @@ def compile_rule(algorithm: str, match: str, *, case_sensitive: bool = False, la
     if name not in ALGORITHMS:
         raise ValueError(f"unknown matching algorithm {algorithm!r}; known: {', '.join(ALGORITHMS)}")
     problem = None
+    terms: list[_Term] | None = None
     if name in ("none", "auto") or not match.strip():
         test = _never
-    elif name in ("any", "all"):
-        test = _terms_test(split_terms(match), name == "all", case_sensitive)
-    elif name == "exact":
-        test = _terms_test([_WHITESPACE.sub(" ", match.strip())], True, case_sensitive)
+    elif name in ("any", "all", "exact"):
+        texts = split_terms(match) if name != "exact" else [_WHITESPACE.sub(" ", match.strip())]
+        terms = [_Term(term if case_sensitive else term.casefold()) for term in texts]
+        test = _terms_test(terms, name != "any", case_sensitive)
     elif name == "regex":
         test, problem = _regex_rule(match, case_sensitive, label, regex_timeout)
     else:
         test = _fuzzy_test(match, case_sensitive, fuzzy_threshold)
-    return Rule(name, match, case_sensitive, label, test, problem)
+    return Rule(name, match, case_sensitive, label, test, problem, terms, name != "any")
 
 
 def match_rules(rules: Iterable[Rule], text: str | DocumentText) -> tuple[list[Rule], list[Problem]]:
@@ -326,3 +334,50 @@ def match_rules(rules: Iterable[Rule], text: str | DocumentText) -> tuple[list[R
         elif outcome.problem is not None:
             problems.append(outcome.problem)
     return fired, problems
+
+
+class RuleSet:
+    """Many rules, evaluated together: only the rules that can fire are tried.
+
+    Most any/all/exact rules name words a document does not contain. Each such
+    rule is filed under its key words (``Rule.keys``); per document, the
+    document's words are looked up in that table, so a rule is evaluated only
+    when its key words are there (all of them for ``all``/``exact``, one for
+    ``any``). The other rules (regex, fuzzy, terms without a word) are always
+    evaluated. The answer is the same as ``match_rules`` over the list, in
+    the list's order.
+    """
+
+    def __init__(self, rules: Iterable[Rule]) -> None:
+        self.rules = list(rules)
+        self._always: list[int] = []
+        #: (case-sensitive?) -> key word -> positions of the rules filed under it
+        self._by_word: dict[bool, dict[str, list[int]]] = {True: {}, False: {}}
+        for position, rule in enumerate(self.rules):
+            if rule.algorithm in ("none", "auto") and rule.problem is None:
+                continue  # never fires
+            if rule.keys is None:
+                self._always.append(position)
+                continue
+            table = self._by_word[rule.case_sensitive]
+            for key in dict.fromkeys(rule.keys):
+                table.setdefault(key, []).append(position)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def match(self, text: str | DocumentText) -> tuple[list[Rule], list[Problem]]:
+        doc = prepare(text)
+        candidates = set(self._always)
+        for case_sensitive, table in self._by_word.items():
+            if not table:
+                continue
+            words = doc.words if case_sensitive else doc.folded_words
+            found: set[int] = set()
+            for word in (words if len(words) < len(table) else table):
+                positions = table.get(word) if word in words else None
+                if positions:
+                    found.update(positions)
+            candidates.update(i for i in found if not self.rules[i].need_all
+                              or all(key in words for key in self.rules[i].keys or ()))
+        return match_rules((self.rules[i] for i in sorted(candidates)), doc)
