@@ -89,6 +89,7 @@ SAMPLE_ARGS: dict[tuple[str, ...], list[str]] = {
     ("solr", "init"): [],
     ("solr", "status"): [],
     ("status",): [],
+    ("train",): [],
     ("user", "add"): ["bob", "--password-stdin"],
     ("user", "list"): [],
     ("user", "passwd"): ["bob", "--password-stdin"],

@@ -10,8 +10,8 @@ import pickle
 
 import pytest
 
-from paperfs.classify.learned import (FORMAT_VERSION, Example, Model, cached_model, load_model,
-                                      read_model_info, save_model, train)
+from paperfs.classify.learned import Example, Model, cached_model, load_model, save_model, train
+from paperfs.classify.model_file import FORMAT_VERSION, read_model_info
 from tests.letter_corpus import TYPE_WORDS, Letter, LetterCorpus
 
 THRESHOLD = 0.7  # classify.threshold's default

@@ -28,7 +28,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import pickle
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,12 +36,11 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 from scipy import sparse
 
-from paperfs.archive.atomic import atomic_write_bytes
+from paperfs.classify.model_file import (FORMAT_VERSION, ModelFormatError, read_model_file,
+                                         write_model_file)
 
 log = logging.getLogger(__name__)
 
-#: the model file's layout; another value is not read (the model is trained anew)
-FORMAT_VERSION = 1
 #: the kinds of label the model predicts, as LabelSet.learned() names them
 KINDS = ("correspondents", "document_types", "tags")
 #: only the start of a long document is read: the letterhead, the subject and the
@@ -211,7 +209,7 @@ class Model:
                 "document_types": names(self.document_type), "tags": names(self.tags)}
 
     def info(self) -> dict[str, Any]:
-        """What the model file's header says (read without the arrays: ``read_model_info``)."""
+        """What the model file's header says (model_file.read_model_info reads it alone)."""
         return {"format": FORMAT_VERSION, "fingerprint": self.fingerprint,
                 "learned": self.learned, "classes": self.classes(),
                 "documents": self.documents, "trained_at": self.trained_at,
@@ -281,7 +279,7 @@ def _softmax(x: sparse.csr_matrix, targets: list[str]) -> _Softmax | None:
     extra = _none_examples(x, targets)
     regression = LogisticRegression(C=C, max_iter=300)
     regression.fit(sparse.vstack([x, extra], format="csr"), targets + [NONE] * extra.shape[0])
-    names = list(regression.classes_)
+    names = [str(name) for name in regression.classes_]
     coef, intercept = regression.coef_, regression.intercept_
     if len(names) == 2:  # a binary regression has one row: the second class's
         coef = np.vstack([-coef[0] / 2, coef[0] / 2])
@@ -375,42 +373,20 @@ def _payload(model: Model) -> dict[str, Any]:
 
 
 def save_model(model: Model, path: Path) -> None:
-    """Write the model atomically: a reader sees the old file or the new one.
-
-    Two pickles one after the other: the header (plain values: ``read_model_info``
-    reads it alone, for ``paperfs status``) and the arrays."""
-    data = (pickle.dumps(model.info(), protocol=pickle.HIGHEST_PROTOCOL)
-            + pickle.dumps(_payload(model), protocol=pickle.HIGHEST_PROTOCOL))
-    atomic_write_bytes(path, data)
-
-
-def read_model_info(path: Path) -> dict[str, Any] | None:
-    """The header of a model file (when and on what it was trained), or None."""
-    try:
-        with open(path, "rb") as f:
-            info = pickle.load(f)
-    except FileNotFoundError:
-        return None
-    except Exception:  # noqa: BLE001 - any unreadable file is "no model"
-        return None
-    return info if isinstance(info, dict) and info.get("format") == FORMAT_VERSION else None
+    """Write the model atomically (classify/model_file.py: a header, then the arrays)."""
+    write_model_file(path, model.info(), _payload(model))
 
 
 def load_model(path: Path) -> Model | None:
     """The model in ``path``; None when it is missing, unreadable or of another
     format version (logged: it is trained anew at the next check)."""
     try:
-        with open(path, "rb") as f:
-            info = pickle.load(f)
-            if not isinstance(info, dict) or info.get("format") != FORMAT_VERSION:
-                log.warning("classifier: %s is of another format (%r, this paperfs reads %d); "
-                            "ignored until it is trained anew", path,
-                            info.get("format") if isinstance(info, dict) else None,
-                            FORMAT_VERSION)
-                return None
-            payload = pickle.load(f)
-        return _model_from(info, payload)
+        header, payload = read_model_file(path)
+        return _model_from(header, payload)
     except FileNotFoundError:
+        return None
+    except ModelFormatError as problem:
+        log.warning("classifier: %s is of %s; ignored until it is trained anew", path, problem)
         return None
     except Exception as problem:  # noqa: BLE001 - a damaged file must not stop classifying
         log.warning("classifier: cannot read %s (%s: %s); ignored until it is trained anew",

@@ -6,6 +6,7 @@ from paperfs.cli import (archive_commands, dav_commands, index_commands,  # noqa
                          solr_commands, user_commands)
 from paperfs.cli import field_commands  # noqa: F401
 from paperfs.cli import classify_commands, label_commands  # noqa: F401
+from paperfs.cli import training_commands  # noqa: F401
 from paperfs.cli import workflow_commands  # noqa: F401
 from paperfs.cli.app import cli
 

@@ -355,6 +355,11 @@ def status(ctx: click.Context, as_json: bool) -> None:
                    "sent to Solr")
     else:
         click.echo(f"index:       {index.get('backend', 'sqlite')} (embedded)")
+    classifier = data.get("classifier")
+    if classifier:
+        trained = (f"trained {classifier['trained']} on {classifier['documents']} documents"
+                   if classifier["trained"] else "not trained yet")
+        click.echo(f"classifier:  {trained}" + ("; training now" if classifier["training"] else ""))
     workflows = data["workflows"]
     click.echo(f"workflows:   {workflows['problem'] or workflows['count']}")
     click.echo(f"failed:      {len(data['failed'])}")

@@ -40,6 +40,7 @@ from paperfs.daemon.housekeeping import index_maintenance, trash_expiry
 from paperfs.daemon.pool_protocol import Pool
 from paperfs.daemon.scheduler import Scheduler
 from paperfs.daemon.workflow_triggers import WorkflowTriggers
+from paperfs.daemon.training import classifier_training
 from paperfs.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,7 @@ class Consumer:
         self.scheduler.add(trash_expiry(writer, self.config.dav.trash_days))
         self.workflows = WorkflowTriggers(self.runtime, writer)
         self.scheduler.add(self.workflows.scheduled())
+        self.scheduler.add(classifier_training(self.runtime, when=self.at_rest))
         self.pool = self.runtime.worker_pool(PREPARE, serial=self.serial)
 
     def _recover_jobs(self) -> None:

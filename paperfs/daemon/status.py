@@ -13,6 +13,8 @@ from paperfs.archive.store import FAILED_INFO_SUFFIX
 from paperfs.config import Config
 from paperfs.archive.layout import DataRoot
 from paperfs.archive.storage import read_only
+from paperfs.classify.model_file import read_model_info
+from paperfs.classify.training import training_running
 from paperfs.runtime import Runtime
 from paperfs.workflows.definitions import workflows_status
 
@@ -79,6 +81,19 @@ def _storage(root: DataRoot, daemon: dict[str, Any]) -> str | None:
     return None
 
 
+def _classifier(root: DataRoot) -> dict[str, Any] | None:
+    """When the learned classifier was trained, on how many documents, whether a
+    training runs now; None when there is no model and none is being trained."""
+    info = read_model_info(root.classifier_model)
+    running = training_running(root)
+    if info is None and not running:
+        return None
+    info = info or {}
+    return {"trained": info.get("trained_at"), "documents": info.get("documents"),
+            "classes": {kind: len(names) for kind, names in (info.get("classes") or {}).items()},
+            "training": running}
+
+
 def collect_status(runtime: Runtime | Config) -> dict[str, Any]:
     runtime = Runtime.of(runtime).initialised()
     config, root = runtime.config, runtime.root
@@ -96,4 +111,5 @@ def collect_status(runtime: Runtime | Config) -> dict[str, Any]:
         "failed": _failed(root),
         "index": runtime.index_status(),
         "workflows": workflows_status(root.workflows_file),
+        "classifier": _classifier(root),
     }
