@@ -18,8 +18,8 @@ import threading
 from typing import TYPE_CHECKING, Callable
 
 from paperfs.daemon.consumer import Consumer
-from paperfs.daemon.intake import webdav_uploads
-from paperfs.daemon.scheduler import Scheduler
+from paperfs.daemon.intake import UPLOADS_SECONDS, webdav_uploads
+from paperfs.daemon.scheduler import ScheduledJob, Scheduler
 from paperfs.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -45,12 +45,25 @@ class Daemon:
 
                 self.dav = DavServer(self.runtime, self.runtime.writer)
                 self.dav.start()  # binds now: a busy port or bad TLS files is one clear error
-                self.consumer.scheduler.add(webdav_uploads(self.dav))
+                self.consumer.scheduler.add(self._uploads_job(self.dav))
             self.consumer.run(notify=notify)
         finally:
             if self.dav is not None:
                 self.dav.stop()
             self.consumer.close()
+
+    def _uploads_job(self, server: "DavServer") -> ScheduledJob:
+        """The hand-over of finished /inbox uploads (intake.webdav_uploads), whose files
+        are remembered: their documents are recorded as from WebDAV (``source.kind``),
+        which workflows filter on."""
+        services = server.services
+
+        def hand_over() -> None:
+            moved = services.uploads.release(services.lock_manager, services.prop_manager)
+            if moved and self.consumer.workflows is not None:
+                self.consumer.workflows.from_webdav(moved)
+
+        return ScheduledJob("handing over /inbox uploads", UPLOADS_SECONDS, hand_over)
 
     def stop(self) -> None:
         self.consumer.stop()

@@ -2,7 +2,8 @@
 
 * consumption started: ``Consumer._commit`` passes a job's proposals through
   ``consumption_started`` before the writer files them (its assignments
-  override what classification proposed);
+  override what classification proposed); a finished WebDAV upload, which
+  ``Daemon`` reports (``from_webdav``), is recorded as ``source.kind: webdav``;
 * document added: ``Consumer._commit``, after the writer filed the document;
 * document updated: the writer's listener (``LocalWriter.listeners``), told of
   every change of metadata through it — WebDAV, ``paperfs edit`` (handed to
@@ -12,8 +13,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from typing import TYPE_CHECKING, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from paperfs.daemon.scheduler import ScheduledJob
 from paperfs.workflows.engine import WorkflowEngine
@@ -34,12 +37,23 @@ class WorkflowTriggers:
         self.engine = WorkflowEngine(runtime.config, runtime.root.root, writer,
                                      runtime.root.workflows_file, runtime.root.workflow_log)
         writer.listeners.append(self.engine.document_updated)
+        #: inbox files (relative to the data root) that WebDAV uploads were handed over as
+        self._webdav: set[str] = set()
         workflows = self.engine.file.current()
         if len(workflows):
             log.info("workflows: %d in %s", len(workflows), runtime.root.workflows_file)
 
+    def from_webdav(self, paths: Iterable[Path]) -> None:
+        """These inbox files are finished WebDAV uploads (daemon/service.py hands them over)."""
+        root = self.runtime.root.root
+        self._webdav.update(p.relative_to(root).as_posix() for p in paths if root in p.parents)
+
     def consumption_started(self, job: "Job",
                             proposals: Sequence["ProposedDocument"]) -> tuple["ProposedDocument", ...]:
+        if job.source in self._webdav:  # known while this daemon runs; after a restart: inbox
+            self._webdav.discard(job.source)
+            proposals = [dataclasses.replace(p, source={**p.source, "kind": "webdav"})
+                         for p in proposals]
         try:
             return self.engine.consumption_started(job, proposals)
         except Exception:  # noqa: BLE001 - a workflow must never keep a document from being filed
