@@ -61,3 +61,27 @@ def test_status_and_check_report_an_invalid_file(tmp_path):
     out = run(root, "check", "--quick")
     assert out.exit_code == 1
     assert "error: " in out.output and "unknown action 'tagz'" in out.output
+
+
+def test_one_shot_consume_and_edit_without_a_daemon_run_workflows(tmp_path):
+    from paperfs.archive.document import read_sidecar
+    from tests.samples import make_text_pdf
+
+    root = init_root(tmp_path)
+    (root.root / "workflows.yml").write_text(
+        "From the command line:\n  triggers: [document_added]\n  filters: {source: cli}\n"
+        "  actions: [{tags: [cli]}]\n"
+        "ACME edits:\n  triggers: [document_updated]\n  filters: {correspondent: [ACME]}\n"
+        "  actions: [{tags: [checked]}]\n")
+    pdf = make_text_pdf(tmp_path / "letter.pdf", ["A letter"])
+    out = run(root, "consume", str(pdf))
+    assert out.exit_code == 0, out.output
+    (sidecar,) = root.archive.rglob("*.yml")
+    doc = read_sidecar(sidecar)
+    assert doc.source["kind"] == "cli" and doc.tags == ("cli",)
+    out = run(root, "edit", str(doc.id), "--correspondent", "ACME")
+    assert out.exit_code == 0, out.output
+    (sidecar,) = root.archive.rglob("*.yml")
+    assert read_sidecar(sidecar).tags == ("cli", "checked")
+    runs = [(e["workflow"], e["trigger"]) for e in RunLog(root.workflow_log).entries()]
+    assert runs == [("From the command line", "document_added"), ("ACME edits", "document_updated")]

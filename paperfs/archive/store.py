@@ -51,9 +51,9 @@ class Archive:
         self.config = config
         self.index = index
         self.rules = rules
-        #: documents whose metadata changed (update, hand edit), for the writer to hand
-        #: to its listeners (workflows' document_updated); taken by LocalWriter
-        self.changed: list[Document] = []
+        #: ids of documents whose metadata changed (update, hand edit), for the writer to
+        #: hand to its listeners (workflows' document_updated); taken by LocalWriter
+        self.changed: list[int] = []
         #: custom field declarations: edits of a declared field's value are checked
         self.fields = FieldsFile(root.fields_file)
 
@@ -283,7 +283,7 @@ class Archive:
                 return self.apply(new, rel)
             return doc
         new = self.apply(new.replace(modified=now()), rel)
-        self.changed.append(new)
+        self.changed.append(doc_id)
         return new
 
     def apply(self, doc: Document, rel: str) -> Document:
@@ -366,7 +366,8 @@ class Archive:
             self._index(doc, rel)
             log.info("doc %d: moved by hand to archive/%s", doc.id, rel)
             return "moved"
-        self.changed.append(self.apply(doc.replace(modified=now()), rel))
+        self.apply(doc.replace(modified=now()), rel)
+        self.changed.append(doc.id)
         log.info("doc %d: applied hand edit of archive/%s%s", doc.id, rel, YML)
         return "applied"
 

@@ -247,9 +247,9 @@ class LocalWriter(_DirectWriter, Writer):
         super().__init__(archive.root)
         self.archive = archive
         self.lock = threading.RLock()
-        #: told of every document whose metadata changed (an edit, a hand edit), after
+        #: told the ids of documents whose metadata changed (an edit, a hand edit), after
         #: the change and outside the lock: the daemon's document_updated workflows
-        self.listeners: list[Callable[[list[Document]], None]] = []
+        self.listeners: list[Callable[[list[int]], None]] = []
 
     def _run(self, operation: Callable[["Archive"], T]) -> T:  # type: ignore[override]
         with self.lock, storage_errors(self.root.index_db):  # SQLite's errors name no file

@@ -298,6 +298,8 @@ def edit(ctx: click.Context, doc_id: int, owner: str | None, grants: tuple[str, 
     Permissions: --owner NAME ('' for none), --grant/--revoke
     view|change:user|group:NAME (repeatable).
     """
+    from paperfs.daemon.workflow_triggers import workflows_of_edits
+
     # Every option is checked before anything is applied; one edit, one write.
     fields = assignments_change(load_fields(runtime_of(ctx).root.fields_file), field_values) \
         if field_values else None
@@ -305,7 +307,8 @@ def edit(ctx: click.Context, doc_id: int, owner: str | None, grants: tuple[str, 
                            permission_change(owner, grants, revokes), fields) if c is not None]
     if not changes:
         raise UsageError(NOTHING_TO_CHANGE)
-    with runtime_of(ctx).document_writer() as writer:
+    with runtime_of(ctx).document_writer() as writer, \
+            workflows_of_edits(runtime_of(ctx), writer):  # with no daemon: document_updated
         edited = writer.update(doc_id, lambda d: functools.reduce(lambda a, f: f(a), changes, d))
     doc = edited.doc
     if edited.applied:

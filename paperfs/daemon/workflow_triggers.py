@@ -13,17 +13,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
 from paperfs.daemon.scheduler import ScheduledJob
 from paperfs.workflows.engine import WorkflowEngine
 
 if TYPE_CHECKING:
     from paperfs.archive.document import Document
-    from paperfs.archive.writer import LocalWriter
+    from paperfs.archive.writer import DocumentWriter, LocalWriter
     from paperfs.consume.jobs import Job
     from paperfs.consume.messages import ProposedDocument
     from paperfs.runtime import Runtime
@@ -82,3 +83,24 @@ class WorkflowTriggers:
 
     def close(self) -> None:
         self.engine.close(wait=True)
+
+
+@contextlib.contextmanager
+def workflows_of_edits(runtime: "Runtime", writer: "DocumentWriter") -> Iterator[None]:
+    """A command that changes documents itself (``paperfs edit`` with no daemon
+    running: a LocalWriter) runs their document_updated workflows, and waits for
+    their outside actions before it returns. Beside a daemon (a hand-off) the
+    daemon applies the change and runs them."""
+    from paperfs.archive.writer import LocalWriter
+
+    if not isinstance(writer, LocalWriter):
+        yield
+        return
+    engine = WorkflowEngine(runtime.config, runtime.root.root, writer,
+                            runtime.root.workflows_file, runtime.root.workflow_log)
+    writer.listeners.append(engine.document_updated)
+    try:
+        yield
+    finally:
+        writer.listeners.remove(engine.document_updated)
+        engine.close(wait=True)

@@ -97,11 +97,17 @@ class WorkflowEngine:
     def document_added(self, doc: Document) -> None:
         self._on_documents("document_added", [doc])
 
-    def document_updated(self, docs: Iterable[Document]) -> None:
+    def document_updated(self, doc_ids: Iterable[int]) -> None:
         """The writer's listener: changes a workflow made itself are not news."""
-        if getattr(self._acting, "on", False):
+        if getattr(self._acting, "on", False) or not self.file.current().for_trigger("document_updated"):
             return
-        self._on_documents("document_updated", list(docs))
+        docs = []
+        for doc_id in dict.fromkeys(doc_ids):
+            try:
+                docs.append(self.writer.archive.load(doc_id)[0])
+            except Exception as exc:  # noqa: BLE001 - moved to the trash meanwhile, say
+                log.info("document_updated: document %d is gone (%s)", doc_id, exc)
+        self._on_documents("document_updated", docs)
 
     def _on_documents(self, trigger: str, docs: list[Document]) -> None:
         workflows = self.file.current().for_trigger(trigger)
