@@ -135,6 +135,8 @@ class Services:
         #: for listing /trash (changes go through the writer)
         self.trash = Trash(self.root)
         self.folders = FolderRegistry(self.root.state / "dav-folders.yml")
+        #: labels.yml: its labels are folders under /tags etc.; superusers edit it at /labels.yml
+        self.labels = runtime.labels
         self.editor = Editor(self.writer)
         inbox = self.root.root / config.inbox.folders[0]
         self.uploads = Uploads(inbox, config.inbox.ignore, config.dav.inbox_idle_seconds)

@@ -11,6 +11,7 @@ from wsgidav.dav_provider import DAVProvider
 from paperfs.dav import inbox
 from paperfs.dav.base import Collection, DocFile
 from paperfs.dav.context import Services, ctx_of, forbidden
+from paperfs.dav.labels_file import LABELS_NAME, LabelsYml, may_see
 from paperfs.dav.trash_folder import TrashDoc, TrashFolder
 from paperfs.dav.tree import ArchiveFolder, ArchiveNote, ArchiveSidecar
 from paperfs.dav.virtual import (AsnRoot, ByIdRoot, CorrespondentsRoot, SavedRoot, SearchRoot,
@@ -31,10 +32,17 @@ class RootFolder(Collection):
         super().__init__("/", environ, "")
 
     def iter_members(self) -> Iterator[Any]:
-        for name in TOP:
+        for name in (*TOP, LABELS_NAME):
             member = self.provider.get_resource_inst("/" + name, self.environ)
             if member is not None:
                 yield member
+
+    def create_empty_resource(self, name: str) -> Any:
+        """A superuser's PUT of /labels.yml where there is none yet."""
+        if name == LABELS_NAME and may_see(self.environ) \
+                and self.environ.get("REQUEST_METHOD") == "PUT":
+            return LabelsYml(self.environ)
+        return super().create_empty_resource(name)
 
 
 class PaperfsProvider(DAVProvider):
@@ -60,6 +68,10 @@ class PaperfsProvider(DAVProvider):
         top, rest = parts[0], parts[1:]
         if top == "inbox":
             return inbox.resolve(ctx, rest, environ)
+        if top == LABELS_NAME:
+            if rest or not may_see(environ) or not ctx.services.root.labels_file.exists():
+                return None
+            return LabelsYml(environ)
         if top == "archive":
             node: Any = ArchiveFolder("/archive", environ, "")
         elif top in _VIRTUAL:

@@ -175,7 +175,7 @@ class ArchiveSidecar(_ArchiveExtra):
     def begin_write(self, *, content_type: str | None = None) -> Any:
         if not self.may_change():
             raise forbidden("you may view this document but not change it")
-        self._upload = _LimitedBuffer(SIDECAR_MAX_BYTES)
+        self._upload = LimitedBuffer(SIDECAR_MAX_BYTES, "a sidecar")
         return self._upload
 
     def end_write(self, *, with_errors: bool) -> None:
@@ -198,11 +198,12 @@ class ArchiveSidecar(_ArchiveExtra):
                             f"{self.name[:-4]}{EDIT_ERROR_SUFFIX} beside the sidecar")
 
 
-class _LimitedBuffer:
+class LimitedBuffer:
     """Collects an upload in memory, refusing more than ``limit`` bytes."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, what: str) -> None:
         self.limit = limit
+        self.what = what  # named in the refusal
         self._parts: list[bytes] = []
         self._size = 0
 
@@ -210,7 +211,7 @@ class _LimitedBuffer:
         self._size += len(data)
         if self._size > self.limit:
             raise DAVError(HTTP_REQUEST_ENTITY_TOO_LARGE,
-                           f"a sidecar may be at most {self.limit} bytes")
+                           f"{self.what} may be at most {self.limit} bytes")
         self._parts.append(bytes(data))
         return len(data)
 

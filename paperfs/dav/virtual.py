@@ -353,10 +353,12 @@ class SavedFolder(QueryFolder):
 
 
 class FacetRoot(Collection):
-    """/tags, /correspondents, /types: one folder per value the user can see."""
+    """/tags, /correspondents, /types: one folder per value the user can see, and per
+    label declared in labels.yml (empty until a document has it)."""
 
     folder_class: type[FacetFolder] = TagFolder
     facet = "tags"
+    labels_kind = "tags"  # the section of labels.yml
 
     def values(self) -> list[str]:
         ctx = self.ctx
@@ -366,7 +368,13 @@ class FacetRoot(Collection):
             seen.setdefault(count.value.casefold(), count.value)
         for name in ctx.services.folders.names(ctx.user.name, self.folder_class.kind):
             seen.setdefault(name.casefold(), name)
+        for name in self.declared():
+            seen.setdefault(name.casefold(), name)
         return sorted(seen.values(), key=str.casefold)
+
+    def declared(self) -> list[str]:
+        """The labels of this kind in labels.yml (the last valid version)."""
+        return list(self.ctx.services.labels.current().of(self.labels_kind))
 
     def iter_members(self) -> Iterator[FacetFolder]:
         for value in self.values():
@@ -387,6 +395,9 @@ class FacetRoot(Collection):
         registered = ctx.services.folders.has(ctx.user.name, self.folder_class.kind, value)
         if registered is not None:
             return self.folder_class(util.join_uri(self.path, name), self.environ, registered)
+        label = ctx.services.labels.current().find(self.labels_kind, value)
+        if label is not None:
+            return self.folder_class(util.join_uri(self.path, name), self.environ, label.name)
         return None
 
     def _canonical(self, entry: Hit, value: str) -> str:
@@ -410,11 +421,13 @@ class TagsRoot(FacetRoot):
 class CorrespondentsRoot(FacetRoot):
     folder_class = CorrespondentFolder
     facet = "correspondents"
+    labels_kind = "correspondents"
 
 
 class TypesRoot(FacetRoot):
     folder_class = TypeFolder
     facet = "types"
+    labels_kind = "document_types"
 
 
 class YearsRoot(Collection):
