@@ -17,6 +17,7 @@ BENCHMARKS: dict[str, str] = {
     "dav": "benchmarks.bench_dav",
     "solr": "benchmarks.bench_solr",
     "matching": "benchmarks.bench_matching",
+    "classifier": "benchmarks.bench_classifier",
 }
 
 
