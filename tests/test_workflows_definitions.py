@@ -8,7 +8,8 @@ import os
 import pytest
 
 from paperfs.workflows.definitions import (WorkflowsError, WorkflowsFile, load_workflows,
-                                           parse_duration, parse_workflows)
+                                           parse_workflows)
+from paperfs.workflows.model import parse_duration
 
 EXAMPLE = """\
 Invoices:

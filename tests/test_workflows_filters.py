@@ -8,8 +8,9 @@ import pytest
 
 from paperfs.archive.document import ArchiveInfo, Document, Grants, OriginalInfo, Permissions
 from paperfs.workflows.actions import assign
-from paperfs.workflows.definitions import FieldCondition, parse_workflows
+from paperfs.workflows.definitions import parse_workflows
 from paperfs.workflows.filters import Subject, field_passes, passes
+from paperfs.workflows.model import FieldCondition
 from paperfs.workflows.templates import TemplateError, compile_template, variables
 
 STAMP = dt.datetime(2025, 3, 1, 10, 0, tzinfo=dt.timezone.utc)

@@ -82,7 +82,7 @@ class WorkflowTriggers:
         return self.engine.file.problems()
 
     def close(self) -> None:
-        self.engine.close(wait=True)
+        self.engine.close()
 
 
 @contextlib.contextmanager
@@ -103,4 +103,4 @@ def workflows_of_edits(runtime: "Runtime", writer: "DocumentWriter") -> Iterator
         yield
     finally:
         writer.listeners.remove(engine.document_updated)
-        engine.close(wait=True)
+        engine.close()

@@ -12,7 +12,7 @@ import dataclasses
 from typing import Any, Callable, Mapping
 
 from paperfs.archive.document import Grants, Permissions
-from paperfs.workflows.definitions import Action
+from paperfs.workflows.model import Action
 
 
 def _added(names: tuple[str, ...], more: tuple[str, ...]) -> tuple[str, ...]:

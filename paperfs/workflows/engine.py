@@ -16,19 +16,20 @@ import dataclasses
 import datetime as dt
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from paperfs.archive.document import Document
 from paperfs.workflows.actions import assign
-from paperfs.workflows.definitions import Action, Trigger, Workflow, WorkflowsFile
+from paperfs.workflows.definitions import WorkflowsFile
+from paperfs.workflows.model import Action, Trigger, Workflow
+from paperfs.workflows.effects import Effects
 from paperfs.workflows.filters import Subject, passes
 from paperfs.workflows.mailer import send_email
 from paperfs.workflows.runs import RunLog, last_run, now, with_run
 from paperfs.workflows.script import run_script, script_environment
 from paperfs.workflows.templates import TemplateError, variables
-from paperfs.workflows.webhook import send_webhook
+from paperfs.workflows.webhook import WebhookFailed, send_webhook
 
 if TYPE_CHECKING:
     from paperfs.archive.writer import LocalWriter
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 
 #: threads for webhooks, e-mails and scripts
 EFFECT_THREADS = 2
+#: how long a stopping daemon lets outside actions under way finish
+EFFECT_GRACE_SECONDS = 10.0
 #: sidecars read per scheduled pass at most (the rest waits for the next pass)
 SCHEDULED_READS_PER_PASS = 2000
 
@@ -61,14 +64,25 @@ class WorkflowEngine:
         self.writer = writer
         self.file = WorkflowsFile(workflows_file)
         self.runs = RunLog(run_log)
-        self.effects = ThreadPoolExecutor(EFFECT_THREADS, thread_name_prefix="paperfs-workflow")
+        self.effects = Effects(EFFECT_THREADS, self._dropped)
         self._acting = threading.local()
         self._seen: dict[int, _Seen] = {}
         self._seen_for: object = None
 
-    def close(self, wait: bool = True) -> None:
-        """Stop taking outside actions; with *wait*, let those under way finish."""
-        self.effects.shutdown(wait=wait, cancel_futures=not wait)
+    def close(self, grace: float = EFFECT_GRACE_SECONDS) -> None:
+        """Stop taking outside actions; those under way get *grace* seconds to finish."""
+        self.effects.close(grace)
+
+    def _dropped(self, what: tuple[str, str, int, str]) -> None:
+        workflow, trigger, doc_id, kind = what
+        log.warning("workflow %r: %s on document %d not done: paperfs stopped first",
+                    workflow, kind, doc_id)
+        self.runs.record(workflow, trigger, doc_id, f"{kind} not done", "paperfs stopped first")
+
+    def _pause(self, seconds: float) -> None:
+        """Between webhook tries; a stopping daemon does not wait for the next one."""
+        if not self.effects.pause(seconds):
+            raise WebhookFailed("paperfs stopped before the next try")
 
     # ------------------------------------------------------------ consumption started
 
@@ -226,7 +240,8 @@ class WorkflowEngine:
         fields = variables(doc, path=rel)
         pdf = self.data_root / "archive" / (rel + ".pdf")
         if action.kind == "webhook":
-            task: Callable[[], str] = lambda: send_webhook(action.settings, fields)
+            task: Callable[[], str] = lambda: send_webhook(action.settings, fields,
+                                                           sleep=self._pause)
         elif action.kind == "email":
             task = lambda: send_email(action.settings, fields, self.config.smtp, pdf)
         else:
@@ -245,11 +260,7 @@ class WorkflowEngine:
                          doc.id, outcome)
                 self.runs.record(workflow.name, trigger, doc.id, f"{action.kind} done", outcome)
 
-        try:
-            self.effects.submit(outside)
-        except RuntimeError:  # shutting down
-            self.runs.record(workflow.name, trigger, doc.id, f"{action.kind} not run",
-                             "the daemon was stopping")
+        self.effects.submit((workflow.name, trigger, doc.id, action.kind), outside)
 
     def _record(self, workflow: Workflow, trigger: str, document: int | str,
                 notes: list[str]) -> None:

@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import PurePosixPath
 from typing import Any, Mapping
 
-from paperfs.workflows.definitions import FieldCondition, Filters
+from paperfs.workflows.model import FieldCondition, Filters
 
 
 @dataclass(frozen=True)
