@@ -124,9 +124,8 @@ class _Features:
         return _unit_rows(out)
 
     @classmethod
-    def fit(cls, hashed: sparse.csr_matrix) -> "_Features":
-        documents = hashed.shape[0]
-        df = np.bincount(hashed.indices, minlength=HASH_FEATURES)
+    def fit(cls, df: np.ndarray, documents: int) -> "_Features":
+        """The columns to keep, from each column's document frequency."""
         candidates = np.flatnonzero(df >= MIN_DF)
         if len(candidates) > MAX_FEATURES:
             order = np.argsort(-df[candidates], kind="stable")[:MAX_FEATURES]
@@ -220,9 +219,15 @@ class Model:
 
 
 def _unit_rows(x: sparse.csr_matrix) -> sparse.csr_matrix:
-    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
-    norms[norms == 0] = 1.0
-    x.data /= np.repeat(norms, np.diff(x.indptr)).astype(x.dtype)
+    """Every row scaled to length 1, in place (an empty row stays empty)."""
+    lengths = np.diff(x.indptr)
+    filled = lengths > 0
+    if filled.any():
+        # the starts of the non-empty rows rise strictly: reduceat sums exactly each row
+        squares = np.add.reduceat(x.data * x.data, x.indptr[:-1][filled])
+        norms = np.ones(x.shape[0], dtype=x.dtype)
+        norms[filled] = np.sqrt(squares)
+        x.data /= np.repeat(norms, lengths)
     return x
 
 
@@ -233,10 +238,9 @@ def _shared_columns(x: sparse.csr_matrix, targets: list[str]) -> np.ndarray:
     index = {name: i for i, name in enumerate(names)}
     rows = np.array([index.get(t, -1) for t in targets])
     labelled = np.flatnonzero(rows >= 0)
-    presence = x[labelled].astype(bool).astype(np.float32)
-    owner = sparse.csr_matrix((np.ones(len(labelled), np.float32),
-                               (rows[labelled], np.arange(len(labelled)))),
-                              shape=(len(names), len(labelled)))
+    presence = sparse.csr_matrix((np.ones_like(x.data), x.indices, x.indptr), shape=x.shape)
+    owner = sparse.csr_matrix((np.ones(len(labelled), np.float32), (rows[labelled], labelled)),
+                              shape=(len(names), x.shape[0]))
     df = (owner @ presence).tocoo()  # (labels, words): documents of the label with the word
     total = np.asarray(df.sum(axis=0)).ravel()
     count = np.bincount(rows[labelled], minlength=len(names)).astype(np.float64)
@@ -324,6 +328,7 @@ def train(examples: Iterable[Example], learned: Mapping[str, frozenset[str]], *,
     tag_names = frozenset(learned.get("tags", ()))
     hasher = _hasher()
     blocks: list[sparse.csr_matrix] = []
+    df = np.zeros(HASH_FEATURES, dtype=np.int64)  # documents per hashed word
     y_correspondent: list[str] = []
     y_type: list[str] = []
     tag_sets: list[frozenset[str]] = []
@@ -336,16 +341,20 @@ def train(examples: Iterable[Example], learned: Mapping[str, frozenset[str]], *,
         tag_sets.append(frozenset(example.tags) & tag_names)
         if len(batch) >= BATCH:
             blocks.append(_hashed(hasher, batch))
+            df += np.bincount(blocks[-1].indices, minlength=HASH_FEATURES)
             batch = []
     if batch:
         blocks.append(_hashed(hasher, batch))
+        df += np.bincount(blocks[-1].indices, minlength=HASH_FEATURES)
     if not blocks:
         raise ValueError("no documents to train on")
-    hashed = sparse.vstack(blocks, format="csr") if len(blocks) > 1 else blocks[0]
-    del blocks
-    features = _Features.fit(hashed)
-    x = features.select(hashed)
-    del hashed
+    features = _Features.fit(df, len(y_correspondent))
+    # block by block, each hashed block freed once selected: memory for one copy, not two
+    selected = []
+    while blocks:
+        selected.append(features.select(blocks.pop(0)))
+    x = sparse.vstack(selected, format="csr") if len(selected) > 1 else selected[0]
+    del selected
     return Model(
         features=features,
         correspondent=_softmax(x, y_correspondent),
