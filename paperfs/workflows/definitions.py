@@ -18,8 +18,6 @@ Templates are compiled here, so a syntax error in one is a load error too.
 from __future__ import annotations
 
 import datetime as dt
-import logging
-import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,13 +27,11 @@ from yaml.constructor import SafeConstructor
 
 from paperfs.classify.matching import ALGORITHMS, ALIASES, Rule, compile_rule
 from paperfs.errors import ConfigError
+from paperfs.user_files import LastValid, compose
 from paperfs.workflows.model import (ACTIONS, FIELD_OPS, REMOVABLE, SCHEDULE_FROM, SOURCES,
                                      TRIGGERS, Action, FieldCondition, Filters, Trigger, Workflow,
                                      WorkflowSet, parse_duration)
 from paperfs.workflows.templates import Template, TemplateError, compile_template
-
-log = logging.getLogger(__name__)
-
 
 class WorkflowsError(ConfigError):
     """workflows.yml is invalid: the message names the file, line and workflow."""
@@ -116,13 +112,7 @@ class _Reader:
     # ------------------------------------------------------------ the file
 
     def parse(self, text: str) -> WorkflowSet:
-        try:
-            root = yaml.compose(text, Loader=yaml.CSafeLoader)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-            raise WorkflowsError(f"{self.source}: {where}not valid YAML: "
-                                 f"{getattr(exc, 'problem', None) or exc}") from None
+        root = compose(text, self.source, WorkflowsError)
         if root is None or (isinstance(root, yaml.ScalarNode) and self.value(root) is None):
             return WorkflowSet(source=self.source)
         workflows = []
@@ -439,39 +429,12 @@ def load_workflows(path: Path) -> WorkflowSet:
     return parse_workflows(text, str(path))
 
 
-class WorkflowsFile:
+class WorkflowsFile(LastValid[WorkflowSet]):
     """workflows.yml as the daemon sees it: read again when it changed; an invalid
     version is reported (``problem``) and the last valid one stays in force."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self._stamp: object = "not read yet"
-        self._workflows = WorkflowSet(source=str(path))
-        self.problem: str | None = None
-
-    def current(self) -> WorkflowSet:
-        try:
-            stat = os.stat(self.path)
-            stamp: tuple[int, int] | None = (stat.st_mtime_ns, stat.st_size)
-        except FileNotFoundError:
-            stamp = None
-        if stamp != self._stamp:
-            self._stamp = stamp
-            try:
-                self._workflows = load_workflows(self.path)
-            except WorkflowsError as exc:
-                if self.problem != str(exc):
-                    log.error("%s; the workflows of the last valid version stay in force", exc)
-                self.problem = str(exc)
-            else:
-                if self.problem:
-                    log.info("%s is valid again: %d workflow(s)", self.path, len(self._workflows))
-                self.problem = None
-        return self._workflows
-
-    def problems(self) -> list[str]:
-        self.current()
-        return [self.problem] if self.problem else []
+        super().__init__(path, load_workflows, WorkflowSet(source=str(path)), WorkflowsError)
 
 
 def workflows_status(path: Path) -> dict[str, Any]:
