@@ -203,3 +203,42 @@ def test_help_needs_no_data_root(tmp_path: Path, monkeypatch) -> None:
         out = CliRunner().invoke(cli, args)
         assert out.exit_code == 0 and "Usage: " in out.output
     assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------- check and status
+
+
+def test_check_and_status_name_an_invalid_labels_file(tmp_path: Path) -> None:
+    root = make_root(tmp_path, "tags:\n  A: {match: x}\n  B: {algorithm: regex, match: '(x'}\n")
+    Runtime(config_for(DataRoot(root))).open_catalog(readonly=False).close()  # an empty index
+    runner = CliRunner()
+    out = runner.invoke(cli, ["--root", str(root), "check", "--quick"])
+    assert out.exit_code == 1, out.output
+    assert (f"error: labels.yml: {root / 'labels.yml'}: line 3: tag 'B': match is not a "
+            "valid regular expression") in out.output
+    out = runner.invoke(cli, ["--root", str(root), "status"])
+    assert out.exit_code == 0, out.output
+    assert "labels:      INVALID, the last valid version stays in force: " in out.output
+    assert "line 3: tag 'B'" in out.output
+    data = json.loads(runner.invoke(cli, ["--root", str(root), "status", "--json"]).stdout)
+    assert data["labels"]["count"] == 0 and len(data["labels"]["problems"]) == 1
+
+    (root / "labels.yml").write_text("tags:\n  A: {match: x}\n  slow: {algorithm: regex, "
+                                     "match: '(a|aa)+$'}\n")
+    out = runner.invoke(cli, ["--root", str(root), "check", "--quick"])
+    assert out.exit_code == 0 and "labels" not in out.output, out.output
+    assert "labels:      2 declared" in runner.invoke(cli, ["--root", str(root), "status"]).output
+
+
+def test_check_and_status_show_the_rules_that_failed_in_the_daemon(tmp_path: Path) -> None:
+    root = make_root(tmp_path)
+    Runtime(config_for(DataRoot(root))).open_catalog(readonly=False).close()
+    problem = "long.pdf: label 'slow': regex '(a|aa)+$': timed out after 0.05 s"
+    # what the daemon writes (tests/test_classify_consume.py runs the real one)
+    (root / ".paperfs" / "status.json").write_text(json.dumps(
+        {"running": False, "labels_problems": [], "classify_problems": [problem]}))
+    out = CliRunner().invoke(cli, ["--root", str(root), "check", "--quick"])
+    assert out.exit_code == 0, out.output  # a warning
+    assert f"warning: labels.yml: the daemon reported: {problem}" in out.output
+    out = CliRunner().invoke(cli, ["--root", str(root), "status"])
+    assert f"  rule problem: {problem}" in out.output

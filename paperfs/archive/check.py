@@ -14,6 +14,10 @@ And for the rest of the tree:
 - a PDF without a sidecar (``orphan-pdf``); ``*.paperfs-error.txt`` notes
   and hidden files are ignored;
 - an original that no sidecar refers to (``orphan-original``, a warning).
+And labels.yml: it loads (``invalid-labels``: its message names the line
+and the problem; the daemon keeps the last valid version in force), and the
+rules that failed on the daemon's recent documents (``rule-problem``, a
+warning: a regex that timed out).
 
 ``fix`` repairs what is safe to repair and never deletes or overwrites a
 user's file: index problems are fixed by the start-up sync (what
@@ -31,6 +35,7 @@ is for. ``quick`` skips it.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from dataclasses import asdict, dataclass, field
@@ -41,6 +46,7 @@ from paperfs.archive.store import EDIT_ERROR_SUFFIX
 from paperfs.archive.atomic import atomic_copy
 from paperfs.config import Config
 from paperfs.archive.document import Document, read_sidecar, sha256_file
+from paperfs.classify.labels import LabelsError, load_labels
 from paperfs.errors import DataRootError, NotFoundError, SidecarError
 from paperfs.runtime import Runtime
 
@@ -196,7 +202,27 @@ class Checker:
                             fixable=True))
         self._check_originals(report, referenced)
         self._check_index(report, docs, invalid)
+        self._check_labels(report)
         return report
+
+    def _check_labels(self, report: CheckReport) -> None:
+        labels = self.rel(self.root.labels_file)
+        try:
+            load_labels(self.root.labels_file)
+        except LabelsError as exc:
+            report.problems.append(Problem(
+                "invalid-labels", labels, str(exc),
+                "correct labels.yml by hand or with 'paperfs label edit'; until then the "
+                "daemon classifies with the last valid version"))
+        try:
+            recent = json.loads(self.root.status_file.read_text()).get("classify_problems")
+        except (OSError, ValueError, AttributeError):
+            recent = None
+        for problem in recent or ():
+            report.problems.append(Problem(
+                "rule-problem", labels, f"the daemon reported: {problem}",
+                "simplify the pattern (a regex must finish within "
+                "classify.regex_timeout_seconds), or raise that limit", severity=WARNING))
 
     def _check_originals(self, report: CheckReport, referenced: set[str]) -> None:
         originals = self.root.originals

@@ -363,6 +363,13 @@ def status(ctx: click.Context, as_json: bool) -> None:
         trained = (f"trained {classifier['trained']} on {classifier['documents']} documents"
                    if classifier["trained"] else "not trained yet")
         click.echo(f"classifier:  {trained}" + ("; training now" if classifier["training"] else ""))
+    labels = data["labels"]
+    for problem in labels["problems"]:
+        click.echo(f"labels:      INVALID, the last valid version stays in force: {problem}")
+    if not labels["problems"]:
+        click.echo(f"labels:      {labels['count']} declared")
+    for problem in labels["rule_problems"]:
+        click.echo(f"  rule problem: {problem}")
     workflows = data["workflows"]
     click.echo(f"workflows:   {workflows['problem'] or workflows['count']}")
     click.echo(f"failed:      {len(data['failed'])}")

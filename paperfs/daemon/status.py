@@ -94,6 +94,15 @@ def _classifier(root: DataRoot) -> dict[str, Any] | None:
             "training": running}
 
 
+def _labels(runtime: Runtime, daemon: dict[str, Any]) -> dict[str, Any]:
+    """labels.yml as it is now (how many labels, or why it is invalid: a running daemon
+    keeps the last valid version), and the rules that failed on the daemon's recent
+    documents (a regex that timed out)."""
+    labels = runtime.labels
+    return {"count": len(labels.current()), "problems": labels.problems(),
+            "rule_problems": list(daemon.get("classify_problems") or ())}
+
+
 def collect_status(runtime: Runtime | Config) -> dict[str, Any]:
     runtime = Runtime.of(runtime).initialised()
     config, root = runtime.config, runtime.root
@@ -112,4 +121,5 @@ def collect_status(runtime: Runtime | Config) -> dict[str, Any]:
         "index": runtime.index_status(),
         "workflows": workflows_status(root.workflows_file),
         "classifier": _classifier(root),
+        "labels": _labels(runtime, daemon),
     }
