@@ -18,6 +18,7 @@ numbers.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,6 +110,19 @@ def hand_documents() -> list[Document]:
               added=dt.datetime(2024, 6, 12, 6, 0, tzinfo=dt.timezone.utc)),
         # untitled-looking and empty content
         _hand(next(i), "Empty scan", ""),
+        # custom fields (declared for the queries as CUSTOM_FIELDS says)
+        _hand(next(i), "Bandicoot invoice", "bandicoot", custom_fields={
+            "amount": "EUR150.00", "due": dt.date(2024, 6, 20), "paid": True,
+            "priority": "high", "related": [HAND_FIRST, HAND_FIRST + 1], "remark": "Müller"}),
+        _hand(next(i), "Bandicoot reminder", "bandicoot", custom_fields={
+            "amount": "EUR50.00", "due": dt.date(2024, 12, 31), "paid": False,
+            "priority": "Normal", "weight": 3.5}),
+        _hand(next(i), "Bandicoot receipt", "bandicoot", custom_fields={
+            "amount": "USD200.50", "due": "2023-01-01", "priority": "low", "weight": 4}),
+        _hand(next(i), "Bandicoot estimate", "bandicoot", custom_fields={
+            "due": None, "amount": "EUR99.995", "related": []}),
+        _hand(next(i), "Bandicoot legacy", "bandicoot", custom_fields={
+            "Legacy Field": "kept as it is", "remark": "", "paid": "yes"}),
     ]
 
 
@@ -124,6 +138,9 @@ class Corpus:
 def write_hand_documents(root: Path, docs: list[Document]) -> dict[int, str]:
     paths = {}
     for doc in docs:
+        # sidecar_text writes no custom fields; JSON is YAML flow style
+        text = sidecar_text(doc).replace("custom_fields: {}\n", "custom_fields: " + json.dumps(
+            dict(doc.custom_fields), default=str, ensure_ascii=False) + "\n")
         rel = f"Hand/{doc.created.year}/{doc.title} [{doc.id}]"
         sidecar = root / "archive" / (rel + ".yml")
         sidecar.parent.mkdir(parents=True, exist_ok=True)
@@ -132,7 +149,7 @@ def write_hand_documents(root: Path, docs: list[Document]) -> dict[int, str]:
         original = root / doc.original.path
         original.parent.mkdir(parents=True, exist_ok=True)
         original.write_bytes(pdf)
-        sidecar.write_text(sidecar_text(doc), encoding="utf-8")
+        sidecar.write_text(text, encoding="utf-8")
         paths[doc.id] = rel
     return paths
 
@@ -254,6 +271,45 @@ FIELD_QUERIES = [
 ]
 
 
+#: the custom fields the CUSTOM_QUERIES name (fields.yml types), and the queries
+CUSTOM_FIELDS = {"amount": "monetary", "due": "date", "paid": "boolean", "priority": "select",
+                 "related": "document_link", "remark": "text", "weight": "number"}
+CUSTOM_QUERIES = [
+    "amount:>100",
+    "amount:>=150",
+    "amount:150",
+    "amount:EUR150",
+    "amount:[50 to 200]",
+    "amount:{50 to 200}",
+    "amount:[to 99.995]",
+    "amount:<100",
+    "due:[now to +30d]",
+    "due:<2025-01-01",
+    "due:2024",
+    "due:>=2024-12-31",
+    "due:2023-01-01",
+    "paid:true",
+    "paid:false",
+    "-paid:true",
+    "priority:high",
+    "priority:NORMAL",
+    'priority:"low"',
+    "has:due",
+    "-has:due",
+    "due:*",
+    "has:amount AND NOT paid:true",
+    "has:remark",
+    "related:900001",
+    "remark:muller",
+    "remark:müller",
+    "weight:[3 to 4]",
+    "weight:<4",
+    "bandicoot amount:>60",
+    "kumquat OR amount:>100",
+    "bandicoot -has:weight",
+]
+
+
 class IndexContract:
     """Inherit in a ``Test…`` class that provides the ``corpus`` fixture."""
 
@@ -289,6 +345,30 @@ class IndexContract:
             f"unexpected {sorted(set(ids) - expected)[:10]}")
         first = index.search(query, user=LOCAL_ADMIN, limit=5, now=NOW)
         assert first.total == len(expected)
+
+    @pytest.mark.parametrize("query", CUSTOM_QUERIES)
+    def test_custom_field_conditions(self, corpus: Corpus, query: str) -> None:
+        node = parse(query, now=NOW, custom=CUSTOM_FIELDS)
+        ids = set(self.all_ids(corpus.index, node))  # type: ignore[arg-type]
+        expected = {i for i, m in oracle(corpus).items() if m.match(node)}
+        assert ids == expected, (f"{query!r}: missing {sorted(expected - ids)[:10]}, "
+                                 f"unexpected {sorted(ids - expected)[:10]}")
+        assert corpus.index.facets(node, user=LOCAL_ADMIN).total == len(expected)
+
+    def test_custom_field_answers_are_the_documented_ones(self, corpus: Corpus) -> None:
+        titles = {d.id: d.title for d in corpus.docs.values()}
+
+        def found(query: str) -> set[str]:
+            node = parse(query, now=NOW, custom=CUSTOM_FIELDS)
+            return {titles[i] for i in self.all_ids(corpus.index, node)}  # type: ignore[arg-type]
+
+        assert found("amount:>100") == {"Bandicoot invoice", "Bandicoot receipt"}
+        assert found("due:[now to +30d]") == {"Bandicoot invoice"}
+        assert found("bandicoot -has:due") == {"Bandicoot estimate", "Bandicoot legacy"}
+        # "yes" was never checked against a declaration: a text, not true
+        assert found("paid:true") == {"Bandicoot invoice"}
+        assert found("remark:muller") == {"Bandicoot invoice"}
+        assert found("amount:[to 99.995]") == {"Bandicoot reminder", "Bandicoot estimate"}
 
     def test_a_generated_corpus_is_big_enough(self, corpus: Corpus) -> None:
         assert corpus.index.count() == len(corpus.docs) >= GENERATED

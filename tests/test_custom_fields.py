@@ -145,11 +145,11 @@ def test_parse_value_from_the_command_line():
 
 
 def test_readings_give_text_number_and_day():
-    assert [(r.text, r.number, r.day) for r in readings("EUR12.50")] == [("eur12.50", 12.5, None)]
+    assert [(r.text, r.number, r.day) for r in readings("EUR12.50")] == [("EUR12.50", 12.5, None)]
     assert [(r.text, r.day) for r in readings(dt.date(2025, 1, 2))] == [("2025-01-02", "2025-01-02")]
     assert [r.number for r in readings([3, 4])] == [3.0, 4.0]
     assert [r.text for r in readings(False)] == ["false"]
-    assert readings(None) == []
+    assert readings(None) == [] and readings("  ") == []
 
 
 def test_fields_file_keeps_the_last_valid_declarations(tmp_path):
@@ -232,6 +232,23 @@ def test_cli_edit_sets_typed_values_and_refuses_wrong_ones(filed):
     assert "paid" not in sidecar.custom_fields and sidecar.custom_fields["due"] is None
     shown = paperfs(filed, "show", "1").stdout
     assert "field amount:" in shown and "EUR12.50" in shown
+
+
+def test_cli_search_knows_the_declared_fields(filed):
+    paperfs(filed, "edit", "1", "--field", "amount=120", "--field", "due=2025-03-01")
+
+    def found(query):
+        out = paperfs(filed, "search", query, "--json")
+        return [hit["id"] for hit in json.loads(out.stdout)["hits"]]
+
+    assert found("amount:>100") == [1] and found("amount:<100") == []
+    assert found("due:[2025-01-01 to 2025-12-31]") == [1] and found("due:<2025-01-01") == []
+    assert found("has:due") == [1] and found("-has:paid") == [1] and found("has:paid") == []
+    out = paperfs(filed, "search", "amount:lots", check=False)
+    assert out.returncode != 0 and "'amount' needs a number" in out.stderr
+    (filed.root / "fields.yml").write_text("due: date\n")  # amount no longer declared
+    out = paperfs(filed, "search", "amount:>100", check=False)
+    assert out.returncode != 0 and "unknown field 'amount'" in out.stderr
 
 
 def test_hand_edit_with_a_wrong_value_is_refused_with_a_note(filed):

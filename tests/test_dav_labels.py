@@ -8,7 +8,7 @@ import html
 from pathlib import Path
 
 from paperfs.classify.labels import load_labels
-from tests.dav_support import add_doc, running
+from tests.dav_support import LOCKINFO, add_doc, running
 
 LABELS = """\
 # household labels
@@ -102,3 +102,17 @@ def test_a_superuser_creates_labels_yml(tmp_path: Path) -> None:
         assert r.status == 201, r.body
         assert list(load_labels(dav.root.root / "labels.yml").tags) == ["Finance"]
         assert dav.names("/tags") == ["Finance"]
+
+
+def test_a_locked_labels_yml_needs_the_token(tmp_path: Path) -> None:
+    with running(tmp_path, docs) as dav:
+        r = dav.request("LOCK", "/labels.yml", "root", body=LOCKINFO,
+                        headers={"Content-Type": "application/xml", "Timeout": "Second-60"})
+        assert r.status == 200, r.body
+        token = r.headers["lock-token"]
+        body = LABELS + "  # a comment\n"
+        assert dav.request("PUT", "/labels.yml", "root", body=body).status == 423
+        r = dav.request("PUT", "/labels.yml", "root", body=body,
+                        headers={"If": f"({token})"})
+        assert r.status == 204, r.body
+        assert (dav.root.root / "labels.yml").read_text() == body

@@ -270,7 +270,8 @@ def _shown(value: Any) -> str:
 
 @dataclass(frozen=True)
 class Reading:
-    """One value as the index holds it: folded text, and the number and day it reads as."""
+    """One value as the index holds it: its text (the index folds it), and the number
+    and day it reads as."""
 
     text: str
     number: float | None = None
@@ -295,13 +296,15 @@ def readings(value: Any) -> list[Reading]:
     if not isinstance(value, str):
         return []
     text = value.strip()
+    if not text:
+        return []
     parsed = money(text)
     day = None
     try:
         day = dt.date.fromisoformat(text).isoformat() if len(text) == 10 else None
     except ValueError:
         pass
-    return [Reading(text.casefold(), float(parsed[1]) if parsed else None, day)]
+    return [Reading(text, float(parsed[1]) if parsed else None, day)]
 
 
 def indexed_names(values: Mapping[str, Any]) -> Iterator[tuple[str, list[Reading]]]:

@@ -33,6 +33,7 @@ from paperfs.search.parser import parse
 if TYPE_CHECKING:
     import datetime as dt
 
+    from paperfs.archive.custom_fields import FieldsFile
     from paperfs.index.catalog import CatalogEntry
     from paperfs.search.tree import Node
 
@@ -64,9 +65,13 @@ def check_page(sort: str, limit: int, offset: int, max_limit: int) -> None:
         raise UsageError(f"offset must be 0 or more, not {offset}")
 
 
-def parse_query(query: "str | Node", now: "dt.datetime | None") -> "Node":
-    """A query argument (query-language text or a parsed tree) as a tree."""
-    return parse(query, now=now) if isinstance(query, str) else query
+def parse_query(query: "str | Node", now: "dt.datetime | None",
+                fields: "FieldsFile | None" = None) -> "Node":
+    """A query argument (query-language text or a parsed tree) as a tree; ``fields``:
+    the custom fields it may name (``Search.fields``)."""
+    if not isinstance(query, str):
+        return query
+    return parse(query, now=now, custom=None if fields is None else fields.types())
 
 
 def suggestion_query(field: str, value: str) -> str:
@@ -129,6 +134,10 @@ class FiledLookups(abc.ABC):
 
 class Search(abc.ABC):
     """Searching the documents a user may view: what ``open_search`` gives."""
+
+    #: the data root's custom field declarations, for queries given as text (set by
+    #: index/factory.py; None: a query names no custom field)
+    fields: "FieldsFile | None" = None
 
     @abc.abstractmethod
     def search(self, query: "str | Node", *, user: User, sort: str = "relevance",

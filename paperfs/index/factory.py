@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from paperfs.archive.custom_fields import FieldsFile
 from paperfs.archive.layout import DataRoot
 from paperfs.config import Config
 from paperfs.index.base import Index
@@ -56,8 +57,10 @@ def open_catalog(root: DataRoot | Path, *, readonly: bool = False,
     cache, and no index file is an error (NotFoundError) instead of a new one.
     ``create=False``: the same error for a writer.
     """
-    return SqliteIndex(_data_root(root).index_db, create=create and not readonly,
-                       reader=readonly)
+    root = _data_root(root)
+    catalog = SqliteIndex(root.index_db, create=create and not readonly, reader=readonly)
+    catalog.fields = FieldsFile(root.fields_file)  # the custom fields queries may name
+    return catalog
 
 
 def open_search(config: Config, root: DataRoot | Path, *,
@@ -99,8 +102,9 @@ def open_index(config: Config, root: DataRoot | Path, *,
     error instead of a new empty one (as ``SqliteIndex(create=False)``).
     """
     root = _data_root(root)
-    return _on_backend(config, root, SqliteIndex(root.index_db, create=create),
-                       readonly=readonly)
+    catalog = SqliteIndex(root.index_db, create=create)
+    catalog.fields = FieldsFile(root.fields_file)
+    return _on_backend(config, root, catalog, readonly=readonly)
 
 
 def _on_backend(config: Config, root: DataRoot, catalog: SqliteIndex, *,
@@ -121,6 +125,7 @@ def _on_backend(config: Config, root: DataRoot, catalog: SqliteIndex, *,
     catalog.champion_min_df = 0
     try:
         remote = SolrIndex.from_config(config.index)
+        remote.fields = catalog.fields
         journal = None if readonly else Journal(journal_dir(root))
     except BaseException:
         catalog.close()

@@ -10,7 +10,10 @@ dynamic fields make both backends answer alike:
 * ``path_t``: the sidecar path as text (``path:`` searches words in it);
 * ``has_ss``: the fields the document has a value in (``field:*``);
 * ``added_s`` / ``modified_s``: the timestamps exactly as in the sidecar;
-* ``paperfs_rebuild_l``: the generation of the last full rebuild.
+* ``paperfs_rebuild_l``: the generation of the last full rebuild;
+* ``cf_NAME_lc`` / ``cf_NAME_ds`` / ``cf_NAME_dts``: a custom field's values as
+  folded texts, numbers and days (archive/custom_fields.py ``readings``), and
+  ``cf_NAME`` in ``has_ss`` when it has one.
 
 ``SolrLookups``: the writer's exact lookups (``FiledLookups``) answered by
 Solr (the Solr backend alone; with ``index.backend: solr`` the catalog
@@ -22,12 +25,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Iterator
 
+from paperfs.archive.custom_fields import indexed_names
 from paperfs.archive.document import Grants, Permissions
 from paperfs.index.base import FiledRef, IndexEntry
 from paperfs.index.catalog import CatalogEntry
 from paperfs.index.model import MARK_END, MARK_START
 from paperfs.index.solr_client import SolrConnection
-from paperfs.index.solr_query import MATCH_ALL, quoted, solr_day, solr_instant
+from paperfs.index.solr_query import (MATCH_ALL, custom_field_name, quoted, solr_day,
+                                      solr_instant)
 from paperfs.search.match import fold
 
 _REF_FIELDS = "doc_id,path,original_sha256,archive_sha256,mtime_ns,size"
@@ -100,6 +105,13 @@ def solr_document(entry: IndexEntry, generation: int | None = None) -> dict[str,
             out[name] = value
     if doc.owner is not None:
         out["owner_fold_lc"] = [fold(doc.owner)]
+    for name, found in indexed_names(doc.custom_fields):
+        if found:
+            has.append(f"cf_{name}")
+            out[custom_field_name(name, "lc")] = [fold(r.text) for r in found]
+            out[custom_field_name(name, "ds")] = [r.number for r in found if r.number is not None]
+            out[custom_field_name(name, "dts")] = [f"{r.day}T00:00:00Z" for r in found
+                                                   if r.day is not None]
     if generation is not None:
         out["paperfs_rebuild_l"] = generation
     # Solr rejects an empty value for a point (number/date) field, and pysolr

@@ -47,7 +47,7 @@ class SolrFacets(SolrConnection):
 
     def facets(self, query: str | Node, *, user: User,
                now: dt.datetime | None = None) -> Facets:
-        sq = compile_query(parse_query(query, now))
+        sq = compile_query(parse_query(query, now, self.fields))
         if sq.never:
             return Facets(0)
         fq = ([] if sq.q == MATCH_ALL else [sq.q]) + sq.fq + user_filters(user)

@@ -44,7 +44,8 @@ from dataclasses import dataclass, field
 
 from paperfs.index.model import User
 from paperfs.search.match import fold
-from paperfs.search.tree import (And, DateRange, Exists, FieldEquals, MatchAll, Node, Not,
+from paperfs.search.tree import (And, CustomDate, CustomEquals, CustomExists, CustomNumber,
+                                 DateRange, Exists, FieldEquals, MatchAll, Node, Not,
                                  NumberRange, Or, Phrase, Prefix, Term, Wildcard, walk)
 
 #: Solr fields and boosts a bare word searches (the bm25 weights of the SQLite backend).
@@ -148,8 +149,10 @@ class SolrQuery:
     never: bool = False
 
 
-def _day_bounds(start: dt.datetime | None, end: dt.datetime | None) -> Frag:
-    """Days whose midnight (in the range's time zone) lies in [start, end)."""
+def _day_bounds(start: dt.datetime | None, end: dt.datetime | None,
+                field: str = "created") -> Frag:
+    """Days (Solr dates at midnight UTC in *field*) whose midnight (in the range's
+    time zone) lies in [start, end)."""
     lo = hi = "*"
     close = "]"
     if start is not None:
@@ -163,7 +166,27 @@ def _day_bounds(start: dt.datetime | None, end: dt.datetime | None) -> Frag:
         close = "}" if midnight else "]"
     if lo == "*" and hi == "*":
         return ALWAYS
-    return Frag(f"created:[{lo} TO {hi}{close}")
+    return Frag(f"{field}:[{lo} TO {hi}{close}")
+
+
+def custom_field_name(name: str, kind: str) -> str:
+    """The dynamic field that holds a custom field's readings (solr_documents.py):
+    ``lc`` folded texts, ``ds`` numbers, ``dts`` days; ``has_ss`` lists ``cf_NAME``."""
+    return f"cf_{name}_{kind}"
+
+
+def _custom_frag(node: CustomEquals | CustomExists | CustomNumber | CustomDate) -> Frag:
+    if isinstance(node, CustomEquals):
+        return Frag(f"{custom_field_name(node.field, 'lc')}:{quoted(fold(node.value))}")
+    if isinstance(node, CustomExists):
+        return Frag(f"has_ss:{quoted('cf_' + node.field)}")
+    if isinstance(node, CustomNumber):
+        lo = "*" if node.lo is None else repr(float(node.lo))
+        hi = "*" if node.hi is None else repr(float(node.hi))
+        return Frag(f"{custom_field_name(node.field, 'ds')}:{'[' if node.lo_inclusive else '{'}"
+                    f"{lo} TO {hi}{']' if node.hi_inclusive else '}'}")
+    frag = _day_bounds(node.start, node.end, custom_field_name(node.field, "dts"))
+    return Frag(f"{custom_field_name(node.field, 'dts')}:*") if frag is ALWAYS else frag
 
 
 #: Solr refuses a query with more leaf clauses than maxBooleanClauses (1024 by
@@ -242,6 +265,8 @@ class Compiler:
             if lo == "*" and hi == "*":
                 return ALWAYS
             return Frag(f"{node.field}:[{lo} TO {hi}}}")
+        if isinstance(node, (CustomEquals, CustomExists, CustomNumber, CustomDate)):
+            return _custom_frag(node)
         if isinstance(node, NumberRange):
             name = "asn" if node.field == "asn" else "doc_id"
             lo = "*" if node.lo is None else str(int(node.lo))

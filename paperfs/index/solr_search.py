@@ -54,7 +54,7 @@ class SolrSearch(SolrConnection):
                limit: int = 25, offset: int = 0, highlight: bool = True,
                now: dt.datetime | None = None) -> SearchResult:
         check_page(sort, limit, offset, MAX_LIMIT)
-        sq = compile_query(parse_query(query, now))
+        sq = compile_query(parse_query(query, now, self.fields))
         if sq.never:
             return SearchResult(0, offset, limit, sort, ())
         if sort == "relevance":
@@ -99,7 +99,7 @@ class SolrSearch(SolrConnection):
                 fields: str) -> Iterator[list[dict[str, Any]]]:
         if not 1 <= page <= MAX_LIMIT:
             raise UsageError(f"page must be between 1 and {MAX_LIMIT}, not {page}")
-        sq = compile_query(parse_query(query, now))
+        sq = compile_query(parse_query(query, now, self.fields))
         if sq.never:
             return
         yield from self._pages({"q": sq.q, "fq": sq.fq + user_filters(user), "rows": page,

@@ -3,7 +3,8 @@
 Tables: ``documents`` (one row per document: metadata, folded copies for
 case-insensitive matching, timestamps for ranges), ``document_tags`` and
 ``document_grants`` (view/change users and groups, for permission
-filtering), ``fts`` (FTS5, rowid = document id; unicode61 with diacritics
+filtering), ``document_fields`` (custom field values, one row per value: its
+folded text and the number and day it reads as; archive/custom_fields.py), ``fts`` (FTS5, rowid = document id; unicode61 with diacritics
 removed, optionally the porter stemmer; no prefix index: it doubled the
 cost of every insert and saved under 10 % on prefix queries, docs/performance.md)
 and the vocabulary views ``fts_vocab`` / ``fts_vocab_col``; the champion
@@ -31,7 +32,7 @@ from paperfs.search.tree import Node
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: stemming choices: the FTS5 tokenizer each one uses
 TOKENIZERS = {
     "none": "unicode61 remove_diacritics 2",
@@ -87,6 +88,13 @@ CREATE TABLE document_grants (
     name TEXT NOT NULL,
     PRIMARY KEY (doc_id, kind, name)
 ) WITHOUT ROWID;
+CREATE TABLE document_fields (
+    doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    value_fold TEXT NOT NULL,
+    number REAL,
+    day TEXT
+);
 CREATE VIRTUAL TABLE fts USING fts5(
     title, content, tags, correspondent, document_type, notes, path,
     tokenize = '{tokenizer}'
@@ -111,6 +119,10 @@ CREATE INDEX IF NOT EXISTS documents_correspondent ON documents(correspondent_fo
 CREATE INDEX IF NOT EXISTS documents_type ON documents(type_fold);
 CREATE INDEX IF NOT EXISTS document_tags_fold ON document_tags(tag_fold);
 CREATE INDEX IF NOT EXISTS document_grants_name ON document_grants(kind, name);
+CREATE INDEX IF NOT EXISTS document_fields_doc ON document_fields(doc_id);
+CREATE INDEX IF NOT EXISTS document_fields_text ON document_fields(name, value_fold);
+CREATE INDEX IF NOT EXISTS document_fields_number ON document_fields(name, number);
+CREATE INDEX IF NOT EXISTS document_fields_day ON document_fields(name, day);
 """
 
 

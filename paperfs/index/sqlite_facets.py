@@ -34,7 +34,7 @@ class SqliteFacets(SqliteConnection):
 
     def facets(self, query: str | Node, *, user: User,
                now: dt.datetime | None = None) -> Facets:
-        c = self.compile(parse_query(query, now))
+        c = self.compile(parse_query(query, now, self.fields))
         if c.never:
             return Facets(0)
         if self.facet_cache_size <= 0:

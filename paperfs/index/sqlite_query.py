@@ -43,7 +43,8 @@ from typing import Callable, Sequence
 from paperfs.errors import PaperfsError
 from paperfs.index.model import User
 from paperfs.search.match import fold
-from paperfs.search.tree import (And, DateRange, Exists, FieldEquals, MatchAll, Node, Not,
+from paperfs.search.tree import (And, CustomDate, CustomEquals, CustomExists, CustomNumber,
+                                 DateRange, Exists, FieldEquals, MatchAll, Node, Not,
                                  NumberRange, Or, Phrase, Prefix, Term, Wildcard)
 
 #: FTS5 columns, in table order (bm25 weights follow this order).
@@ -154,19 +155,21 @@ def _join(frags: Sequence[Frag], op: str) -> Frag:
     return sql, params
 
 
-def _day_bounds(start: dt.datetime | None, end: dt.datetime | None) -> Frag:
-    """Days whose midnight (in the range's time zone) lies in [start, end)."""
+def _day_bounds(start: dt.datetime | None, end: dt.datetime | None,
+                column: str = "d.created") -> Frag:
+    """Days (ISO text in *column*) whose midnight (in the range's time zone) lies in
+    [start, end)."""
     parts: list[str] = []
     params: list[str] = []
     if start is not None:
         day = start.date()
         if start.timetz().replace(tzinfo=None) != dt.time(0):
             day += dt.timedelta(days=1)
-        parts.append("d.created >= ?")
+        parts.append(f"{column} >= ?")
         params.append(day.isoformat())
     if end is not None:
         midnight = end.timetz().replace(tzinfo=None) == dt.time(0)
-        parts.append("d.created < ?" if midnight else "d.created <= ?")
+        parts.append(f"{column} < ?" if midnight else f"{column} <= ?")
         params.append(end.date().isoformat())
     return " AND ".join(parts) or "1", tuple(params)
 
@@ -385,6 +388,8 @@ class Compiler:
                 parts.append(f"{column} < ?")
                 params.append(_timestamp(node.end))
             return " AND ".join(parts) or "1", tuple(params)
+        if isinstance(node, (CustomEquals, CustomExists, CustomNumber, CustomDate)):
+            return _custom_sql(node)
         if isinstance(node, NumberRange):
             column = "d.asn" if node.field == "asn" else "d.id"
             parts, params = [f"{column} IS NOT NULL"], []
@@ -411,6 +416,28 @@ class Compiler:
             inner = cond.format(col="tag_fold")
             return f"d.id IN (SELECT doc_id FROM document_tags WHERE {inner})", params
         return cond.format(col="d.owner_fold"), params
+
+
+def _custom_sql(node: CustomEquals | CustomExists | CustomNumber | CustomDate) -> Frag:
+    """A condition on a custom field: documents with a row of document_fields that passes."""
+    conds, params = ["name = ?"], [node.field]
+    if isinstance(node, CustomEquals):
+        conds.append("value_fold = ?")
+        params.append(fold(node.value))
+    elif isinstance(node, CustomNumber):
+        conds.append("number IS NOT NULL")
+        if node.lo is not None:
+            conds.append("number >= ?" if node.lo_inclusive else "number > ?")
+            params.append(float(node.lo))
+        if node.hi is not None:
+            conds.append("number <= ?" if node.hi_inclusive else "number < ?")
+            params.append(float(node.hi))
+    elif isinstance(node, CustomDate):
+        days, bounds = _day_bounds(node.start, node.end, "day")
+        conds += ["day IS NOT NULL", days]
+        params += bounds
+    return (f"d.id IN (SELECT doc_id FROM document_fields WHERE {' AND '.join(conds)})",
+            tuple(params))
 
 
 _EXISTS = {

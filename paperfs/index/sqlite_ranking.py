@@ -101,7 +101,7 @@ class SqliteRanking(SqliteConnection):
                limit: int = 25, offset: int = 0, highlight: bool = True,
                now: dt.datetime | None = None) -> SearchResult:
         check_page(sort, limit, offset, MAX_LIMIT)
-        node = parse_query(query, now)
+        node = parse_query(query, now, self.fields)
         c = self.compile(node)
         if c.never:
             return SearchResult(0, offset, limit, sort, ())

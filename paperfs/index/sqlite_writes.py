@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from paperfs.archive.atomic import fsync_dir
+from paperfs.archive.custom_fields import indexed_names
 from paperfs.errors import UsageError
 from paperfs.index.base import IndexEntry
 from paperfs.index.model import MARK_END, MARK_START
@@ -38,8 +39,8 @@ def _clean(text: str) -> str:
     return text.replace(MARK_START, "").replace(MARK_END, "")
 
 
-#: one document's rows: documents, document_tags, document_grants, fts
-IndexRows = tuple[tuple, list[tuple], list[tuple], tuple]
+#: one document's rows: documents, document_tags, document_grants, fts, document_fields
+IndexRows = tuple[tuple, list[tuple], list[tuple], tuple, list[tuple]]
 
 
 def index_rows(entry: IndexEntry) -> IndexRows:
@@ -67,7 +68,9 @@ def index_rows(entry: IndexEntry) -> IndexRows:
     grants = [(doc.id, kind, name) for kind, name in sorted(granted)]
     text = (doc.id, _clean(doc.title), content, _clean(" ".join(doc.tags)),
             doc.correspondent or "", doc.document_type or "", notes, entry.path)
-    return document, tags, grants, text
+    fields = [(doc.id, name, _fold(r.text), r.number, r.day)
+              for name, found in indexed_names(doc.custom_fields) for r in found]
+    return document, tags, grants, text, fields
 
 
 class SqliteWrites(SqliteConnection):
@@ -145,6 +148,8 @@ class SqliteWrites(SqliteConnection):
                         chain.from_iterable(rows[1] for rows in batch))
         cur.executemany("INSERT INTO document_grants VALUES (?, ?, ?)",
                         chain.from_iterable(rows[2] for rows in batch))
+        cur.executemany("INSERT INTO document_fields VALUES (?, ?, ?, ?, ?)",
+                        chain.from_iterable(rows[4] for rows in batch))
         cur.executemany(
             "INSERT INTO fts (rowid, title, content, tags, correspondent, document_type, notes,"
             " path) VALUES (?,?,?,?,?,?,?,?)", [rows[3] for rows in batch])
@@ -168,6 +173,7 @@ class SqliteWrites(SqliteConnection):
         try:
             self.db.execute("DELETE FROM document_tags")
             self.db.execute("DELETE FROM document_grants")
+            self.db.execute("DELETE FROM document_fields")
             self.db.execute("DELETE FROM documents")
             self.db.execute("DELETE FROM fts")
             self.db.execute("DELETE FROM champions")

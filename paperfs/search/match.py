@@ -14,11 +14,13 @@ import re
 import unicodedata
 from typing import Callable
 
+from paperfs.archive.custom_fields import Reading, readings
 from paperfs.archive.document import Document
 from paperfs.errors import ConfigError
 from paperfs.search.parser import parse
 from paperfs.search.syntax_error import QuerySyntaxError
-from paperfs.search.tree import (And, DateRange, Exists, FieldEquals, MatchAll, Node, Not,
+from paperfs.search.tree import (And, CustomDate, CustomEquals, CustomExists, CustomNumber,
+                                 DateRange, Exists, FieldEquals, MatchAll, Node, Not,
                                  NumberRange, Or, Phrase, Prefix, Term, Wildcard)
 
 #: a run of letters and digits: the underscore separates words, as in FTS5's
@@ -119,7 +121,28 @@ class _Matcher:
                 if value is None:
                     return False
                 return (lo is None or value >= lo) and (hi is None or value <= hi)
+            case CustomEquals(field, value):
+                return any(fold(r.text) == fold(value) for r in self.custom(field))
+            case CustomExists(field):
+                return bool(self.custom(field))
+            case CustomNumber(field, lo, hi, lo_inclusive, hi_inclusive):
+                # compared as the indexes compare them: as binary floating point
+                return any(r.number is not None
+                           and (lo is None or (r.number >= float(lo) if lo_inclusive
+                                               else r.number > float(lo)))
+                           and (hi is None or (r.number <= float(hi) if hi_inclusive
+                                               else r.number < float(hi)))
+                           for r in self.custom(field))
+            case CustomDate(field, start, end):
+                days = [dt.datetime.combine(dt.date.fromisoformat(r.day), dt.time(), tzinfo=self.tz)
+                        for r in self.custom(field) if r.day is not None]
+                return any((start is None or d >= start) and (end is None or d < end)
+                           for d in days)
         raise TypeError(f"unknown query node {node!r}")
+
+    def custom(self, field: str) -> list[Reading]:
+        """The readings of a custom field's value (archive/custom_fields.py)."""
+        return readings(self.doc.custom_fields.get(field))
 
     @staticmethod
     def _phrase_in(haystack: list[str], needle: list[str]) -> bool:

@@ -16,6 +16,10 @@ normalised as it is built. Decisions worth knowing:
   it: a typo would otherwise silently search for the text. Quote the text to
   search for it literally: ``"re:invoice"``. Only a word that starts with a
   letter counts as a field, so ``10:30`` is a plain word.
+* **Custom fields** declared in fields.yml (``custom``: name → type) are
+  fields too, compared by their type: ``amount:>100``, ``due:[now to +30d]``,
+  ``paid:true``, ``priority:high``; ``has:NAME`` means the field has a value.
+  Without declarations a custom field's name is an unknown field.
 * **Field kinds** (search/fields.py) decide what a value becomes: words in
   text fields, whole values in keyword fields, ranges in date and number
   fields.
@@ -33,14 +37,17 @@ normalised as it is built. Decisions worth knowing:
 from __future__ import annotations
 
 import difflib
+import re
 from datetime import datetime
-from typing import Final, cast
+from decimal import Decimal
+from typing import Final, Mapping, cast
 
 from paperfs.search import date_ranges as dates
 from paperfs.search.fields import ALIASES, FIELDS, FieldKind
 from paperfs.search.lexer import Token, TokenKind, tokenize
 from paperfs.search.syntax_error import QuerySyntaxError
-from paperfs.search.tree import (DateRange, Exists, FieldEquals, MatchAll, Node, NumberRange,
+from paperfs.search.tree import (CustomDate, CustomEquals, CustomExists, CustomNumber,
+                                 DateRange, Exists, FieldEquals, MatchAll, Node, NumberRange,
                                  Phrase, Prefix, Term, Wildcard, conjunction, disjunction,
                                  negation)
 
@@ -65,6 +72,12 @@ _STARTERS = {
 #: relative dates of two words ("previous month"), accepted unquoted after a date field
 _TWO_WORD_DATE_HEADS = frozenset({"this", "last", "previous"})
 _TWO_WORD_DATE_UNITS = frozenset({"week", "month", "quarter", "year"})
+#: ``has:NAME``: the field has a value
+HAS: Final = "has"
+_NUMBER_TYPES = frozenset({"integer", "number", "monetary"})
+#: a number in a query; an amount may carry its currency ("EUR100": the currency is not compared)
+_DECIMAL = re.compile(r"(?:[A-Za-z]{3})?([-+]?\d{1,18}(?:\.\d{1,18})?)\Z")
+_BOOLEANS = {"true": "true", "yes": "true", "false": "false", "no": "false"}
 
 
 class _Parser:
@@ -77,8 +90,10 @@ class _Parser:
     primary := "(" seq ")" | FIELD ":" value | FIELD ":" "(" seq ")" | value
     """
 
-    def __init__(self, query: str, tokens: list[Token], now: datetime) -> None:
+    def __init__(self, query: str, tokens: list[Token], now: datetime,
+                 custom: Mapping[str, str]) -> None:
         self.query = query
+        self.custom = custom
         self.tokens = tokens
         self.k = 0
         self.now = now
@@ -177,9 +192,9 @@ class _Parser:
     def field_name(self, tok: Token) -> str:
         name = tok.text.lower()
         name = ALIASES.get(name, name)
-        if name in FIELDS:
+        if name in FIELDS or name == HAS or name in self.custom:
             return name
-        known = sorted(FIELDS)
+        known = sorted([*FIELDS, *self.custom, HAS])
         close = difflib.get_close_matches(name, known + sorted(ALIASES), n=1)
         hint = f" (did you mean '{ALIASES.get(close[0], close[0])}'?)" if close else ""
         raise self.error(
@@ -197,6 +212,10 @@ class _Parser:
 
     def value(self, field: str | None, tok: Token) -> Node:
         self.count_clause(tok)
+        if field == HAS:
+            return self.has_value(tok)
+        if field is not None and field not in FIELDS:
+            return self.custom_value(field, self.custom[field], tok)
         kind = None if field is None else FIELDS[field]
         if field is not None and kind is FieldKind.DATE:
             if tok.kind in (TokenKind.RANGE, TokenKind.CMP):
@@ -239,6 +258,71 @@ class _Parser:
                 f"and number fields (asn, id), not on '{field}'"
             )
         return self.error(tok.pos, reason)
+
+    # ---- custom fields (fields.yml) -----------------------------------------
+
+    def has_value(self, tok: Token) -> Node:
+        name = ALIASES.get(tok.text.lower(), tok.text.lower())
+        if tok.kind is not TokenKind.WORD or not (name in FIELDS or name in self.custom):
+            fields = ", ".join(sorted([*FIELDS, *self.custom]))
+            raise self.error(tok.pos, f"'has:' takes a field name ({fields}), not '{tok.text}'")
+        return CustomExists(name) if name in self.custom else Exists(name)
+
+    def custom_value(self, field: str, kind: str, tok: Token) -> Node:
+        if self.is_everything(tok):
+            return CustomExists(field)
+        if kind in _NUMBER_TYPES:
+            return self.custom_number(field, tok)
+        if kind == "date":
+            node = self.date_bounds(field, tok) if tok.kind in (TokenKind.RANGE, TokenKind.CMP) \
+                else self.date_value(field, tok)
+            if isinstance(node, DateRange):
+                return CustomDate(field, node.start, node.end)
+            return CustomExists(field)
+        if tok.kind in (TokenKind.RANGE, TokenKind.CMP):
+            what = "a range" if tok.kind is TokenKind.RANGE else f"'{tok.op}'"
+            raise self.error(tok.pos, f"{what} works on number, monetary and date fields, not on "
+                                      f"'{field}' ({kind})")
+        text = " ".join(tok.text.lower().split())
+        if not text:
+            raise self.error(tok.pos, "empty quotes")
+        if tok.kind is TokenKind.WORD and ("*" in text or "?" in text):
+            raise self.error(tok.pos, f"wildcards do not work on '{field}' ({kind}); give its "
+                                      f"whole value, or {field}:* for any")
+        if kind == "boolean":
+            if text not in _BOOLEANS:
+                raise self.error(tok.pos, f"'{field}' is true or false, not '{tok.text}'")
+            text = _BOOLEANS[text]
+        if kind == "document_link" and not text.isdigit():
+            raise self.error(tok.pos, f"'{field}' links documents: give a document id, "
+                                      f"not '{tok.text}'")
+        return CustomEquals(field, text)
+
+    def decimal(self, text: str, pos: int, field: str) -> Decimal:
+        found = _DECIMAL.match(text.strip())
+        if not found:
+            raise self.error(pos, f"'{field}' needs a number like 100 or 12.50, not '{text}'")
+        return Decimal(found.group(1))
+
+    def custom_number(self, field: str, tok: Token) -> Node:
+        if tok.kind is TokenKind.CMP:
+            n = self.decimal(tok.text, tok.value_pos, field)
+            return {">": CustomNumber(field, n, None, lo_inclusive=False),
+                    ">=": CustomNumber(field, n, None),
+                    "<": CustomNumber(field, None, n, hi_inclusive=False),
+                    "<=": CustomNumber(field, None, n)}[tok.op]
+        if tok.kind is not TokenKind.RANGE:
+            n = self.decimal(tok.text, tok.pos, field)
+            return CustomNumber(field, n, n)
+        ends = self.range_ends(tok)
+        if ends is None:
+            return CustomExists(field)
+        (lo_text, lo_pos), (hi_text, hi_pos) = ends
+        lo = None if lo_text is None else self.decimal(lo_text, lo_pos, field)
+        hi = None if hi_text is None else self.decimal(hi_text, hi_pos, field)
+        if lo is not None and hi is not None and lo > hi:
+            raise self.error(tok.pos, "this range is empty: no number lies inside it")
+        return CustomNumber(field, lo, hi, tok.op[0] == "[", tok.op[1] == "]")
 
     def pattern(self, field: str | None, text: str) -> Node:
         while "**" in text:  # "a**b" is "a*b"; keeps compiled patterns small
@@ -372,12 +456,15 @@ class _Parser:
         return NumberRange(field, lo, hi)
 
 
-def parse(query: str, *, now: datetime | None = None) -> Node:
+def parse(query: str, *, now: datetime | None = None,
+          custom: Mapping[str, str] | None = None) -> Node:
     """Parse a user's query into a normalised tree.
 
     ``now`` is the clock relative dates are resolved against; pass an aware
     datetime in the archive's time zone (tests pass a frozen one). Defaults
     to the local time with its current UTC offset.
+
+    ``custom``: the declared custom fields, name → type (``FieldSet.types()``).
 
     Raises QuerySyntaxError (with ``.position``) for anything it cannot parse.
     """
@@ -390,5 +477,5 @@ def parse(query: str, *, now: datetime | None = None) -> Node:
             f"query too long ({len(query)} characters; the limit is {MAX_QUERY_LENGTH})",
         )
     tokens = tokenize(query)
-    return _Parser(query, tokens, now).parse()
+    return _Parser(query, tokens, now, custom or {}).parse()
 

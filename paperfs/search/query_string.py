@@ -9,7 +9,8 @@ printed tree.
 from __future__ import annotations
 
 from paperfs.search.lexer import OPERATORS
-from paperfs.search.tree import (And, DateRange, Exists, FieldEquals, MatchAll, Node, Not,
+from paperfs.search.tree import (And, CustomDate, CustomEquals, CustomExists, CustomNumber,
+                                 DateRange, Exists, FieldEquals, MatchAll, Node, Not,
                                  NumberRange, Or, Phrase, Prefix, Term, Wildcard)
 
 # A word with these characters would read back as syntax, so it is quoted.
@@ -70,6 +71,22 @@ def to_query_string(node: Node) -> str:
         return f"{node.field}:{_word_or_quoted(node.value)}"
     if isinstance(node, Exists):
         return f"{node.field}:*"
+    if isinstance(node, CustomEquals):
+        return f"{node.field}:{_word_or_quoted(node.value)}"
+    if isinstance(node, CustomExists):
+        return f"has:{node.field}"
+    if isinstance(node, CustomNumber):
+        if node.lo is not None and node.lo == node.hi and node.lo_inclusive and node.hi_inclusive:
+            return f"{node.field}:{node.lo}"
+        lo = "" if node.lo is None else f"{node.lo} "
+        hi = "" if node.hi is None else f" {node.hi}"
+        return (f"{node.field}:{'[' if node.lo_inclusive else '{'}{lo}to{hi}"
+                f"{']' if node.hi_inclusive else '}'}")
+    if isinstance(node, CustomDate):
+        if node.start is None and node.end is None:
+            return f"has:{node.field}"
+        return _bounds(node.field, None if node.start is None else node.start.isoformat(),
+                       None if node.end is None else node.end.isoformat(), "}")
     if isinstance(node, DateRange):
         lo = None if node.start is None else node.start.isoformat()
         hi = None if node.end is None else node.end.isoformat()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Iterator, Union
 
 
@@ -86,6 +87,47 @@ class NumberRange:
 
 
 @dataclass(frozen=True, slots=True)
+class CustomEquals:
+    """A declared custom field (fields.yml) has this whole value, case-insensitively:
+    text, url, select; ``true``/``false`` for boolean; a linked document's id."""
+
+    field: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class CustomNumber:
+    """A number, integer or monetary custom field lies between ``lo`` and ``hi``
+    (None: an open end; the currency of an amount is not compared)."""
+
+    field: str
+    lo: Decimal | None
+    hi: Decimal | None
+    lo_inclusive: bool = True
+    hi_inclusive: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class CustomDate:
+    """A date custom field's day lies in ``[start, end)`` (its midnight, as ``created``)."""
+
+    field: str
+    start: datetime | None
+    end: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class CustomExists:
+    """A custom field has a value (``has:due``, ``due:*``)."""
+
+    field: str
+
+
+#: the conditions on custom fields
+CUSTOM = (CustomEquals, CustomNumber, CustomDate, CustomExists)
+
+
+@dataclass(frozen=True, slots=True)
 class Not:
     child: Node
 
@@ -114,6 +156,10 @@ Node = Union[
     Exists,
     DateRange,
     NumberRange,
+    CustomEquals,
+    CustomNumber,
+    CustomDate,
+    CustomExists,
     Not,
     And,
     Or,
