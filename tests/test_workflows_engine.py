@@ -113,3 +113,55 @@ def test_actions_under_way_finish_within_the_grace():
         effects.submit(f"task {n}", lambda n=n: (time.sleep(0.1), done.append(n)))
     effects.close(5)
     assert sorted(done) == [0, 1, 2, 3] and dropped == []
+
+
+class _Catalog:
+    """Stands in for the catalog's stream: id, created, added, path, mtime."""
+
+    def __init__(self, entries):
+        self.entries = entries
+
+    def stream(self, node, user):
+        return iter(self.entries)
+
+
+def test_a_pass_reads_only_what_may_be_due_and_only_once(tmp_path):
+    from paperfs.index.catalog import CatalogEntry
+    from paperfs.workflows.definitions import parse_workflows
+    from paperfs.workflows.scheduled import Schedule
+    from tests.test_workflows_filters import document
+
+    workflows = parse_workflows(
+        "Old:\n  triggers: [{scheduled: {from: created, offset: 30d}}]\n  actions: [{tags: [x]}]\n"
+        "Due:\n  triggers: [{scheduled: {field: due}}]\n  actions: [{tags: [y]}]\n")
+    stamp = dt.datetime(2025, 3, 1, tzinfo=dt.timezone.utc)
+
+    def entry(doc_id, created, mtime=1.0):
+        return CatalogEntry(doc_id, "t", created, stamp, f"p{doc_id}", None, None, None, "0", mtime)
+
+    reads: list[str] = []
+
+    def read(rel):
+        reads.append(rel)
+        return document(id=int(rel[1:]), created=dt.date(2025, 1, 1),
+                        custom_fields={"due": "2025-03-10"} if rel == "p1" else {})
+
+    entries = [entry(n, dt.date(2025, 1, 1)) for n in range(1, 6)]
+    schedule = Schedule(reads_per_pass=3)
+    moment = dt.datetime(2025, 2, 1, tzinfo=dt.timezone.utc)  # Old due (Jan 31), Due not yet
+    first = list(schedule.due(workflows, _Catalog(entries), moment, read))
+    assert reads == ["p1", "p2", "p3"]  # three a pass; the rest waits
+    assert [(w.name, n) for w, n in first] == [("Old", 1), ("Old", 2), ("Old", 3)]
+    second = list(schedule.due(workflows, _Catalog(entries), moment, read))
+    assert reads[3:] == ["p4", "p5"]  # the first three are known (same mtime): not read again
+    assert [(w.name, n) for w, n in second] == [("Old", 1), ("Old", 2), ("Old", 3), ("Old", 4),
+                                                ("Old", 5)]  # (no run recorded in between)
+    later = dt.datetime(2025, 3, 10, tzinfo=dt.timezone.utc)
+    assert ("Due", 1) in [(w.name, n) for w, n in schedule.due(workflows, _Catalog(entries), later, read)]
+    entries[0] = entry(1, dt.date(2025, 1, 1), mtime=2.0)  # its sidecar changed: read again
+    list(schedule.due(workflows, _Catalog(entries), later, read))
+    assert reads[5:] == ["p1"]
+    young = [entry(9, dt.date(2025, 1, 31))]  # created a day ago: Old not due; Due needs the file
+    list(schedule.due(parse_workflows("Old:\n  triggers: [{scheduled: {from: created, offset: 30d}}]\n"
+                                      "  actions: [{tags: [x]}]\n"), _Catalog(young), moment, read))
+    assert reads[-1] == "p1"  # not read: the catalog's created date says it is not due

@@ -12,7 +12,6 @@ document_updated again (a thread-local flag), so workflows cannot loop.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import logging
 import threading
@@ -22,11 +21,12 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 from paperfs.archive.document import Document
 from paperfs.workflows.actions import assign
 from paperfs.workflows.definitions import WorkflowsFile
-from paperfs.workflows.model import Action, Trigger, Workflow
+from paperfs.workflows.model import Action, Workflow
 from paperfs.workflows.effects import Effects
 from paperfs.workflows.filters import Subject, passes
 from paperfs.workflows.mailer import send_email
-from paperfs.workflows.runs import RunLog, last_run, now, with_run
+from paperfs.workflows.runs import RunLog, now, with_run
+from paperfs.workflows.scheduled import Schedule
 from paperfs.workflows.script import run_script, script_environment
 from paperfs.workflows.templates import TemplateError, variables
 from paperfs.workflows.webhook import WebhookFailed, send_webhook
@@ -44,16 +44,6 @@ log = logging.getLogger(__name__)
 EFFECT_THREADS = 2
 #: how long a stopping daemon lets outside actions under way finish
 EFFECT_GRACE_SECONDS = 10.0
-#: sidecars read per scheduled pass at most (the rest waits for the next pass)
-SCHEDULED_READS_PER_PASS = 2000
-
-
-@dataclasses.dataclass
-class _Seen:
-    """What a scheduled pass read of one document, valid while its sidecar is unchanged."""
-
-    mtime: float
-    doc: Document | None
 
 
 class WorkflowEngine:
@@ -66,8 +56,7 @@ class WorkflowEngine:
         self.runs = RunLog(run_log)
         self.effects = Effects(EFFECT_THREADS, self._dropped)
         self._acting = threading.local()
-        self._seen: dict[int, _Seen] = {}
-        self._seen_for: object = None
+        self.schedule = Schedule()
 
     def close(self, grace: float = EFFECT_GRACE_SECONDS) -> None:
         """Stop taking outside actions; those under way get *grace* seconds to finish."""
@@ -134,35 +123,11 @@ class WorkflowEngine:
 
     def scheduled_pass(self, catalog: "Catalog") -> int:
         """Run every scheduled workflow that is due on a document; returns how many runs."""
-        from paperfs.index.model import LOCAL_ADMIN
-        from paperfs.search.tree import MatchAll
-
-        workflow_set = self.file.current()
-        workflows = workflow_set.for_trigger("scheduled")
-        if workflow_set is not self._seen_for:  # another file: what passed may not now
-            self._seen, self._seen_for = {}, workflow_set
-        if not workflows:
-            return 0
-        moment, reads, count = now(), 0, 0
-        for entry in catalog.stream(MatchAll(), LOCAL_ADMIN):
-            cheap = {"created": _midnight(entry.created), "added": entry.added}
-            maybe = [w for w in workflows
-                     if _due_from(w.trigger("scheduled"), cheap) is None
-                     or _due_from(w.trigger("scheduled"), cheap) <= moment]
-            if not maybe:
-                continue
-            seen = self._seen.get(entry.id)
-            if seen is None or seen.mtime != entry.mtime:
-                if reads >= SCHEDULED_READS_PER_PASS:
-                    continue  # the next pass goes on
-                reads += 1
-                seen = self._seen[entry.id] = _Seen(entry.mtime, self._read(entry.path))
-            if seen.doc is None:
-                continue
-            for workflow in maybe:
-                if self._scheduled_due(workflow, seen.doc, moment):
-                    self.run(workflow, "scheduled", entry.id, scheduled_at=moment)
-                    count += 1
+        moment, count = now(), 0
+        for workflow, doc_id in list(self.schedule.due(self.file.current(), catalog, moment,
+                                                        self._read)):
+            self.run(workflow, "scheduled", doc_id, scheduled_at=moment)
+            count += 1
         return count
 
     def _read(self, rel: str) -> Document | None:
@@ -172,19 +137,7 @@ class WorkflowEngine:
         try:
             return read_sidecar(self.data_root / "archive" / (rel + ".yml"))
         except (OSError, SidecarError):
-            return None  # moved or being edited: the next pass sees it
-
-    def _scheduled_due(self, workflow: Workflow, doc: Document, moment: dt.datetime) -> bool:
-        trigger = workflow.trigger("scheduled")
-        assert trigger is not None
-        due = _due_from(trigger, {"created": _midnight(doc.created), "added": doc.added,
-                                  "modified": doc.modified}, doc.custom_fields)
-        if due is None or due > moment:
-            return False
-        last = last_run(doc, workflow.name)
-        if last is not None and (trigger.recurring is None or last + trigger.recurring > moment):
-            return False
-        return passes(workflow.filters, Subject.of_document(doc))
+            return None
 
     # ------------------------------------------------------------ one run
 
@@ -270,36 +223,3 @@ class WorkflowEngine:
                  f"document {document}" if isinstance(document, int) else document, outcome,
                  f" ({'; '.join(notes)})" if notes else "")
         self.runs.record(workflow.name, trigger, document, outcome, "; ".join(notes))
-
-
-def _midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)
-
-
-def _due_from(trigger: Trigger | None, dates: dict[str, Any],
-              custom_fields: dict[str, Any] | None = None) -> dt.datetime | None:
-    """When a scheduled trigger is due for a document; None: not known from *dates*
-    (a custom field, or 'modified', before the sidecar is read) or no such date."""
-    assert trigger is not None
-    if trigger.date_from == "custom_field":
-        if custom_fields is None:
-            return None
-        base = _as_datetime(custom_fields.get(trigger.custom_field or ""))
-    else:
-        base = dates.get(trigger.date_from)
-    if base is None:
-        return None if custom_fields is None else dt.datetime.max.replace(tzinfo=dt.timezone.utc)
-    return base + trigger.offset
-
-
-def _as_datetime(value: Any) -> dt.datetime | None:
-    if isinstance(value, dt.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
-    if isinstance(value, dt.date):
-        return _midnight(value)
-    if isinstance(value, str):
-        try:
-            return _midnight(dt.date.fromisoformat(value.strip()[:10]))
-        except ValueError:
-            return None
-    return None
