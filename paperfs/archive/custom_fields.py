@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import os
 import re
-import threading
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -36,6 +34,7 @@ import yaml
 from yaml.constructor import SafeConstructor
 
 from paperfs.errors import ConfigError, UsageError
+from paperfs.user_files import LastValid, compose
 
 FIELDS_FILE = "fields.yml"
 TYPES = ("text", "integer", "number", "monetary", "boolean", "date", "url", "select",
@@ -346,13 +345,7 @@ class _Parser:
         return self.constructor.construct_object(node, deep=True)
 
     def parse(self, text: str) -> FieldSet:
-        try:
-            root = yaml.compose(text, Loader=yaml.CSafeLoader)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-            raise FieldsError(f"{self.source}: {where}not valid YAML: "
-                              f"{getattr(exc, 'problem', None) or exc}") from None
+        root = compose(text, self.source, FieldsError)
         if root is None or (isinstance(root, yaml.ScalarNode) and self.value(root) is None):
             return FieldSet()
         if not isinstance(root, yaml.MappingNode):
@@ -409,34 +402,14 @@ class _Parser:
         return FieldDecl(name, kind, currency, options, key.start_mark.line + 1)
 
 
-class FieldsFile:
+class FieldsFile(LastValid[FieldSet]):
     """The declarations of one data root, reloaded when ``fields.yml`` changes.
 
     An invalid file changes nothing: the last valid declarations stay in force
     and ``problem`` says what is wrong (``paperfs check``, ``paperfs status``)."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-        self._stamp: tuple[int, int] | None = None
-        self._fields = FieldSet()
-        self.problem: str | None = None
-
-    def current(self) -> FieldSet:
-        try:
-            st = os.stat(self.path)
-            stamp: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
-        except FileNotFoundError:
-            stamp = None
-        with self._lock:
-            if stamp != self._stamp:
-                try:
-                    self._fields = load_fields(self.path)
-                    self.problem = None
-                except FieldsError as exc:
-                    self.problem = f"{exc} (the last valid declarations stay in force)"
-                self._stamp = stamp
-            return self._fields
+        super().__init__(path, load_fields, FieldSet(), FieldsError)
 
     def types(self) -> dict[str, str]:
         return self.current().types()
