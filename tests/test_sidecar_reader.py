@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from benchmarks.gen_archive import Generator, Spec, sidecar_text
+from paperfs.archive.notes import Note
 from paperfs.archive.document import (ArchiveInfo, Document, Grants, OriginalInfo,
                                       Permissions, dumps, from_mapping, loads, yaml_mapping)
 from paperfs.archive.sidecar_yaml import plain_mapping
@@ -47,7 +48,9 @@ def _doc(rng: random.Random, n: int) -> Document:
         asn=rng.choice([None, 0, 7, 123456]), owner=rng.choice([None, "alice", "yes"]),
         permissions=Permissions(view=Grants(("bob",), ("family",)) if n % 3 else Grants()),
         custom_fields=rng.choice([{}, {"amount": 12.5, "due": "2024-01-01"}]),
-        notes=tuple(rng.choices(words, k=rng.randint(0, 2))),
+        notes=tuple(rng.choices(words, k=rng.randint(0, 2))) + rng.choice([(), (Note(
+            rng.choice(words) or "n", rng.choice([None, "anna", "yes"]),
+            rng.choice([None, dt.datetime(2025, 1, 31, 10, 0, tzinfo=_UTC)])),)]),
         source={"kind": "generated", "path": "x.pdf"}, language=rng.choice([None, "deu"]),
         content=content)
 
