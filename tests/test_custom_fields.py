@@ -308,3 +308,26 @@ def test_the_daemon_refuses_a_wrong_typed_value_and_changes_nothing(tmp_path):
         assert not note.exists()
     finally:
         daemon.stop()
+
+
+def test_webdav_put_of_a_sidecar_with_a_wrong_typed_value_is_refused(tmp_path):
+    from tests.dav_support import add_doc, running
+
+    with running(tmp_path, lambda archive: add_doc(archive, 1, "Invoice", dt.date(2024, 3, 15),
+                                                   correspondent="ACME")) as dav:
+        (dav.root.root / "fields.yml").write_text(EVERY_TYPE)
+        path = "/archive/ACME/2024/2024-03-15 Invoice.yml"
+        text = dav.request("GET", path).body.decode()
+        wrong = text.replace("title: Invoice", "title: Renamed").replace(
+            "custom_fields: {}", "custom_fields: {due: someday}")
+        r = dav.request("PUT", path, body=wrong)
+        assert r.status == 403 and b"paperfs-error.txt" in r.body
+        note = dav.root.archive / "ACME/2024/2024-03-15 Invoice.paperfs-error.txt"
+        assert "due: expected a date like 2025-01-31, got 'someday'" in note.read_text()
+        assert dav.archive.index.get(1, _admin()).title == "Invoice", "nothing applied"
+        right = wrong.replace("{due: someday}", "{due: 2025-05-01, amount: 9.5}")
+        assert dav.request("PUT", path, body=right).status in (200, 201, 204)
+        doc = dav.sidecar(1)
+        assert doc.title == "Renamed" and doc.custom_fields == {
+            "due": dt.date(2025, 5, 1), "amount": "EUR9.50"}
+        assert not note.exists()
