@@ -13,7 +13,6 @@ Finder, Windows, cadaver, curl -T) work.
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from wsgidav.dav_error import HTTP_UNPROCESSABLE_ENTITY, DAVError
 
@@ -21,7 +20,7 @@ from paperfs.archive.atomic import atomic_write_text
 from paperfs.classify.labels import LABELS_NAME, LabelsError, parse_labels
 from paperfs.dav.base import FileOnDisk
 from paperfs.dav.context import forbidden
-from paperfs.dav.tree import LimitedBuffer
+from paperfs.dav.tree import TextUpload
 
 ADDRESS = "/" + LABELS_NAME
 MAX_BYTES = 4 * 1024 * 1024
@@ -32,34 +31,26 @@ def may_see(environ: dict) -> bool:
     return ctx is not None and ctx.user.superuser
 
 
-class LabelsYml(FileOnDisk):
+class LabelsYml(TextUpload, FileOnDisk):
     content_type = "application/yaml; charset=utf-8"
+    upload_limit = MAX_BYTES
+    upload_what = LABELS_NAME
 
     def __init__(self, environ: dict) -> None:
         path = environ["paperfs.ctx"].services.root.labels_file
         super().__init__(ADDRESS, environ, LABELS_NAME, str(path))
-        self._upload: LimitedBuffer | None = None
 
     def prevent_locking(self) -> bool:
         return False  # clients that lock before they save (Finder, Office) can
 
-    def begin_write(self, *, content_type: str | None = None) -> Any:
-        self._upload = LimitedBuffer(MAX_BYTES, "labels.yml")
-        return self._upload
+    def refusal(self, message: str) -> DAVError:
+        return DAVError(HTTP_UNPROCESSABLE_ENTITY, f"{message}; the file was not changed")
 
-    def end_write(self, *, with_errors: bool) -> None:
-        upload, self._upload = self._upload, None
-        if upload is None or with_errors:
-            return
+    def received(self, text: str) -> None:
         try:
-            text = upload.getvalue().decode("utf-8")
             parse_labels(text, LABELS_NAME)
-        except UnicodeDecodeError:
-            raise DAVError(HTTP_UNPROCESSABLE_ENTITY, "labels.yml must be UTF-8 text; "
-                           "the file was not changed") from None
         except LabelsError as exc:
-            raise DAVError(HTTP_UNPROCESSABLE_ENTITY,
-                           f"{exc}; the file was not changed") from None
+            raise self.refusal(str(exc)) from None
         atomic_write_text(self.ctx.services.root.labels_file, text)
         self._stat = os.stat(self.fs_path)  # the ETag the response announces
 

@@ -135,7 +135,36 @@ class ArchiveNote(_ArchiveExtra):
     """NAME.paperfs-error.txt: why the last hand edit of the sidecar was not applied."""
 
 
-class ArchiveSidecar(_ArchiveExtra):
+class TextUpload:
+    """A file whose PUT is collected whole in memory, decoded as UTF-8 and handed to
+    ``received``: nothing is written before the body is complete and checked."""
+
+    upload_limit = SIDECAR_MAX_BYTES
+    upload_what = "a sidecar"  # named in refusals
+    _upload: "LimitedBuffer | None" = None
+
+    def begin_write(self, *, content_type: str | None = None) -> Any:
+        self._upload = LimitedBuffer(self.upload_limit, self.upload_what)
+        return self._upload
+
+    def end_write(self, *, with_errors: bool) -> None:
+        upload, self._upload = self._upload, None
+        if upload is None or with_errors:
+            return
+        try:
+            text = upload.getvalue().decode("utf-8")
+        except UnicodeDecodeError:
+            raise self.refusal(f"{self.upload_what} must be UTF-8 text") from None
+        self.received(text)
+
+    def refusal(self, message: str) -> DAVError:
+        return forbidden(f"{message}; nothing was changed")
+
+    def received(self, text: str) -> None:
+        raise NotImplementedError
+
+
+class ArchiveSidecar(TextUpload, _ArchiveExtra):
     """NAME.yml: editable; an upload is checked and applied like a hand edit.
 
     It is an address of its document for locking: it shares the document's
@@ -144,10 +173,6 @@ class ArchiveSidecar(_ArchiveExtra):
     """
 
     content_type = "application/yaml; charset=utf-8"
-
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
-        self._upload: Any = None
 
     def get_ref_url(self) -> str:
         return lock_key(self.entry.id)
@@ -175,17 +200,9 @@ class ArchiveSidecar(_ArchiveExtra):
     def begin_write(self, *, content_type: str | None = None) -> Any:
         if not self.may_change():
             raise forbidden("you may view this document but not change it")
-        self._upload = LimitedBuffer(SIDECAR_MAX_BYTES, "a sidecar")
-        return self._upload
+        return super().begin_write(content_type=content_type)
 
-    def end_write(self, *, with_errors: bool) -> None:
-        upload, self._upload = self._upload, None
-        if upload is None or with_errors:
-            return
-        try:
-            text = upload.getvalue().decode("utf-8")
-        except UnicodeDecodeError:
-            raise forbidden("a sidecar must be UTF-8 text; nothing was changed") from None
+    def received(self, text: str) -> None:
         ctx = self.ctx
         rel = self.folder._rel(self.name[:-len(".yml")])
         outcome = ctx.services.editor.put_sidecar(ctx, rel, text)
