@@ -13,6 +13,7 @@ from paperfs.archive.store import FAILED_INFO_SUFFIX
 from paperfs.config import Config
 from paperfs.archive.layout import DataRoot
 from paperfs.archive.storage import read_only
+from paperfs.classify.labels import LabelsError, load_labels
 from paperfs.classify.model_file import read_model_info
 from paperfs.classify.training import training_running
 from paperfs.runtime import Runtime
@@ -98,8 +99,11 @@ def _labels(runtime: Runtime, daemon: dict[str, Any]) -> dict[str, Any]:
     """labels.yml as it is now (how many labels, or why it is invalid: a running daemon
     keeps the last valid version), and the rules that failed on the daemon's recent
     documents (a regex that timed out)."""
-    labels = runtime.labels
-    return {"count": len(labels.current()), "problems": labels.problems(),
+    try:
+        count, problems = len(load_labels(runtime.root.labels_file)), []
+    except LabelsError as exc:
+        count, problems = 0, [str(exc)]
+    return {"count": count, "problems": problems,
             "rule_problems": list(daemon.get("classify_problems") or ())}
 
 
