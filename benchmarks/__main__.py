@@ -18,6 +18,7 @@ BENCHMARKS: dict[str, str] = {
     "solr": "benchmarks.bench_solr",
     "matching": "benchmarks.bench_matching",
     "classifier": "benchmarks.bench_classifier",
+    "workflows": "benchmarks.bench_workflows",
 }
 
 
