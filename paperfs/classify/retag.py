@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Callable, Iterable
 from paperfs.archive.document import Document, read_sidecar
 from paperfs.classify.assign import Decision
 from paperfs.classify.classifier import ClassifySettings, classify
-from paperfs.classify.labels import KINDS, LabelSet, LabelsError
+from paperfs.classify.labels import KINDS, LabelSet, LabelsError, load_labels
 from paperfs.errors import PaperfsError, UsageError
 from paperfs.index.model import LOCAL_ADMIN
 from paperfs.search.tree import MatchAll
@@ -205,10 +205,10 @@ def retag(runtime: "Runtime", selection: Selection, *, overwrite: bool = False,
           dry_run: bool = False, on_total: Callable[[int], None] | None = None,
           progress: Callable[[int], None] | None = None) -> RetagReport:
     """Classify the selected documents again and apply (or, dry run, only list) the changes."""
-    labels_file = runtime.labels
-    labels_file.current()
-    if labels_file.problem:
-        raise LabelsError(f"{labels_file.problem}; nothing was retagged")
+    try:
+        load_labels(runtime.root.labels_file)
+    except LabelsError as exc:
+        raise LabelsError(f"{exc}; nothing was retagged") from None
     settings = ClassifySettings.of(runtime)
     refs = selected_documents(runtime, selection)
     if on_total:

@@ -70,13 +70,10 @@ def classify_command(ctx: click.Context, target: str, ocr: bool, as_new: bool,
     """Explain what one document gets: every rule that fired, every prediction with its
     probability, what is applied and why, and any problem."""
     from paperfs.classify.classifier import ClassifySettings, classify
-    from paperfs.classify.labels import LabelsError
+    from paperfs.classify.labels import load_labels
 
     runtime = runtime_of(ctx)
-    labels_file = runtime.labels
-    labels_file.current()
-    if labels_file.problem:
-        raise LabelsError(labels_file.problem)
+    load_labels(runtime.root.labels_file)  # an invalid file: its message, and stop
     settings = ClassifySettings.of(runtime)
     given: dict[str, Any] = {}
     if target.isdigit():
