@@ -8,6 +8,7 @@ import json
 import random
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 
 from paperfs.archive.layout import DataRoot
@@ -16,7 +17,7 @@ from paperfs.cli import cli
 from paperfs.runtime import Runtime
 from tests.dav_support import add_doc, tiny_pdf
 from tests.helpers import config_for, init_root
-from tests.samples import make_text_pdf
+from tests.samples import make_scan, make_text_pdf
 
 LABELS = """\
 tags:
@@ -156,3 +157,16 @@ def test_predictions_are_shown_with_their_probability(tmp_path: Path) -> None:
     predictions = [r for r in data["reasons"] if r["source"] == "prediction"]
     assert {r["name"] for r in predictions} == {"Power Co", "Water Works"}
     assert all(not r["applied"] and "below the threshold 0.7" in r["why"] for r in predictions)
+
+
+@pytest.mark.slow
+def test_a_scan_with_ocr(tmp_path: Path) -> None:
+    root = make_root(tmp_path)
+    scan = make_scan(tmp_path / "scan.png", ["ACME GmbH", "Invoice No. 4711"])
+    out = explain(root, str(scan))
+    assert "needs OCR (run again with --ocr)" in out.output and "correspondent: -" in out.output
+    out = explain(root, str(scan), "--ocr")
+    assert out.exit_code == 0, out.output
+    assert ", OCRed" in out.output
+    assert "correspondent: ACME Holding" in out.output
+    assert "document type: Invoice" in out.output
