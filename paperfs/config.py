@@ -131,6 +131,40 @@ class SmtpConfig:
 
 
 @dataclass(frozen=True)
+class TagBarcode:
+    """A barcode whose whole text matches *pattern* adds the tag *tag* (``\\1``: a group)."""
+
+    pattern: str
+    tag: str
+
+
+@dataclass(frozen=True)
+class BarcodeConfig:
+    """The barcodes section: separator sheets, ASN and tag barcodes (docs/paper.md).
+    It travels to the workers (PrepareTask); a folder rule file may change it."""
+
+    enabled: bool = False
+    separator: str = "PATCHT"
+    keep_separator_pages: bool = False
+    asn_prefix: str = "ASN"
+    split_on_asn: bool = True
+    tags: tuple[TagBarcode, ...] = ()
+    split_on_tag: bool = False
+    #: pages read from the start of a scan (0: all)
+    max_pages: int = 0
+    dpi: int = 300
+
+
+@dataclass(frozen=True)
+class DoubleSidedConfig:
+    """The double_sided section: two single-sided passes collated (docs/paper.md)."""
+
+    enabled: bool = False
+    folder: str = "double-sided"
+    window_seconds: float = 1800.0
+
+
+@dataclass(frozen=True)
 class PathRule:
     path: str
     when: str = ""
@@ -194,6 +228,8 @@ class Config:
     dav: DavConfig = field(default_factory=DavConfig)
     classify: ClassifyConfig = field(default_factory=ClassifyConfig)
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    barcodes: BarcodeConfig = field(default_factory=BarcodeConfig)
+    double_sided: DoubleSidedConfig = field(default_factory=DoubleSidedConfig)
     #: the file this was loaded from (None: defaults only); not a config key
     source: Path | None = field(default=None, compare=False)
 

@@ -152,6 +152,20 @@ def _saved_query(value: str) -> str | None:
     return _problem_of(check_query, value)
 
 
+def _regex(value: str) -> str | None:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        return f"{value!r} is not a regular expression: {exc}"
+    return None
+
+
+def _folder_name(value: str) -> str | None:
+    if value.strip() and "/" not in value and value not in (".", ".."):
+        return None
+    return f"{value!r} is not a folder name (one name, no '/')"
+
+
 def _problem_of(check: Callable[[str], Any], value: str) -> str | None:
     try:
         check(value)
@@ -201,6 +215,14 @@ _RULES: dict[str, Rule] = {
     "classify.workflow_check_seconds": _SECONDS,
     "smtp.port": port_problem,
     "smtp.timeout_seconds": _SECONDS,
+    "barcodes.separator": _text("the separator barcode's text"),
+    "barcodes.asn_prefix": _text("the ASN prefix"),
+    "barcodes.tags.pattern": _regex,
+    "barcodes.tags.tag": _text("a tag"),
+    "barcodes.max_pages": _within(0, 100_000, "a number of pages (0: all, up to 100000)"),
+    "barcodes.dpi": _within(50, 1200, "a resolution in dpi (50–1200)"),
+    "double_sided.folder": _folder_name,
+    "double_sided.window_seconds": _SECONDS,
     "dav.saved.name": _saved_name,
     "dav.saved.query": _saved_query,
 }

@@ -134,6 +134,10 @@ class WorkerCrashedError(ConsumeError):
 
 class DuplicateError(ConsumeError):
     reason = "duplicate"
+
+
+class AsnInUseError(ConsumeError):
+    reason = "asn-in-use"
     exit_code = 7
 
 

@@ -26,8 +26,11 @@ from paperfs.archive.atomic import (atomic_copy, atomic_move, atomic_write_text,
 from paperfs.config import Config
 from paperfs.archive.custom_fields import FieldsFile
 from paperfs.archive.document import Document, read_sidecar, sha256_file, write_sidecar
-from paperfs.errors import ConsumeError, DuplicateError, NotFoundError, SidecarError
+from paperfs.errors import (AsnInUseError, ConsumeError, DuplicateError, NotFoundError,
+                            SidecarError)
 from paperfs.index.base import FiledRef, Index, IndexEntry
+from paperfs.index.model import LOCAL_ADMIN
+from paperfs.search.parser import parse
 from paperfs.consume.jobs import Job, Part
 from paperfs.consume.messages import ProposedDocument
 from paperfs.archive.layout import DataRoot
@@ -162,6 +165,7 @@ class Archive:
         job = self._sized(job, len(proposals))
         done = [self.committed(part) for part in job.parts]
         self._refuse_duplicates(job, proposals, done)
+        self._refuse_asns_in_use(job, proposals, done)
         filed = []
         for number, proposal in enumerate(proposals):
             doc = done[number]
@@ -199,6 +203,27 @@ class Archive:
                 raise DuplicateError(
                     f"{proposal.original_filename} is already in the archive as document "
                     f"{existing.id}: archive/{existing.path}{PDF}")
+
+    def _refuse_asns_in_use(self, job: Job, proposals: Sequence[ProposedDocument],
+                            done: list[Document | None]) -> None:
+        """An ASN (from a barcode) that another document holds fails the job. Checked
+        here, at filing, against the catalog: two parts or two jobs may race for it."""
+        ours = {part.doc_id for part in job.parts}
+        catalog = getattr(self.index, "catalog", self.index)  # Solr: the local catalog
+        seen: set[int] = set()
+        for proposal, doc in zip(proposals, done):
+            if doc is not None or proposal.asn is None:
+                continue
+            if proposal.asn in seen:
+                raise AsnInUseError(f"{job.filename}: ASN {proposal.asn} is on two of the "
+                                    "documents cut from it; give each its own label")
+            seen.add(proposal.asn)
+            for entry in catalog.stream(parse(f"asn:{proposal.asn}"), LOCAL_ADMIN):
+                if entry.id not in ours:
+                    raise AsnInUseError(
+                        f"{proposal.original_filename}: ASN {proposal.asn} is already held by "
+                        f"document {entry.id}: archive/{entry.path}{PDF}. Put a new label on "
+                        "the paper, or remove the ASN from that document, then retry")
 
     def _place(self, job: Job, number: int,
                proposal: ProposedDocument) -> tuple[Job, Document]:

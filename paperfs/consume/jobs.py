@@ -57,6 +57,12 @@ class Job:
     #: (all of them recorded with the first), or the name under failed/
     parts: tuple[Part, ...] = ()
     failed_name: str | None = None
+    #: the folder rule files' settings in force when it was claimed (consume/folder_rules.py)
+    settings: dict | None = None
+    #: a double-sided first pass waiting for its second, since then (ISO time; collation.py)
+    waiting_since: str | None = None
+    #: a second pass: the job of the first pass it is collated with
+    collate_with: str | None = None
 
     @property
     def input(self) -> Path:
@@ -111,7 +117,8 @@ class WorkQueue:
             work_dir.mkdir(parents=True, exist_ok=True)
 
     def claim(self, path: Path, *, source: str, tags: tuple[str, ...] = (),
-              owner: str | None = None, copy: bool = False) -> Job:
+              owner: str | None = None, copy: bool = False,
+              settings: dict | None = None) -> Job:
         """Take a file into the queue; move it (inbox) or copy it (CLI input)."""
         stat = path.lstat()  # never follow a link out of the inbox
         job_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
@@ -119,7 +126,7 @@ class WorkQueue:
         folder.mkdir()
         job = Job(job_id=job_id, folder=folder, filename=path.name, source=source,
                   claimed_at=dt.datetime.now(dt.timezone.utc), file_mtime=stat.st_mtime,
-                  tags=tags, owner=owner)
+                  tags=tags, owner=owner, settings=settings)
         try:
             # No room for job.yml (disk full): no folder may stay behind without it.
             job.save()

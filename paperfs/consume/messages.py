@@ -21,7 +21,8 @@ from typing import Any, Mapping
 
 from paperfs.archive.document import ArchiveInfo, Document, OriginalInfo, Permissions
 from paperfs.classify.classifier import ClassifySettings
-from paperfs.config import DateConfig, OcrConfig
+from paperfs.config import BarcodeConfig, DateConfig, OcrConfig
+from paperfs.consume import folder_rules
 from paperfs.consume.jobs import Job
 
 #: the worker's entry point, named rather than imported, so that the daemon (and
@@ -49,15 +50,33 @@ class PrepareTask:
     owner: str | None = None
     #: the labels and the learned model in force when the job was handed out (None: no classifying)
     classify: ClassifySettings | None = None
+    #: the split stage's barcode settings (paperfs.yml, changed by folder rule files)
+    barcodes: BarcodeConfig = field(default_factory=BarcodeConfig)
+    #: what a folder rule file says the documents are (None: classify decides)
+    correspondent: str | None = None
+    document_type: str | None = None
+    #: a second pass of a double-sided scan: the first pass's input and its name
+    first_pass: Path | None = None
+    first_pass_name: str = ""
 
     @classmethod
     def for_job(cls, job: Job, *, ocr: OcrConfig, dates: DateConfig,
-                classify: ClassifySettings | None = None) -> "PrepareTask":
+                classify: ClassifySettings | None = None,
+                barcodes: BarcodeConfig = BarcodeConfig(),
+                first_pass: Job | None = None) -> "PrepareTask":
         kind = "cli" if os.path.isabs(job.source) else "inbox"
+        rules = folder_rules.Settings(job.settings or {})
+        source: dict[str, Any] = {"kind": kind, "path": job.source}
+        if rules.files:
+            source["folder_rules"] = list(rules.files)
         return cls(job_id=job.job_id, input=job.input, scratch=job.scratch,
-                   filename=job.filename, file_mtime=job.file_mtime, ocr=ocr, dates=dates,
-                   source={"kind": kind, "path": job.source}, tags=job.tags, owner=job.owner,
-                   classify=classify)
+                   filename=job.filename, file_mtime=job.file_mtime, ocr=rules.ocr(ocr),
+                   dates=dates, source=source, tags=job.tags, owner=job.owner,
+                   classify=classify, barcodes=rules.barcodes(barcodes),
+                   correspondent=rules.get("correspondent"),
+                   document_type=rules.get("document_type"),
+                   first_pass=first_pass.input if first_pass else None,
+                   first_pass_name=first_pass.filename if first_pass else "")
 
 
 @dataclass(frozen=True)
@@ -97,6 +116,11 @@ class WorkItem:
     tags: tuple[str, ...] = ()
     #: rules that could not be applied (a regex that timed out), for status
     classify_problems: tuple[str, ...] = ()
+    #: split: the archive serial number a barcode gave
+    asn: int | None = None
+    #: where the document came from beyond the task's source: which input, which pages
+    #: (a split), which passes (a double-sided collation); into the sidecar's source
+    provenance: Mapping[str, Any] = field(default_factory=dict)
 
     def but(self, **changes: Any) -> "WorkItem":
         return dataclasses.replace(self, **changes)
@@ -107,7 +131,8 @@ class WorkItem:
         scratch = self.task.scratch / f"part-{number}"
         scratch.mkdir(parents=True, exist_ok=True)
         return WorkItem(task=self.task, original=original, filename=filename, scratch=scratch,
-                        title=title, tags=self.tags)
+                        title=title, tags=self.tags, correspondent=self.correspondent,
+                        document_type=self.document_type, provenance=self.provenance)
 
 
 @dataclass(frozen=True)
@@ -136,6 +161,8 @@ class ProposedDocument:
     #: set by consumption_started workflows (paperfs/workflows), applied before filing
     permissions: Permissions = field(default_factory=Permissions)
     custom_fields: Mapping[str, Any] = field(default_factory=dict)
+    #: the archive serial number a barcode gave (the writer refuses one in use)
+    asn: int | None = None
 
     @property
     def original_suffix(self) -> str:
@@ -148,6 +175,6 @@ class ProposedDocument:
             original=OriginalInfo(filename=self.original_filename, mime_type=self.mime_type,
                                   sha256=self.original_sha256, path=original_path),
             archive=self.archive, correspondent=self.correspondent,
-            document_type=self.document_type, tags=self.tags, owner=self.owner,
+            document_type=self.document_type, tags=self.tags, owner=self.owner, asn=self.asn,
             permissions=self.permissions, custom_fields=dict(self.custom_fields),
             source=dict(self.source), language=self.language, content=self.content)

@@ -30,6 +30,7 @@ from typing import Callable, Sequence, Union
 
 from paperfs.archive.document import ArchiveInfo, sha256_file
 from paperfs.consume.messages import PrepareTask, ProposedDocument, WorkItem
+from paperfs.consume import collation
 from paperfs.consume.stages import classify, content_dates, convert, detect, ocr, split
 from paperfs.errors import ConsumeError
 
@@ -47,9 +48,10 @@ class Stage:
 
 
 PREPARE_STAGES: tuple[Stage, ...] = (
+    Stage("collate", collation.run),  # two passes of a double-sided scan become one PDF
     Stage("detect", detect.run),  # the type, from the bytes (stages/detect.py)
     Stage("convert", convert.run),  # an image or a text file becomes a PDF
-    Stage("split", split.run),  # one input, several documents (none yet)
+    Stage("split", split.run),  # one input, several documents: barcodes (consume/barcodes.py)
     Stage("text", ocr.run),  # the text layer: kept, or OCRmyPDF; the PDF to file
     Stage("dates", content_dates.run),  # the created date, from the text
     Stage("classify", classify.run),  # correspondent, type, tags (none yet)
@@ -70,8 +72,10 @@ def prepare(task: PrepareTask,
     shutil.rmtree(task.scratch, ignore_errors=True)
     task.scratch.mkdir(parents=True)
     items = [WorkItem(task=task, original=task.input, filename=task.filename,
-                      scratch=task.scratch, title=title_from_filename(task.filename),
-                      tags=task.tags)]
+                      scratch=task.scratch,
+                      title=title_from_filename(task.first_pass_name or task.filename),
+                      tags=task.tags, correspondent=task.correspondent,
+                      document_type=task.document_type)]
     try:
         for stage in stages:
             items = [out for item in items for out in _outputs(stage.run(item))]
@@ -112,7 +116,8 @@ def propose(item: WorkItem) -> ProposedDocument:
         document_type=item.document_type,
         tags=item.tags,
         owner=item.task.owner,
-        source=item.task.source,
+        source={**item.task.source, **item.provenance},
+        asn=item.asn,
         classify_problems=item.classify_problems,
     )
 

@@ -24,6 +24,7 @@ from pathlib import Path, PurePosixPath
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
+from paperfs.consume.folder_rules import NOTE_FILE, RULE_FILE
 from paperfs.consume.stages import detect
 from paperfs.config import InboxConfig
 
@@ -153,6 +154,8 @@ class InboxWatcher:
         if inbox is None or path == inbox:
             return
         if is_ignored(PurePosixPath(path.relative_to(inbox).as_posix()), self.config.ignore):
+            return
+        if path.name in (RULE_FILE, NOTE_FILE):  # a folder's settings, never an input
             return
         if path not in self._seen and (path.is_symlink() or path.is_file()):
             now = time.monotonic()

@@ -30,6 +30,8 @@ from paperfs.errors import (ConsumeError, EmptyFileError, StorageError,
                             UnsupportedFileError, BrokenFileError)
 from paperfs.index.base import Index
 from paperfs.classify.classifier import ClassifySettings
+from paperfs.consume.collation import Collator, collates
+from paperfs.consume.folder_rules import FolderRules, RuleFileError
 from paperfs.consume.jobs import Job, WorkQueue
 from paperfs.consume.messages import PREPARE, PrepareTask, ProposedDocument
 from paperfs.archive.storage import MIN_ROOM, RoomWait, storage_errors, worker_lacked_room
@@ -75,6 +77,9 @@ class Consumer:
         self.on_input_done = on_input_done
         self.lock = self.runtime.lock
         self.queue = WorkQueue(self.root.work)
+        #: inbox folders' rule files, and double-sided first passes waiting for their second
+        self.folder_rules = FolderRules()
+        self.collator = Collator(self.config.double_sided, self.queue)
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self.jobs: collections.deque[Job] = collections.deque()
@@ -113,12 +118,15 @@ class Consumer:
         self.pool = self.runtime.worker_pool(PREPARE, serial=self.serial)
 
     def _recover_jobs(self) -> None:
-        for job in self.queue.pending():
+        for job in self.collator.restore(self.queue.pending()):
             self._attempt(job.source, lambda job=job: self._recover_job(job),
                           self._room_for(job))
 
     def _recover_job(self, job: Job) -> None:
         if self._writer.resume(job):
+            first_pass = self.collator.first_pass(job)
+            if first_pass is not None:  # filed with its second pass before the crash
+                self.queue.finish(first_pass)
             self.queue.finish(job)
         else:
             log.info("resuming job %s (%s)", job.job_id, job.source)
@@ -141,21 +149,32 @@ class Consumer:
         if not self.config.inbox.subfolders_as_tags:
             return ()
         parts = PurePosixPath(path.parent.relative_to(inbox).as_posix()).parts
-        return tuple(p for p in parts if p not in (".", ""))
+        collating = self.config.double_sided.folder if self.config.double_sided.enabled else ""
+        return tuple(p for p in parts if p not in (".", "", collating))
 
     def claim_ready(self) -> None:
         assert self.inbox_watcher is not None
+        if self.folder_rules.resumed():
+            self.inbox_watcher.rescan()  # a fixed rule file: its folder's files are taken
         for ready in self.inbox_watcher.ready():
             if self.room.paused:
                 continue  # it stays in the inbox, scanned again once there is room
+            try:
+                settings = self.folder_rules.settings_for(ready.path, ready.inbox)
+            except RuleFileError:
+                continue  # its folder is stopped: the file waits (a note, status, the log)
             source = ready.path.relative_to(self.root.root).as_posix() \
                 if self.root.root in ready.path.parents else str(ready.path)
             # inbox/<user>/… belongs to that user; their folder is not a tag.
             owner = owner_from_inbox(ready.path, ready.inbox, self.root.root)
+            tags = self._tags_for(ready.path, ready.inbox)[1 if owner else 0:]
+            if settings:  # a rule's owner only where the inbox folder names none
+                owner = owner or settings.get("owner")
+                tags += tuple(t for t in settings.get("tags") or () if t not in tags)
             try:
                 with storage_errors():
-                    job = self.queue.claim(ready.path, source=source, owner=owner,
-                                           tags=self._tags_for(ready.path, ready.inbox)[1 if owner else 0:])
+                    job = self.queue.claim(ready.path, source=source, owner=owner, tags=tags,
+                                           settings=settings)
             except StorageError as problem:
                 self.room.hold(problem, source, lambda: None,
                                self._room_for_file(ready.path))
@@ -168,8 +187,11 @@ class Consumer:
             if ready.incomplete:
                 self._finish(job, error=_incomplete_error(ready.incomplete, job.filename,
                                                           self.config.inbox.incomplete_seconds))
-            else:
+            elif not collates(PurePosixPath(ready.path.relative_to(ready.inbox).as_posix()),
+                              self.config.double_sided, settings):
                 self.jobs.append(job)
+            elif (second := self.collator.offer(job)) is not None:
+                self.jobs.append(second)
 
     def claim_files(self, paths: Iterable[Path]) -> int:
         """One-shot intake of files named on the command line (copied, never moved)."""
@@ -194,7 +216,9 @@ class Consumer:
 
     def _task(self, job: Job) -> PrepareTask:
         return PrepareTask.for_job(job, ocr=self.config.ocr, dates=self.config.consume,
-                                   classify=ClassifySettings.of(self.runtime))
+                                   classify=ClassifySettings.of(self.runtime),
+                                   barcodes=self.config.barcodes,
+                                   first_pass=self.collator.first_pass(job))
 
     def dispatch(self) -> None:
         while (self.jobs and self.pool.free > 0 and not self.stopping.is_set()
@@ -226,6 +250,9 @@ class Consumer:
         except ConsumeError as exc:
             self._fail(job, exc)
             return
+        first_pass = self.collator.first_pass(job)
+        if first_pass is not None:  # collated into what was filed: gone before its second
+            self.queue.finish(first_pass)
         self.queue.finish(job)
         for proposal in proposals:
             self.classify_problems.extend(proposal.classify_problems)
@@ -249,6 +276,10 @@ class Consumer:
                       self._room_for(job))
 
     def _fail(self, job: Job, error: ConsumeError) -> None:
+        first_pass = self.collator.first_pass(job)
+        if first_pass is not None:  # a double-sided pair fails together, first pass first
+            self._writer.fail(first_pass, error)
+            self.queue.finish(first_pass)
         path = self._writer.fail(job, error)
         self.queue.finish(job)
         self._report(Result(source=job.source, path=str(path), error=error))
@@ -327,6 +358,7 @@ class Consumer:
         self.inbox_watcher = InboxWatcher(self.inboxes(), self.config.inbox, self.wake,
                                           incomplete_seconds=self.config.inbox.incomplete_seconds)
         self.sidecar_watcher = SidecarWatcher(self.root.archive, self.wake)
+        self.folder_rules.check_all(self.inboxes())
         self.inbox_watcher.start()
         self.sidecar_watcher.start()
         self.room.announce()
@@ -340,6 +372,7 @@ class Consumer:
                 self._room_again()
             if not self.room.paused:  # what is not claimed waits in the inbox
                 self.claim_ready()
+            self.jobs.extend(self.collator.expired())
             for sidecar in self.sidecar_watcher.changed():
                 self._attempt(str(sidecar), lambda sidecar=sidecar: self._apply_edit(sidecar))
             self.step(poll)
@@ -394,6 +427,9 @@ class Consumer:
             "filed_since_start": sum(1 for r in self.results if r.error is None),
             "failed_since_start": sum(1 for r in self.results if r.error is not None),
             "storage": self.room.status(),
+            "double_sided_waiting": self.collator.status(),
+            "stopped_folders": {str(rule.parent): problem
+                                for rule, problem in self.folder_rules.stopped.items()},
             "labels_problems": self.runtime.labels.problems(),
             "classify_problems": list(self.classify_problems),
             "workflows_problems": self.workflows.problems() if self.workflows else [],
