@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -41,8 +39,7 @@ from yaml.constructor import SafeConstructor
 
 from paperfs.classify.matching import ALGORITHMS, ALIASES, REGEX_TIMEOUT, RuleSet, compile_rule
 from paperfs.errors import ConfigError
-
-log = logging.getLogger(__name__)
+from paperfs.user_files import LastValid, compose
 
 LABELS_NAME = "labels.yml"
 KINDS = ("tags", "correspondents", "document_types")
@@ -221,12 +218,7 @@ class _Parser:
         return out
 
     def parse(self, text: str) -> LabelSet:
-        try:
-            root = yaml.compose(text, Loader=yaml.CSafeLoader)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-            raise LabelsError(f"{self.source}: {where}not valid YAML: {getattr(exc, 'problem', exc)}")
+        root = compose(text, self.source, LabelsError)
         kinds: dict[str, dict[str, Label]] = {kind: {} for kind in KINDS}
         if root is None or (isinstance(root, yaml.ScalarNode) and root.value == ""):
             return LabelSet(digest=_digest(text))
@@ -367,35 +359,9 @@ def load_labels(path: Path) -> LabelSet:
     return parse_labels(text, str(path))
 
 
-class LabelsFile:
+class LabelsFile(LastValid[LabelSet]):
     """labels.yml as a long-running process sees it: read again when it changed;
     an invalid version is reported (``problem``) and the last valid one stays in force."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self._stamp: object = "not read yet"
-        self._labels = LabelSet()
-        self.problem: str | None = None
-
-    def current(self) -> LabelSet:
-        try:
-            stat = os.stat(self.path)
-            stamp: tuple[int, int] | None = (stat.st_mtime_ns, stat.st_size)
-        except FileNotFoundError:
-            stamp = None
-        if stamp != self._stamp:
-            self._stamp = stamp
-            try:
-                self._labels = load_labels(self.path)
-            except LabelsError as exc:
-                if self.problem != str(exc):
-                    log.error("%s; the labels of the last valid version stay in force", exc)
-                self.problem = str(exc)
-            else:
-                self.problem = None
-        return self._labels
-
-    def problems(self) -> list[str]:
-        """What `paperfs check`/`status` report (a regex that does not compile makes the file invalid)."""
-        self.current()
-        return [self.problem] if self.problem else []
+        super().__init__(path, load_labels, LabelSet(), LabelsError)
