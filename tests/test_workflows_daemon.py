@@ -92,6 +92,7 @@ Big amounts:
     custom_fields: [{{field: amount, op: ">=", value: 100}}]
   actions:
     - tags: [checked]
+    - remove: {{tags: [scanned]}}
 """)
         daemon.start()
         try:
@@ -142,6 +143,7 @@ Big amounts:
             updated = [r for r in _runs(daemon) if r["trigger"] == "document_updated"]
             assert len(updated) == 1, updated
             assert _only_doc(daemon).custom_fields == {"amount": 150}
+            assert _only_doc(daemon).tags == ("checked",)  # the remove action
         finally:
             assert daemon.stop() == 0
 
