@@ -138,6 +138,12 @@ class DuplicateError(ConsumeError):
 
 class AsnInUseError(ConsumeError):
     reason = "asn-in-use"
+
+
+class CollationError(ConsumeError):
+    """The two passes of a double-sided scan do not fit together."""
+
+    reason = "double-sided"
     exit_code = 7
 
 

@@ -34,15 +34,9 @@ from paperfs.archive.document import sha256_file
 from paperfs.config import DoubleSidedConfig
 from paperfs.consume.jobs import JOB_FILE, Job, WorkQueue
 from paperfs.consume.messages import WorkItem
-from paperfs.errors import ConsumeError, UnsupportedFileError
+from paperfs.errors import CollationError, UnsupportedFileError
 
 log = logging.getLogger(__name__)
-
-
-class CollationError(ConsumeError):
-    """The two passes of a double-sided scan do not fit together."""
-
-    reason = "double-sided"
 
 
 def collates(relative: PurePosixPath, config: DoubleSidedConfig,
