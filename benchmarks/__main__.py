@@ -19,6 +19,7 @@ BENCHMARKS: dict[str, str] = {
     "matching": "benchmarks.bench_matching",
     "classifier": "benchmarks.bench_classifier",
     "workflows": "benchmarks.bench_workflows",
+    "fields": "benchmarks.bench_fields",
 }
 
 
