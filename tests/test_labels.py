@@ -202,3 +202,10 @@ def test_a_label_set_pickles_as_its_text_and_comes_back_equal() -> None:
         assert again == labels and again.text == GOOD
     hand_made = labels.__class__(tags=labels.tags)
     assert pickle.loads(pickle.dumps(hand_made)) == hand_made
+
+
+def test_a_tag_the_document_has_is_explained_once() -> None:
+    decision = decide("nothing", parse_labels(GOOD), tags=["Inbox"])
+    assert [str(r) for r in decision.reasons] == [
+        "tag 'Inbox': given before classification: applied"]
+    assert decision.tags == ("Inbox",)

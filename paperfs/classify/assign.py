@@ -130,8 +130,9 @@ def decide(text: str, labels: LabelSet, predictions: Predictions | None = None, 
         tag_names.setdefault(candidate.label.name, None)
         reasons.append(_reason("tags", candidate, True))
     for tag in labels.inbox_tags():
-        tag_names.setdefault(tag, None)
-        reasons.append(Reason("tags", tag, "inbox", "tag of every new document", True))
+        if tag not in tag_names:  # given or fired already: said once
+            tag_names[tag] = None
+            reasons.append(Reason("tags", tag, "inbox", "tag of every new document", True))
     final = labels.with_parents(tag_names)
     for tag in final:
         if tag not in tag_names:
