@@ -118,7 +118,8 @@ def test_the_corpus_passes_through_the_daemon_with_a_crash_between(daemon, root,
     assert doc.tags == ()  # the collating folder is no tag
     assert [(p["name"], p["sha256"]) for p in doc.source["collated"]] == [
         (odd.name, sha256(odd)), (even.name, sha256(even))]
-    assert daemon.status()["double_sided_waiting"] == []
+    daemon.wait_for(lambda: daemon.status()["double_sided_waiting"] == [], 5,
+                    "status without the first pass")
 
 
 def test_a_wrong_page_count_keeps_both_files_in_failed(daemon, root, tmp_path):
