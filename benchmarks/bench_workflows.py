@@ -103,8 +103,7 @@ def _runs(count: int) -> tuple[float, float]:
         runtime = Runtime(load_config(root / "paperfs.yml"))
         writer = runtime.open_writer()
         catalog = runtime.open_catalog()
-        engine = WorkflowEngine(runtime.config, root, writer, root / "workflows.yml",
-                                root / ".paperfs" / "workflow-runs.jsonl")
+        engine = WorkflowEngine(runtime.config, runtime.root, writer)
         try:
             ids = [ref.id for ref in writer.archive.index.refs()]
             started = time.perf_counter()

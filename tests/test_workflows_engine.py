@@ -45,8 +45,7 @@ def test_scheduled_offsets_fields_and_recurrence(tmp_path, monkeypatch):
     root = _archive_with_one_document(tmp_path)
     runtime = Runtime(config_for(root))
     writer = runtime.open_writer()
-    engine = WorkflowEngine(runtime.config, root.root, writer, root.workflows_file,
-                            root.workflow_log)
+    engine = WorkflowEngine(runtime.config, root, writer)
     catalog = runtime.open_catalog()
     try:
         (sidecar,) = root.archive.rglob("*.yml")
@@ -165,3 +164,34 @@ def test_a_pass_reads_only_what_may_be_due_and_only_once(tmp_path):
     list(schedule.due(parse_workflows("Old:\n  triggers: [{scheduled: {from: created, offset: 30d}}]\n"
                                       "  actions: [{tags: [x]}]\n"), _Catalog(young), moment, read))
     assert reads[-1] == "p1"  # not read: the catalog's created date says it is not due
+
+
+def test_custom_field_values_are_typed_as_fields_yml_declares(tmp_path):
+    from paperfs.workflows.runs import RunLog
+
+    root = _archive_with_one_document(tmp_path)
+    (root.root / "fields.yml").write_text("due: {type: date}\nsigned: {type: boolean}\n")
+    (root.root / "workflows.yml").write_text(
+        "Wrong:\n  triggers: [document_added]\n  actions:\n    - custom_fields: {due: soon}\n"
+        "    - tags: [still-tagged]\n"
+        "Right:\n  triggers: [document_added]\n  actions:\n"
+        "    - custom_fields: {due: '2025-06-30', signed: 'yes', free: anything}\n")
+    runtime = Runtime(config_for(root))
+    writer = runtime.open_writer()
+    engine = WorkflowEngine(runtime.config, root, writer)
+    try:
+        (sidecar,) = root.archive.rglob("*.yml")
+        doc_id = read_sidecar(sidecar).id
+        for workflow in engine.file.current().workflows:
+            engine.run(workflow, "document_added", doc_id)
+        (sidecar,) = root.archive.rglob("*.yml")
+        doc = read_sidecar(sidecar)
+        assert doc.tags == ("still-tagged",)  # the rest of the workflow ran
+        assert doc.custom_fields == {"due": dt.date(2025, 6, 30), "signed": True,
+                                     "free": "anything"}
+        wrong = [e for e in RunLog(root.workflow_log).entries() if e["workflow"] == "Wrong"]
+        assert wrong[0]["outcome"] == "failed"
+        assert "line 4: custom_fields not applied: due:" in wrong[0]["detail"]
+    finally:
+        engine.close()
+        runtime.close()

@@ -35,8 +35,7 @@ log = logging.getLogger(__name__)
 class WorkflowTriggers:
     def __init__(self, runtime: "Runtime", writer: "LocalWriter") -> None:
         self.runtime = runtime
-        self.engine = WorkflowEngine(runtime.config, runtime.root.root, writer,
-                                     runtime.root.workflows_file, runtime.root.workflow_log)
+        self.engine = WorkflowEngine(runtime.config, runtime.root, writer)
         writer.listeners.append(self.engine.document_updated)
         #: inbox files (relative to the data root) that WebDAV uploads were handed over as
         self._webdav: set[str] = set()
@@ -96,8 +95,7 @@ def workflows_of_edits(runtime: "Runtime", writer: "DocumentWriter") -> Iterator
     if not isinstance(writer, LocalWriter):
         yield
         return
-    engine = WorkflowEngine(runtime.config, runtime.root.root, writer,
-                            runtime.root.workflows_file, runtime.root.workflow_log)
+    engine = WorkflowEngine(runtime.config, runtime.root, writer)
     writer.listeners.append(engine.document_updated)
     try:
         yield

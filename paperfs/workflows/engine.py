@@ -12,12 +12,13 @@ document_updated again (a thread-local flag), so workflows cannot loop.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import threading
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
+from paperfs.archive.custom_fields import FieldsFile
 from paperfs.archive.document import Document
 from paperfs.workflows.actions import assign
 from paperfs.workflows.definitions import WorkflowsFile
@@ -32,6 +33,7 @@ from paperfs.workflows.templates import TemplateError, variables
 from paperfs.workflows.webhook import WebhookFailed, send_webhook
 
 if TYPE_CHECKING:
+    from paperfs.archive.layout import DataRoot
     from paperfs.archive.writer import LocalWriter
     from paperfs.config import Config
     from paperfs.consume.jobs import Job
@@ -47,13 +49,14 @@ EFFECT_GRACE_SECONDS = 10.0
 
 
 class WorkflowEngine:
-    def __init__(self, config: "Config", root: Path, writer: "LocalWriter",
-                 workflows_file: Path, run_log: Path) -> None:
+    def __init__(self, config: "Config", root: "DataRoot", writer: "LocalWriter") -> None:
         self.config = config
-        self.data_root = root
+        self.data_root = root.root
         self.writer = writer
-        self.file = WorkflowsFile(workflows_file)
-        self.runs = RunLog(run_log)
+        self.file = WorkflowsFile(root.workflows_file)
+        self.runs = RunLog(root.workflow_log)
+        #: custom field declarations: a workflow's values are checked and normalised
+        self.fields = FieldsFile(root.fields_file)
         self.effects = Effects(EFFECT_THREADS, self._dropped)
         self._acting = threading.local()
         self.schedule = Schedule()
@@ -91,7 +94,7 @@ class WorkflowEngine:
             if not passes(workflow.filters, subject):
                 continue
             notes: list[str] = []
-            out = [self._assigned(workflow.actions, p, notes, lambda d: variables(d)) for p in out]
+            out = [self._assigned(workflow.actions, p, notes) for p in out]
             self._record(workflow, "consumption_started", job.source, notes)
         return tuple(out)
 
@@ -173,17 +176,23 @@ class WorkflowEngine:
         """The gathered assignments (and a scheduled run's record) in one writer change."""
 
         def change(doc: Document) -> Document:
-            new = self._assigned(actions, doc, notes, lambda d: variables(d))
+            new = self._assigned(actions, doc, notes)
             return with_run(new, workflow.name, scheduled_at) if scheduled_at else new
 
         edited = self.writer.update(doc_id, change)
         return edited.doc, edited.path
 
-    def _assigned(self, actions: Iterable[Action], doc: Any, notes: list[str],
-                  fields: Callable[[Any], dict[str, Any]]) -> Any:
+    def _assigned(self, actions: Iterable[Action], doc: Any, notes: list[str]) -> Any:
         for action in actions:
+            if action.kind == "custom_fields":  # typed as fields.yml declares them
+                values, problems = self.fields.current().validate(action.settings["values"])
+                if problems:
+                    notes.append(f"line {action.line}: custom_fields not applied: "
+                                 + "; ".join(problems))
+                    continue
+                action = dataclasses.replace(action, settings={"values": values})
             try:
-                doc = assign(action, doc, fields)
+                doc = assign(action, doc, variables)
             except TemplateError as exc:
                 notes.append(f"line {action.line}: {action.kind} not applied: {exc}")
         return doc
