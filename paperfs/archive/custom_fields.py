@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 import yaml
 from yaml.constructor import SafeConstructor
 
+from paperfs.archive.document import as_date
 from paperfs.errors import ConfigError, UsageError
 from paperfs.user_files import LastValid, compose
 
@@ -212,16 +213,10 @@ _BOOL_WORDS = {"true": True, "yes": True, "false": False, "no": False}
 
 
 def _date(decl: FieldDecl, value: Any) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value.strip())
-        except ValueError:
-            pass
-    raise ValueError(f"expected a date like 2025-01-31, got {_shown(value)}")
+    day = as_date(value)
+    if day is None:
+        raise ValueError(f"expected a date like 2025-01-31, got {_shown(value)}")
+    return day
 
 
 def _url(decl: FieldDecl, value: Any) -> str:

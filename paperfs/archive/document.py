@@ -216,7 +216,8 @@ def _str_list(value: Any, key: str, where: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _to_date(value: Any, key: str, where: str) -> dt.date:
+def as_date(value: Any) -> dt.date | None:
+    """The day of a sidecar value (a date, a timestamp, an ISO text), or None."""
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
@@ -226,7 +227,14 @@ def _to_date(value: Any, key: str, where: str) -> dt.date:
             return dt.date.fromisoformat(value.strip())
         except ValueError:
             pass
-    raise _fail(where, key, f"expected a date like 2024-03-15, got {value!r}")
+    return None
+
+
+def _to_date(value: Any, key: str, where: str) -> dt.date:
+    day = as_date(value)
+    if day is None:
+        raise _fail(where, key, f"expected a date like 2024-03-15, got {value!r}")
+    return day
 
 
 def _to_datetime(value: Any, key: str, where: str) -> dt.datetime:

@@ -40,7 +40,7 @@ import difflib
 import re
 from datetime import datetime
 from decimal import Decimal
-from typing import Final, Mapping, cast
+from typing import Callable, Final, Mapping, TypeVar, cast
 
 from paperfs.search import date_ranges as dates
 from paperfs.search.fields import ALIASES, FIELDS, FieldKind
@@ -50,6 +50,8 @@ from paperfs.search.tree import (CustomDate, CustomEquals, CustomExists, CustomN
                                  DateRange, Exists, FieldEquals, MatchAll, Node, NumberRange,
                                  Phrase, Prefix, Term, Wildcard, conjunction, disjunction,
                                  negation)
+
+T = TypeVar("T")
 
 MAX_DEPTH: Final = 100
 MAX_QUERY_LENGTH: Final = 32_768  # far above any real query; 100 KB of junk is refused
@@ -314,12 +316,10 @@ class _Parser:
         if tok.kind is not TokenKind.RANGE:
             n = self.decimal(tok.text, tok.pos, field)
             return CustomNumber(field, n, n)
-        ends = self.range_ends(tok)
+        ends = self.range_values(tok, field, self.decimal)
         if ends is None:
             return CustomExists(field)
-        (lo_text, lo_pos), (hi_text, hi_pos) = ends
-        lo = None if lo_text is None else self.decimal(lo_text, lo_pos, field)
-        hi = None if hi_text is None else self.decimal(hi_text, hi_pos, field)
+        lo, hi = ends
         if lo is not None and hi is not None and lo > hi:
             raise self.error(tok.pos, "this range is empty: no number lies inside it")
         return CustomNumber(field, lo, hi, tok.op[0] == "[", tok.op[1] == "]")
@@ -389,6 +389,17 @@ class _Parser:
             raise self.error(tok.pos, "empty range: give at least one end, e.g. [2020 to]")
         return lo, hi
 
+    def range_values(self, tok: Token, field: str, convert: Callable[[str, int, str], T]
+                     ) -> tuple[T | None, T | None] | None:
+        """The ends of a number RANGE token, each ``convert(text, pos, field)`` or None
+        (open); None for ``[* to *]``."""
+        ends = self.range_ends(tok)
+        if ends is None:
+            return None
+        (lo_text, lo_pos), (hi_text, hi_pos) = ends
+        return (None if lo_text is None else convert(lo_text, lo_pos, field),
+                None if hi_text is None else convert(hi_text, hi_pos, field))
+
     def span(self, text: str, pos: int) -> dates.Span:
         try:
             return dates.resolve_span(text, self.now)
@@ -441,12 +452,10 @@ class _Parser:
                 "<=": (None, n),
             }[tok.op]
         else:
-            ends = self.range_ends(tok)
+            ends = self.range_values(tok, field, self.number)
             if ends is None:
                 return Exists(field)
-            (lo_text, lo_pos), (hi_text, hi_pos) = ends
-            lo = None if lo_text is None else self.number(lo_text, lo_pos, field)
-            hi = None if hi_text is None else self.number(hi_text, hi_pos, field)
+            lo, hi = ends
             if lo is not None and tok.op[0] == "{":
                 lo += 1
             if hi is not None and tok.op[1] == "}":
