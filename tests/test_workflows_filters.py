@@ -74,8 +74,10 @@ def test_custom_field_conditions(op, value, expected):
     assert field_passes(FieldCondition("amount", op, value), document().custom_fields) is expected
 
 
-def test_custom_field_dates_lists_and_absent_fields():
-    values = document().custom_fields
+def test_custom_field_dates_lists_money_and_absent_fields():
+    values = {**document().custom_fields, "fee": "EUR120.50"}
+    assert field_passes(FieldCondition("fee", ">", 100), values)  # fields.yml's monetary notation
+    assert field_passes(FieldCondition("fee", "=", "EUR120.5"), values)
     assert field_passes(FieldCondition("due", "<", "2025-05-01"), values)
     assert field_passes(FieldCondition("refs", "contains", 4), values)
     assert not field_passes(FieldCondition("refs", "contains", 5), values)

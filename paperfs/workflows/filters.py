@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import PurePosixPath
 from typing import Any, Mapping
 
+from paperfs.archive.custom_fields import money
 from paperfs.workflows.model import FieldCondition, Filters
 
 
@@ -88,7 +89,8 @@ def _member(value: str | None, among: tuple[str, ...], not_among: tuple[str, ...
 
 
 def _comparable(value: Any) -> Any:
-    """A number, a date, or folded text: what a condition's value compares as."""
+    """A number (also a monetary "EUR12.50"), a date, or folded text: what a
+    condition's value compares as."""
     if isinstance(value, bool):
         return value
     if isinstance(value, (int, float, Decimal)):
@@ -102,6 +104,9 @@ def _comparable(value: Any) -> Any:
         return Decimal(text)
     except InvalidOperation:
         pass
+    amount = money(text)  # a monetary field's "EUR12.50" compares as its amount
+    if amount is not None:
+        return amount[1]
     try:
         return dt.date.fromisoformat(text[:10])
     except ValueError:
