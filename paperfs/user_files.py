@@ -34,6 +34,15 @@ def compose(text: str, source: str, error: type[Exception]) -> yaml.Node | None:
                     f"{getattr(exc, 'problem', None) or exc}") from None
 
 
+def node_kind(node: yaml.Node) -> str:
+    """What a node is, for a message: "a list", "a mapping", or its text."""
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    if isinstance(node, yaml.ScalarNode):
+        return repr(node.value)
+    return "a mapping"
+
+
 class LastValid(Generic[T]):
     """A user's file as a long-running process sees it: *load* again when it
     changed; a version that raises *error* is reported (``problem``) and the last

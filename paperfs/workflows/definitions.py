@@ -27,7 +27,7 @@ from yaml.constructor import SafeConstructor
 
 from paperfs.classify.matching import ALGORITHMS, ALIASES, Rule, compile_rule
 from paperfs.errors import ConfigError
-from paperfs.user_files import LastValid, compose
+from paperfs.user_files import LastValid, compose, node_kind
 from paperfs.workflows.model import (ACTIONS, FIELD_OPS, REMOVABLE, SCHEDULE_FROM, SOURCES,
                                      TRIGGERS, Action, FieldCondition, Filters, Trigger, Workflow,
                                      WorkflowSet, parse_duration)
@@ -56,7 +56,7 @@ class _Reader:
     def mapping(self, node: yaml.Node, what: str, known: tuple[str, ...] = ()) -> dict[str, tuple[yaml.Node, yaml.Node]]:
         """key -> (key node, value node); unknown keys are refused when *known* is given."""
         if not isinstance(node, yaml.MappingNode):
-            raise self.fail(node, f"{what} must be a mapping, got {_kind(node)}")
+            raise self.fail(node, f"{what} must be a mapping, got {node_kind(node)}")
         out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
         for key, value in node.value:
             name = str(self.value(key)).strip() if isinstance(key, yaml.ScalarNode) else ""
@@ -403,14 +403,6 @@ class _Reader:
         return {"path": self.text(parts["path"][1], "script.path"),
                 "timeout": self.number(parts["timeout"][1], "script.timeout", 0.1, 3600)
                 if "timeout" in parts else 60.0}
-
-
-def _kind(node: yaml.Node) -> str:
-    if isinstance(node, yaml.SequenceNode):
-        return "a list"
-    if isinstance(node, yaml.ScalarNode):
-        return repr(node.value)
-    return "a mapping"
 
 
 def parse_workflows(text: str, source: str = "workflows.yml") -> WorkflowSet:
