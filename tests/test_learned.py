@@ -7,6 +7,8 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import subprocess
+import sys
 
 import pytest
 
@@ -175,3 +177,19 @@ def test_a_process_loads_the_model_once_until_the_file_changes(trained, tmp_path
     assert second is not None and second is not first
     path.unlink()
     assert cached_model(path) is None
+
+
+def test_predicting_loads_neither_scipy_nor_scikit_learn(trained, tmp_path) -> None:
+    """A worker that classifies stays small: numpy only."""
+    path = tmp_path / "classifier.pickle"
+    save_model(trained.model, path)
+    probe = ("import sys; from paperfs.classify.learned import cached_model; "
+             f"model = cached_model(__import__('pathlib').Path({str(path)!r})); "
+             f"print(model.predict({trained.known[0].text!r}).correspondent[0][0]); "
+             "print(' '.join(m for m in ('scipy', 'sklearn') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert out.returncode == 0, out.stderr
+    predicted, loaded = (out.stdout.split("\n") + [""])[:2]
+    assert predicted == trained.known[0].correspondent
+    assert loaded == ""

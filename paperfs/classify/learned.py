@@ -18,9 +18,11 @@ The model, chosen by measurement (benchmarks/bench_classifier.py, docs/performan
 
 Logistic regression gives probabilities that mean what they say (it minimises
 log loss), unlike paperless-ngx's MLPs, which are close to 0 or 1 for any
-text. Prediction needs numpy and scipy only for the arithmetic, and
-scikit-learn's hashing: a model file holds plain arrays and names, not
-pickled scikit-learn objects, so another scikit-learn version reads it.
+text. Training uses scipy and scikit-learn; prediction only numpy (the words
+are hashed with CRC-32 from the standard library), so a worker process does
+not load scikit-learn (a second and 100 MiB), and a model file holds plain
+arrays and names, not pickled scikit-learn objects: another scikit-learn
+version reads it.
 """
 
 from __future__ import annotations
@@ -28,16 +30,21 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 import time
+import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 import numpy as np
-from scipy import sparse
 
 from paperfs.classify.model_file import (FORMAT_VERSION, ModelFormatError, read_model_file,
                                          write_model_file)
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +71,9 @@ NONE_EXAMPLES_MIN = 50
 BATCH = 2000
 #: the name of the "none of them" class inside the model; never returned
 NONE = "\x00none"
-TOKEN_PATTERN = r"(?u)\b\w\w+\b"
+#: a word: two or more letters or digits
+_TOKEN = re.compile(r"\b\w\w+\b")
+_HASH_MASK = HASH_FEATURES - 1
 
 
 @dataclass(frozen=True)
@@ -86,15 +95,30 @@ class Predictions:
     tags: tuple[tuple[str, float], ...] = ()
 
 
-def _hasher() -> Any:
-    from sklearn.feature_extraction.text import HashingVectorizer
+def hashed_words(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """A document's words as (hash columns, counts): the words of its first
+    ``MAX_CHARS`` characters, lower-cased, each hashed (CRC-32) into one of
+    ``HASH_FEATURES`` columns. Standard library and numpy only, so a worker that
+    predicts loads neither scipy nor scikit-learn."""
+    columns: dict[int, int] = {}
+    for word, count in Counter(_TOKEN.findall(text[:MAX_CHARS].lower())).items():
+        column = zlib.crc32(word.encode()) & _HASH_MASK
+        columns[column] = columns.get(column, 0) + count
+    return (np.fromiter(columns.keys(), dtype=np.int32, count=len(columns)),
+            np.fromiter(columns.values(), dtype=np.float32, count=len(columns)))
 
-    return HashingVectorizer(n_features=HASH_FEATURES, token_pattern=TOKEN_PATTERN,
-                             alternate_sign=False, norm=None, dtype=np.float32)
 
+def _hashed(texts: list[str]) -> "sparse.csr_matrix":
+    """Documents' hashed words as the rows of a sparse matrix (for training)."""
+    from scipy import sparse
 
-def _hashed(hasher: Any, texts: list[str]) -> sparse.csr_matrix:
-    return hasher.transform([text[:MAX_CHARS] for text in texts]).tocsr()
+    rows = [hashed_words(text) for text in texts]
+    indptr = np.cumsum([0] + [len(columns) for columns, _ in rows])
+    # 32-bit positions while they fit: half the memory, and scipy keeps them so
+    indptr = indptr.astype(np.int32 if indptr[-1] < 2 ** 31 else np.int64)
+    return sparse.csr_matrix((np.concatenate([counts for _, counts in rows]),
+                              np.concatenate([columns for columns, _ in rows]), indptr),
+                             shape=(len(rows), HASH_FEATURES))
 
 
 @dataclass
@@ -112,8 +136,18 @@ class _Features:
             self._position = position
         return self._position
 
-    def select(self, hashed: sparse.csr_matrix) -> sparse.csr_matrix:
-        """The kept columns of hashed counts, as tf-idf of unit length (in place)."""
+    def weights(self, columns: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One document's kept columns and their tf-idf weights, of unit length: what
+        ``select`` makes of its row, without scipy."""
+        mapped = self.position()[columns]
+        kept = mapped >= 0
+        mapped = mapped[kept]
+        weights = (1.0 + np.log(counts[kept])) * self.idf[mapped]
+        length = float(np.sqrt(weights @ weights))
+        return mapped, (weights / length if length else weights)
+
+    def select(self, hashed: "sparse.csr_matrix") -> "sparse.csr_matrix":
+        """The kept columns of hashed counts, as tf-idf rows of unit length."""
         mapped = self.position()[hashed.indices]
         dropped = mapped < 0
         data = np.log(hashed.data, dtype=np.float32)  # 1 + log(tf): a repeated word counts less
@@ -121,6 +155,8 @@ class _Features:
         data[dropped] = 0.0
         mapped[dropped] = 0
         data *= self.idf[mapped]
+        from scipy import sparse
+
         out = sparse.csr_matrix((data, mapped, hashed.indptr),
                                 shape=(hashed.shape[0], len(self.columns)))
         out.eliminate_zeros()
@@ -145,8 +181,9 @@ class _Softmax:
     coef: np.ndarray  # float32 (classes, features)
     intercept: np.ndarray
 
-    def probabilities(self, x: sparse.csr_matrix) -> np.ndarray:
-        scores = np.asarray(x @ self.coef.T).ravel() + self.intercept
+    def probabilities(self, x: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        columns, weights = x
+        scores = self.coef[:, columns] @ weights + self.intercept
         scores -= scores.max()
         exp = np.exp(scores)
         return exp / exp.sum()
@@ -160,8 +197,9 @@ class _Sigmoids:
     coef: np.ndarray
     intercept: np.ndarray
 
-    def probabilities(self, x: sparse.csr_matrix) -> np.ndarray:
-        scores = np.asarray(x @ self.coef.T).ravel() + self.intercept
+    def probabilities(self, x: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        columns, weights = x
+        scores = self.coef[:, columns] @ weights + self.intercept
         return 1.0 / (1.0 + np.exp(-scores))
 
 
@@ -185,12 +223,10 @@ class Model:
     documents: int = 0
     trained_at: str = ""
     seconds: float = 0.0
-    _hasher: Any = field(default=None, repr=False)
 
-    def vector(self, text: str) -> sparse.csr_matrix:
-        if self._hasher is None:
-            self._hasher = _hasher()
-        return self.features.select(_hashed(self._hasher, [text]))
+    def vector(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """The text's kept columns and their weights."""
+        return self.features.weights(*hashed_words(text))
 
     def predict(self, text: str) -> Predictions:
         x = self.vector(text)
@@ -240,6 +276,8 @@ def _shared_columns(x: sparse.csr_matrix, targets: list[str]) -> np.ndarray:
     names = sorted(set(targets) - {NONE})
     index = {name: i for i, name in enumerate(names)}
     rows = np.array([index.get(t, -1) for t in targets])
+    from scipy import sparse
+
     labelled = np.flatnonzero(rows >= 0)
     presence = sparse.csr_matrix((np.ones_like(x.data), x.indices, x.indptr), shape=x.shape)
     owner = sparse.csr_matrix((np.ones(len(labelled), np.float32), (rows[labelled], labelled)),
@@ -265,6 +303,8 @@ def _none_examples(x: sparse.csr_matrix, targets: list[str]) -> sparse.csr_matri
     rng = np.random.default_rng(len(targets))
     count = min(len(labelled), max(NONE_EXAMPLES_MIN, int(len(targets) * NONE_EXAMPLES_SHARE)))
     sample = np.sort(rng.choice(labelled, size=count, replace=False))
+    from scipy import sparse
+
     keep = _shared_columns(x, targets).astype(np.float32)
     rows = (x[sample] @ sparse.diags(keep)).tocsr()
     rows.eliminate_zeros()
@@ -272,7 +312,8 @@ def _none_examples(x: sparse.csr_matrix, targets: list[str]) -> sparse.csr_matri
     return _unit_rows(rows)
 
 
-def _softmax(x: sparse.csr_matrix, targets: list[str]) -> _Softmax | None:
+def _softmax(x: "sparse.csr_matrix", targets: list[str]) -> _Softmax | None:
+    from scipy import sparse
     from sklearn.linear_model import LogisticRegression
 
     names = sorted(set(targets))
@@ -325,11 +366,12 @@ def train(examples: Iterable[Example], learned: Mapping[str, frozenset[str]], *,
     none — teaches "none of them": that is how a letter from an unknown sender
     stays unassigned. The caller leaves out documents with an inbox tag (they
     are not reviewed yet)."""
+    from scipy import sparse
+
     started = time.monotonic()
     correspondents = frozenset(learned.get("correspondents", ()))
     types = frozenset(learned.get("document_types", ()))
     tag_names = frozenset(learned.get("tags", ()))
-    hasher = _hasher()
     blocks: list[sparse.csr_matrix] = []
     df = np.zeros(HASH_FEATURES, dtype=np.int64)  # documents per hashed word
     y_correspondent: list[str] = []
@@ -343,11 +385,11 @@ def train(examples: Iterable[Example], learned: Mapping[str, frozenset[str]], *,
         y_type.append(example.document_type if example.document_type in types else NONE)
         tag_sets.append(frozenset(example.tags) & tag_names)
         if len(batch) >= BATCH:
-            blocks.append(_hashed(hasher, batch))
+            blocks.append(_hashed(batch))
             df += np.bincount(blocks[-1].indices, minlength=HASH_FEATURES)
             batch = []
     if batch:
-        blocks.append(_hashed(hasher, batch))
+        blocks.append(_hashed(batch))
         df += np.bincount(blocks[-1].indices, minlength=HASH_FEATURES)
     if not blocks:
         raise ValueError("no documents to train on")
