@@ -39,7 +39,7 @@ from yaml.constructor import SafeConstructor
 
 from paperfs.classify.matching import ALGORITHMS, ALIASES, REGEX_TIMEOUT, RuleSet, compile_rule
 from paperfs.errors import ConfigError
-from paperfs.user_files import LastValid, compose
+from paperfs.user_files import LastValid, compose, node_kind
 
 LABELS_NAME = "labels.yml"
 KINDS = ("tags", "correspondents", "document_types")
@@ -202,7 +202,7 @@ class _Parser:
     def pairs(self, node: yaml.Node, what: str) -> list[tuple[yaml.ScalarNode, yaml.Node]]:
         """A mapping's (key node, value node) pairs; keys must be unique texts."""
         if not isinstance(node, yaml.MappingNode):
-            raise self.fail(node, f"{what} must be a mapping (name: settings), got {_kind(node)}")
+            raise self.fail(node, f"{what} must be a mapping (name: settings), got {node_kind(node)}")
         seen: dict[str, int] = {}
         out = []
         for key, value in node.value:
@@ -315,14 +315,6 @@ def _name_problem(name: str) -> str | None:
     if len(name) > 128:
         return "a name must be at most 128 characters"
     return None
-
-
-def _kind(node: yaml.Node) -> str:
-    if isinstance(node, yaml.SequenceNode):
-        return "a list"
-    if isinstance(node, yaml.ScalarNode):
-        return repr(node.value)
-    return "a mapping"
 
 
 def _digest(text: str) -> str:
