@@ -57,6 +57,12 @@ def archive_state(root: DataRoot) -> dict:
     return docs
 
 
+def filed_count(root: DataRoot) -> int:
+    """Documents filed so far (their sidecars, the commit point): safe to poll while a
+    daemon files (archive_state would catch a PDF whose sidecar is yet to come)."""
+    return sum(1 for _ in root.archive.rglob("*.yml"))
+
+
 def failed_state(root: DataRoot) -> dict[str, dict]:
     out = {}
     for info in sorted(root.failed.glob("*.error.yml")):

@@ -18,7 +18,7 @@ from paperfs.consume.pipeline import prepare
 from paperfs.daemon.status import collect_status
 from paperfs.errors import ConsumeError
 from tests.daemon import Daemon
-from tests.helpers import archive_state, config_for, drop, failed_state, init_root, sha256
+from tests.helpers import archive_state, filed_count, config_for, drop, failed_state, init_root, sha256
 from tests.samples import make_text_pdf
 
 FOLDER = "double-sided"
@@ -110,7 +110,7 @@ def test_the_corpus_passes_through_the_daemon_with_a_crash_between(daemon, root,
     daemon.wait_for(lambda: daemon.status().get("double_sided_waiting"), 30,
                     "the first pass waiting again after the restart")
     drop(even, root.inbox / FOLDER)
-    daemon.wait_for(lambda: len(archive_state(root)) == 1 and not any(root.work.iterdir()),
+    daemon.wait_for(lambda: filed_count(root) == 1 and not any(root.work.iterdir()),
                     60, "the collated document")
     [doc] = archive_state(root).values()
     pdf = root.archive / next(root.archive.rglob("*.pdf")).relative_to(root.archive)
@@ -148,7 +148,7 @@ def test_a_first_pass_alone_past_the_window_is_filed_alone(root, tmp_path):
         drop(fronts, root.inbox / "scans" / FOLDER)
         daemon.wait_for(lambda: daemon.status().get("double_sided_waiting"), 30, "waiting")
         started = time.monotonic()
-        daemon.wait_for(lambda: len(archive_state(root)) == 1, 30, "the pass filed alone")
+        daemon.wait_for(lambda: filed_count(root) == 1, 30, "the pass filed alone")
         assert time.monotonic() - started > 0.5
         [doc] = archive_state(root).values()
         assert doc.archive.pages == 2 and "collated" not in doc.source
