@@ -349,6 +349,11 @@ def status(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"storage:     {data['storage']}")
     click.echo(f"inbox:       {data['inbox_files']} file(s)")
     click.echo(f"work queue:  {data['work_queue']} claimed job(s)")
+    for first in data["double_sided_waiting"]:
+        click.echo(f"  double-sided: {first['source']} waits for its second pass until "
+                   f"{first['until']}")
+    for folder in data["stopped_folders"]:
+        click.echo(f"  STOPPED folder {folder['folder']}: {folder['problem']}")
     click.echo(f"documents:   {data['documents']}")
     index = data.get("index") or {}
     if index.get("backend") == "solr":

@@ -16,6 +16,8 @@ from paperfs.archive.storage import read_only
 from paperfs.classify.labels import LabelsError, load_labels
 from paperfs.classify.model_file import read_model_info
 from paperfs.classify.training import training_running
+from paperfs.consume.collation import waiting_on_disk
+from paperfs.consume.folder_rules import stopped_folders
 from paperfs.runtime import Runtime
 from paperfs.workflows.definitions import workflows_status
 
@@ -125,5 +127,8 @@ def collect_status(runtime: Runtime | Config) -> dict[str, Any]:
         "index": runtime.index_status(),
         "workflows": workflows_status(root.workflows_file),
         "classifier": _classifier(root),
+        "double_sided_waiting": waiting_on_disk(root.work, config.double_sided),
+        "stopped_folders": stopped_folders([root.root / f for f in config.inbox.folders],
+                                           root.root),
         "labels": _labels(runtime, daemon),
     }
