@@ -217,9 +217,27 @@ class DavConfig:
 
 
 @dataclass(frozen=True)
+class ClusterConfig:
+    """The cluster section: the split deployment over Redis and Celery (docs/deployment.md)."""
+
+    #: a job redelivered this many times (its worker died each time) fails for good
+    max_deliveries: int = 3
+    #: how long the active scheduler's lock lives without renewal: the takeover bound
+    leader_lease_seconds: float = 30.0
+    #: how often each service writes its heartbeat (for `paperfs status`)
+    heartbeat_seconds: float = 10.0
+    #: Redis' visibility timeout for unacknowledged tasks (a lost worker's job comes back after it)
+    visibility_timeout_seconds: float = 3600.0
+
+
+@dataclass(frozen=True)
 class Config:
     data_root: Path = Path(".")
     log_level: str = "INFO"
+    #: the broker of the split deployment, redis://HOST:PORT/DB (empty: all in one process)
+    queue: str = ""
+    #: separates deployments that share one Redis and one SolrCloud (key prefix, collection)
+    tenant: str = ""
     inbox: InboxConfig = field(default_factory=InboxConfig)
     ocr: OcrConfig = field(default_factory=OcrConfig)
     consume: ConsumeConfig = field(default_factory=ConsumeConfig)
@@ -230,6 +248,7 @@ class Config:
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     barcodes: BarcodeConfig = field(default_factory=BarcodeConfig)
     double_sided: DoubleSidedConfig = field(default_factory=DoubleSidedConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
     #: the file this was loaded from (None: defaults only); not a config key
     source: Path | None = field(default=None, compare=False)
 

@@ -123,6 +123,22 @@ def _url(value: str) -> str | None:
 _ZK_HOST = re.compile(r"(?:\[(?P<v6>[^\]]+)\]|(?P<name>[^:\[\]]+))(?::(?P<port>\d{1,5}))?")
 
 
+def _queue_url(value: str) -> str | None:
+    if not value:
+        return None  # all in one process
+    parts = urllib.parse.urlsplit(value)
+    if parts.scheme not in ("redis", "rediss", "redis+socket", "unix") or not (parts.hostname or parts.path):
+        return f"{value!r} is not a Redis URL such as redis://127.0.0.1:6379/0"
+    return host_problem(parts.hostname) if parts.hostname else None
+
+
+def _tenant(value: str) -> str | None:
+    if not value or re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,39}", value):
+        return None
+    return (f"{value!r} is not a tenant name: 1–40 lower-case letters, digits, '-' or '_', "
+            "starting with a letter or digit")
+
+
 def _zk_hosts(value: str) -> str | None:
     """'zk1:2181,zk2:2181/solr': hosts with optional ports, then an optional chroot."""
     if not value:
@@ -209,6 +225,12 @@ _RULES: dict[str, Rule] = {
     "dav.throttle_failures": _within(1, 1_000_000, "a number of failed logins (1–1000000)"),
     "dav.throttle_window_seconds": _SECONDS,
     "dav.throttle_block_seconds": _SECONDS,
+    "queue": _queue_url,
+    "tenant": _tenant,
+    "cluster.max_deliveries": _within(1, 100, "a number of deliveries (1–100)"),
+    "cluster.leader_lease_seconds": _within(2, 60, "a number of seconds (2–60): the takeover bound"),
+    "cluster.heartbeat_seconds": _SECONDS,
+    "cluster.visibility_timeout_seconds": _SECONDS,
     "classify.threshold": _within(0, 1, "a probability (0–1)"),
     "classify.retrain_check_seconds": _SECONDS,
     "classify.regex_timeout_seconds": _SECONDS,
