@@ -1,0 +1,1 @@
+"""The split deployment: dav, worker and scheduler services over Redis and Celery (docs/deployment.md)."""
