@@ -14,9 +14,10 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import Callable, Generic, TypeVar
+from typing import Any, Callable, Generic, TypeVar
 
 import yaml
+from yaml.constructor import SafeConstructor
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,22 @@ def compose(text: str, source: str, error: type[Exception]) -> yaml.Node | None:
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         raise error(f"{source}: {where}not valid YAML: "
                     f"{getattr(exc, 'problem', None) or exc}") from None
+
+
+class NodeReader:
+    """Reads values out of a composed file, and words errors as ``FILE: line N: WHO: problem``."""
+
+    def __init__(self, source: str, error: type[Exception]) -> None:
+        self.source = source
+        self.error = error
+        self.constructor = SafeConstructor()
+
+    def fail(self, node: yaml.Node | None, problem: str, who: str = "") -> Exception:
+        where = f"line {node.start_mark.line + 1}: " if node is not None else ""
+        return self.error(f"{self.source}: {where}{who + ': ' if who else ''}{problem}")
+
+    def value(self, node: yaml.Node) -> Any:
+        return self.constructor.construct_object(node, deep=True)
 
 
 def node_kind(node: yaml.Node) -> str:

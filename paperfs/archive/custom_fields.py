@@ -31,11 +31,10 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 from urllib.parse import urlsplit
 
 import yaml
-from yaml.constructor import SafeConstructor
 
 from paperfs.archive.document import as_date
 from paperfs.errors import ConfigError, UsageError
-from paperfs.user_files import LastValid, compose
+from paperfs.user_files import LastValid, NodeReader, compose
 
 FIELDS_FILE = "fields.yml"
 TYPES = ("text", "integer", "number", "monetary", "boolean", "date", "url", "select",
@@ -326,18 +325,12 @@ def parse_fields(text: str, source: str) -> FieldSet:
     return _Parser(source).parse(text)
 
 
-class _Parser:
+class _Parser(NodeReader):
     def __init__(self, source: str) -> None:
-        self.source = source
-        self.constructor = SafeConstructor()
+        super().__init__(source, FieldsError)
 
-    def fail(self, node: yaml.Node | None, problem: str, name: str = "") -> FieldsError:
-        where = f"line {node.start_mark.line + 1}: " if node is not None else ""
-        who = f"field {name!r}: " if name else ""
-        return FieldsError(f"{self.source}: {where}{who}{problem}")
-
-    def value(self, node: yaml.Node) -> Any:
-        return self.constructor.construct_object(node, deep=True)
+    def fail(self, node: yaml.Node | None, problem: str, name: str = "") -> Exception:
+        return super().fail(node, problem, f"field {name!r}" if name else "")
 
     def parse(self, text: str) -> FieldSet:
         root = compose(text, self.source, FieldsError)

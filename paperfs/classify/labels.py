@@ -35,11 +35,10 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import yaml
-from yaml.constructor import SafeConstructor
 
 from paperfs.classify.matching import ALGORITHMS, ALIASES, REGEX_TIMEOUT, RuleSet, compile_rule
 from paperfs.errors import ConfigError
-from paperfs.user_files import LastValid, compose, node_kind
+from paperfs.user_files import LastValid, NodeReader, compose, node_kind
 
 LABELS_NAME = "labels.yml"
 KINDS = ("tags", "correspondents", "document_types")
@@ -186,18 +185,9 @@ def compiled_rules(labels: LabelSet, kind: str, *, regex_timeout: float = REGEX_
 # ---------------------------------------------------------------- loading
 
 
-class _Parser:
+class _Parser(NodeReader):
     def __init__(self, source: str) -> None:
-        self.source = source
-        self.constructor = SafeConstructor()
-
-    def fail(self, node: yaml.Node | None, problem: str, label: str = "") -> LabelsError:
-        where = f"line {node.start_mark.line + 1}: " if node is not None else ""
-        who = f"{label}: " if label else ""
-        return LabelsError(f"{self.source}: {where}{who}{problem}")
-
-    def value(self, node: yaml.Node) -> Any:
-        return self.constructor.construct_object(node, deep=True)
+        super().__init__(source, LabelsError)
 
     def pairs(self, node: yaml.Node, what: str) -> list[tuple[yaml.ScalarNode, yaml.Node]]:
         """A mapping's (key node, value node) pairs; keys must be unique texts."""

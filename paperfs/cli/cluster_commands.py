@@ -1,0 +1,49 @@
+"""CLI commands of the split deployment (registered on import; docs/deployment.md).
+
+    paperfs worker [--concurrency N] [--hostname H]    OCR jobs from the tenant's queue
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+
+import click
+
+from paperfs.cli.app import cli, runtime_of
+from paperfs.errors import UsageError
+
+log = logging.getLogger("paperfs")
+
+
+@cli.command("worker")
+@click.option("--concurrency", type=click.IntRange(min=1), metavar="N",
+              help="Documents at once, one per process (default: the CPU cores).")
+@click.option("--hostname", metavar="H",
+              help="This worker's name (default: paperfs-worker@HOST).")
+@click.pass_context
+def worker_command(ctx: click.Context, concurrency: int | None, hostname: str | None) -> None:
+    """Prepare (OCR) documents from the queue; needs the shared data root, never its writer lock."""
+    from paperfs.cluster.celery_app import make_app, queue_name
+    from paperfs.cluster.redis_keys import redacted_url
+
+    config = runtime_of(ctx).config
+    if not config.queue:
+        raise UsageError("'paperfs worker' needs queue: redis://HOST:PORT/DB in the config "
+                         "(or PAPERFS_QUEUE)")
+    # One thread for tesseract/OpenMP: parallelism comes from the processes (as the local pool).
+    os.environ["OMP_THREAD_LIMIT"] = "1"
+    # Loaded once, before the pool forks: each process starts its first document at once.
+    import paperfs.consume.pipeline  # noqa: F401
+
+    app = make_app(config)
+    processes = concurrency or os.cpu_count() or 1
+    name = hostname or f"paperfs-worker@{socket.gethostname()}"
+    log.info("paperfs worker %s: %d process(es) on %s of %s", name, processes,
+             queue_name(config), redacted_url(config.queue))
+    # SIGTERM: Celery's warm shutdown (the documents under way finish, then it exits).
+    app.worker_main(["worker", "--pool=prefork", f"--concurrency={processes}",
+                     f"--hostname={name}", f"--queues={queue_name(config)}",
+                     f"--loglevel={config.log_level}", "--without-gossip", "--without-mingle",
+                     "--prefetch-multiplier=1"])
