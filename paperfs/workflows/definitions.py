@@ -23,11 +23,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
-from yaml.constructor import SafeConstructor
 
 from paperfs.classify.matching import ALGORITHMS, ALIASES, Rule, compile_rule
 from paperfs.errors import ConfigError
-from paperfs.user_files import LastValid, compose, node_kind
+from paperfs.user_files import LastValid, NodeReader, compose, node_kind
 from paperfs.workflows.model import (ACTIONS, FIELD_OPS, REMOVABLE, SCHEDULE_FROM, SOURCES,
                                      TRIGGERS, Action, FieldCondition, Filters, Trigger, Workflow,
                                      WorkflowSet, parse_duration)
@@ -37,21 +36,15 @@ class WorkflowsError(ConfigError):
     """workflows.yml is invalid: the message names the file, line and workflow."""
 
 
-class _Reader:
+class _Reader(NodeReader):
     """Walks the composed YAML nodes, so every problem can name its line."""
 
     def __init__(self, source: str) -> None:
-        self.source = source
-        self.constructor = SafeConstructor()
+        super().__init__(source, WorkflowsError)
         self.workflow = ""
 
-    def fail(self, node: yaml.Node | None, problem: str) -> WorkflowsError:
-        where = f"line {node.start_mark.line + 1}: " if node is not None else ""
-        who = f"workflow {self.workflow!r}: " if self.workflow else ""
-        return WorkflowsError(f"{self.source}: {where}{who}{problem}")
-
-    def value(self, node: yaml.Node) -> Any:
-        return self.constructor.construct_object(node, deep=True)
+    def fail(self, node: yaml.Node | None, problem: str, who: str = "") -> Exception:
+        return super().fail(node, problem, who or (f"workflow {self.workflow!r}" if self.workflow else ""))
 
     def mapping(self, node: yaml.Node, what: str, known: tuple[str, ...] = ()) -> dict[str, tuple[yaml.Node, yaml.Node]]:
         """key -> (key node, value node); unknown keys are refused when *known* is given."""
