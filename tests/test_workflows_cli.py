@@ -85,3 +85,17 @@ def test_one_shot_consume_and_edit_without_a_daemon_run_workflows(tmp_path):
     assert read_sidecar(sidecar).tags == ("cli", "checked")
     runs = [(e["workflow"], e["trigger"]) for e in RunLog(root.workflow_log).entries()]
     assert runs == [("From the command line", "document_added"), ("ACME edits", "document_updated")]
+
+
+def test_check_names_each_invalid_user_file_with_its_line(tmp_path):
+    root = init_root(tmp_path)
+    (root.root / "labels.yml").write_text("tags:\n  a: {algorithm: nope}\n")
+    (root.root / "fields.yml").write_text("amount: {type: money}\n")
+    (root.root / "workflows.yml").write_text(INVALID)
+    out = run(root, "check", "--quick")
+    assert out.exit_code == 1
+    lines = out.output.splitlines()
+    assert any(l.startswith("error: labels.yml: ") and "line 2" in l for l in lines)
+    assert any(l.startswith("error: fields.yml: ") and "line 1" in l for l in lines)
+    assert any(l.startswith("error: workflows.yml: ") and "unknown action 'tagz'" in l
+               for l in lines)

@@ -206,14 +206,26 @@ class Checker:
         return report
 
     def _check_labels(self, report: CheckReport) -> None:
+        """The user's files load (labels.yml, fields.yml, workflows.yml: the message
+        names the line), and the rules that failed in the daemon."""
+        from paperfs.archive.custom_fields import FieldsError, load_fields
+        from paperfs.workflows.definitions import WorkflowsError, load_workflows
+
+        kept = "until then the last valid version stays in force"
+        files: list[tuple[Path, Callable[[Path], object], type[Exception], str]] = [
+            (self.root.labels_file, load_labels, LabelsError,
+             f"correct labels.yml by hand or with 'paperfs label edit'; {kept}"),
+            (self.root.fields_file, load_fields, FieldsError,
+             f"correct fields.yml by hand or with 'paperfs field'; {kept}"),
+            (self.root.workflows_file, load_workflows, WorkflowsError,
+             f"correct workflows.yml ('paperfs workflow check' checks it); {kept}"),
+        ]
+        for path, load, error, fix in files:
+            try:
+                load(path)
+            except error as exc:
+                report.problems.append(Problem(f"invalid-{path.stem}", self.rel(path), str(exc), fix))
         labels = self.rel(self.root.labels_file)
-        try:
-            load_labels(self.root.labels_file)
-        except LabelsError as exc:
-            report.problems.append(Problem(
-                "invalid-labels", labels, str(exc),
-                "correct labels.yml by hand or with 'paperfs label edit'; until then the "
-                "daemon classifies with the last valid version"))
         try:
             recent = json.loads(self.root.status_file.read_text()).get("classify_problems")
         except (OSError, ValueError, AttributeError):

@@ -175,7 +175,6 @@ def check(ctx: click.Context, fix: bool, quick: bool, as_json: bool) -> None:
     """Check the archive: files present and intact, sidecars valid, no orphans or
     duplicate ids, index in step with the tree. Exit code 1 while errors remain."""
     from paperfs.archive.check import check as run_check
-    from paperfs.workflows.definitions import workflows_status
 
     runtime = runtime_of(ctx)
     bar: Any = None
@@ -193,14 +192,9 @@ def check(ctx: click.Context, fix: bool, quick: bool, as_json: bool) -> None:
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
-    workflows = workflows_status(runtime.root.workflows_file)["problem"]
     if as_json:
-        click.echo(json.dumps({**report.to_json(), "workflows": workflows}, ensure_ascii=False,
-                              indent=1))
+        click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=1))
     else:
-        if workflows:
-            click.echo(f"error: {workflows}\n  fix: correct it; 'paperfs workflow check' "
-                       "checks the file (the last valid version stays in force)")
         for problem in report.problems:
             status = "fixed" if problem.fixed else problem.severity
             click.echo(f"{status}: {problem.path}: {problem.message}")
@@ -218,5 +212,5 @@ def check(ctx: click.Context, fix: bool, quick: bool, as_json: bool) -> None:
             summary += (f"{len(report.left)} error(s) left, {fixed} fixed, "
                         f"{warnings} warning(s)")
         click.echo(summary)
-    if not report.ok or workflows:
+    if not report.ok:
         ctx.exit(1)
