@@ -34,6 +34,11 @@ class DataRoot:
         return self.root / "trash"
 
     @property
+    def versions(self) -> Path:
+        """Earlier versions of archive PDFs, by document id (archive/versions.py)."""
+        return self.root / "versions"
+
+    @property
     def state(self) -> Path:
         """Private state: index, work queue, journals, locks."""
         return self.root / ".paperfs"
@@ -47,6 +52,11 @@ class DataRoot:
     def journal(self) -> Path:
         """Intent records of multi-file moves, replayed after a crash."""
         return self.state / "journal"
+
+    @property
+    def edits(self) -> Path:
+        """Page-edit requests waiting for the writer (archive/versions.py)."""
+        return self.state / "edits"
 
     @property
     def index_db(self) -> Path:

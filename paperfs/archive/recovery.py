@@ -14,16 +14,19 @@ import logging
 from paperfs.archive.atomic import remove_stale_temps
 from paperfs.archive.store import Archive
 from paperfs.archive.treesync import sync
+from paperfs.archive.versions import finish_interrupted_edits
 
 log = logging.getLogger(__name__)
 
 
 def finish_interrupted(archive: Archive) -> int:
-    """Remove temp files of unfinished writes and finish interrupted pair moves;
-    returns how many moves were finished."""
-    for folder in (archive.root.archive, archive.root.originals, archive.root.failed):
-        remove_stale_temps(folder)
-    return archive.replay_journal()
+    """Remove temp files of unfinished writes, finish interrupted pair moves and
+    complete or roll back interrupted page edits; returns how many were finished."""
+    for folder in (archive.root.archive, archive.root.originals, archive.root.failed,
+                   archive.root.versions):
+        if folder.is_dir():
+            remove_stale_temps(folder)
+    return archive.replay_journal() + finish_interrupted_edits(archive)
 
 
 def recover(archive: Archive) -> None:

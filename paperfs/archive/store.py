@@ -256,6 +256,10 @@ class Archive:
         return (not proposal.archive_pdf.exists() and target.exists()
                 and sha256_file(target) == proposal.archive.sha256)
 
+    def index_document(self, doc: Document, rel: str) -> None:
+        """The index learns *doc* at archive/<rel> as its sidecar is now on disk."""
+        self._index(doc, rel)
+
     def _index(self, doc: Document, rel: str) -> None:
         stat = self.sidecar_path(rel).stat()
         self.index.upsert([IndexEntry(doc=doc, path=rel, mtime_ns=stat.st_mtime_ns,

@@ -44,6 +44,7 @@ from paperfs.index.base import FiledLookups
 
 if TYPE_CHECKING:
     from paperfs.archive.store import Archive
+    from paperfs.archive.versions import EditRequest
     from paperfs.consume.jobs import Job
 
 T = TypeVar("T")
@@ -124,6 +125,11 @@ class Writer(DocumentWriter):
     @abstractmethod
     def recover(self) -> None:
         """Bring the tree and the index to a consistent state after a stop or a crash."""
+
+    @abstractmethod
+    def commit_edit(self, request: "EditRequest", texts: Any) -> Document:
+        """Make a page edit's new PDF the document's current version, the one before
+        kept (``versions.commit_edit``: journaled, rolled back after a crash)."""
 
 
 class _DirectWriter(DocumentWriter):
@@ -285,6 +291,11 @@ class LocalWriter(_DirectWriter, Writer):
 
     def recover(self) -> None:
         self._run(recover)
+
+    def commit_edit(self, request: "EditRequest", texts: Any) -> Document:
+        from paperfs.archive.versions import commit_edit
+
+        return self._run(lambda archive: commit_edit(archive, request, texts))
 
     def close(self) -> None:
         self.archive.index.close()
