@@ -228,6 +228,9 @@ class ClusterConfig:
     heartbeat_seconds: float = 10.0
     #: Redis' visibility timeout for unacknowledged tasks (a lost worker's job comes back after it)
     visibility_timeout_seconds: float = 3600.0
+    #: the scheduler's and the worker's /metrics, /healthz, /readyz (0: not served)
+    metrics_port: int = 0
+    metrics_host: str = "127.0.0.1"
 
 
 @dataclass(frozen=True)

@@ -231,6 +231,8 @@ _RULES: dict[str, Rule] = {
     "cluster.leader_lease_seconds": _within(2, 60, "a number of seconds (2–60): the takeover bound"),
     "cluster.heartbeat_seconds": _SECONDS,
     "cluster.visibility_timeout_seconds": _SECONDS,
+    "cluster.metrics_port": lambda port: None if port == 0 else port_problem(port),
+    "cluster.metrics_host": host_problem,
     "classify.threshold": _within(0, 1, "a probability (0–1)"),
     "classify.retrain_check_seconds": _SECONDS,
     "classify.regex_timeout_seconds": _SECONDS,

@@ -82,6 +82,7 @@ SAMPLE_ARGS: dict[tuple[str, ...], list[str]] = {
     ("retry",): [],
     ("run",): [],
     ("saved", "add"): ["unpaid", "tag:unpaid"],
+    ("scheduler",): [],
     ("saved", "list"): [],
     ("saved", "rm"): ["unpaid"],
     ("search",): ["invoice"],

@@ -345,6 +345,10 @@ def status(ctx: click.Context, as_json: bool) -> None:
                    f"{daemon['queued']} queued")
     else:
         click.echo("daemon:      not running")
+    if data.get("cluster"):  # the split deployment: services, scheduler, queue from Redis
+        from paperfs.cluster.overview import describe
+
+        click.echo("\n".join(describe(data["cluster"])))
     if data.get("storage"):  # disk full / read-only: what the daemon waits for
         click.echo(f"storage:     {data['storage']}")
     click.echo(f"inbox:       {data['inbox_files']} file(s)")

@@ -1,6 +1,7 @@
 """CLI commands of the split deployment (registered on import; docs/deployment.md).
 
     paperfs worker [--concurrency N] [--hostname H]    OCR jobs from the tenant's queue
+    paperfs scheduler                                  intake, the writer, scheduled jobs (one active)
 """
 
 from __future__ import annotations
@@ -47,3 +48,23 @@ def worker_command(ctx: click.Context, concurrency: int | None, hostname: str | 
                      f"--hostname={name}", f"--queues={queue_name(config)}",
                      f"--loglevel={config.log_level}", "--without-gossip", "--without-mingle",
                      "--prefetch-multiplier=1"])
+
+
+@cli.command("scheduler")
+@click.pass_context
+def scheduler_command(ctx: click.Context) -> None:
+    """Intake, the writer and the scheduled jobs; one active per tenant, the others wait."""
+    import signal
+
+    from paperfs.cluster.scheduler_service import SchedulerService
+    from paperfs.daemon.systemd import Notifier
+
+    service = SchedulerService(runtime_of(ctx).initialised())
+
+    def on_signal(signum: int, _frame: object) -> None:
+        log.info("received %s, stopping the scheduler", signal.Signals(signum).name)
+        service.stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    ctx.exit(service.run(notify=Notifier().notify))

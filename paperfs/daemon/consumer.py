@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import shutil
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -416,6 +417,7 @@ class Consumer:
     def status(self) -> dict[str, Any]:
         return {
             "pid": os.getpid(),
+            "host": socket.gethostname(),  # `paperfs scheduler` may run on another host
             "running": True,
             "started": dt.datetime.fromtimestamp(self.started, dt.timezone.utc).isoformat(),
             "updated": dt.datetime.now(dt.timezone.utc).isoformat(),

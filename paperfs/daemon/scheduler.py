@@ -63,6 +63,7 @@ class Scheduler:
             if not job.when():
                 continue
             self._last[job.name] = now
+            log.debug("scheduled job: %s", job.name)  # counted by the cluster tests
             try:
                 job.run()
             except Exception:  # noqa: BLE001 - one failing job must not stop the others

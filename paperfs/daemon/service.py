@@ -4,6 +4,8 @@
 the writer and the scheduled jobs (index maintenance and trash expiry,
 paperfs/daemon/housekeeping.py), and the WebDAV server when ``dav.enabled``,
 whose finished uploads the loop hands over too (paperfs/daemon/intake.py).
+``paperfs scheduler`` runs the same Daemon without WebDAV, once it is the
+active one (paperfs/cluster/scheduler_service.py).
 
 ``paperfs dav`` (``serve_webdav``): the WebDAV server beside a daemon that
 applies its changes. It runs one job, the hand-over of its own uploads (only
@@ -17,7 +19,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Callable
 
-from paperfs.daemon.consumer import Consumer
+from paperfs.daemon.consumer import Consumer, Result
 from paperfs.daemon.intake import UPLOADS_SECONDS, webdav_uploads
 from paperfs.daemon.scheduler import ScheduledJob, Scheduler
 from paperfs.runtime import Runtime
@@ -31,16 +33,19 @@ log = logging.getLogger(__name__)
 class Daemon:
     """``paperfs run`` on one data root, until ``stop()`` (SIGTERM/SIGINT)."""
 
-    def __init__(self, runtime: Runtime, *, serial: bool = False) -> None:
+    def __init__(self, runtime: Runtime, *, serial: bool = False, webdav: bool = True,
+                 on_result: Callable[[Result], None] | None = None) -> None:
         self.runtime = runtime
-        self.consumer = Consumer(runtime, serial=serial)
+        self.consumer = Consumer(runtime, serial=serial, on_result=on_result)
+        #: False for `paperfs scheduler`: WebDAV is `paperfs dav`'s there
+        self.webdav = webdav
         self.dav: DavServer | None = None
 
     def run(self, notify: Callable[[str], None] = lambda s: None) -> None:
         """Open, serve until stop(), close."""
         self.consumer.open()
         try:
-            if self.runtime.config.dav.enabled:
+            if self.webdav and self.runtime.config.dav.enabled:
                 from paperfs.dav.server import DavServer
 
                 self.dav = DavServer(self.runtime, self.runtime.writer)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import time
 from typing import Any
 
@@ -35,16 +36,36 @@ def _read_status_file(root: DataRoot) -> dict[str, Any] | None:
     return None
 
 
+#: a daemon on another host (`paperfs scheduler`) whose status is older than this is gone
+STALE_STATUS_SECONDS = 10.0
+
+
 def _daemon(root: DataRoot) -> dict[str, Any]:
     data = _read_status_file(root)
     if data is None:
         return {"running": False}
-    if data.get("running"):
+    if data.get("running") and data.get("host", socket.gethostname()) != socket.gethostname():
+        # Its pid means nothing here; it rewrites the file every second while it runs.
+        try:
+            age = time.time() - root.status_file.stat().st_mtime
+        except OSError:
+            age = STALE_STATUS_SECONDS
+        data["running"] = age < STALE_STATUS_SECONDS
+    elif data.get("running"):
         try:
             os.kill(int(data["pid"]), 0)
         except (OSError, ValueError, KeyError):
             data["running"] = False  # it died without saying so
     return data
+
+
+def _cluster(config: Config) -> dict[str, Any] | None:
+    """With ``queue`` set: services, the active scheduler and the queue, from Redis."""
+    if not config.queue:
+        return None
+    from paperfs.cluster.overview import cluster_status
+
+    return cluster_status(config)
 
 
 def _failed(root: DataRoot) -> list[dict[str, Any]]:
@@ -131,4 +152,5 @@ def collect_status(runtime: Runtime | Config) -> dict[str, Any]:
         "stopped_folders": stopped_folders([root.root / f for f in config.inbox.folders],
                                            root.root),
         "labels": _labels(runtime, daemon),
+        "cluster": _cluster(config),
     }
