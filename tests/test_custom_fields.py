@@ -331,3 +331,20 @@ def test_webdav_put_of_a_sidecar_with_a_wrong_typed_value_is_refused(tmp_path):
         assert doc.title == "Renamed" and doc.custom_fields == {
             "due": dt.date(2025, 5, 1), "amount": "EUR9.50"}
         assert not note.exists()
+
+
+def test_webdav_search_and_saved_folders_know_the_declared_fields(tmp_path):
+    from tests.dav_support import add_doc, running
+
+    def docs(archive):
+        (archive.root.root / "fields.yml").write_text("amount: {type: monetary, currency: EUR}\n")
+        add_doc(archive, 1, "Big", dt.date(2024, 3, 15), custom_fields={"amount": "EUR250.00"})
+        add_doc(archive, 2, "Small", dt.date(2024, 3, 16), custom_fields={"amount": "EUR5.00"})
+
+    with running(tmp_path, docs) as dav:
+        assert dav.names("/search/amount:>100/") == ["2024-03-15 Big.pdf"]
+        assert dav.names("/search/has:amount/") == [
+            "2024-03-15 Big.pdf", "2024-03-16 Small.pdf"]
+        assert dav.request("MKCOL", "/saved/amount:<10").status == 201
+        assert dav.names("/saved/amount:<10" + "/") == ["2024-03-16 Small.pdf"]
+        assert dav.propfind("/search/nosuch:>1/").status == 404

@@ -161,10 +161,13 @@ def group_list(ctx: click.Context) -> None:
 
 
 def _saved(ctx: click.Context) -> Any:
+    from paperfs.archive.custom_fields import FieldsFile
+    from paperfs.archive.layout import DataRoot
     from paperfs.search.saved import SavedSearches
 
     config = config_of(ctx)
-    return SavedSearches(config.data_root, config.dav.saved)
+    fields = FieldsFile(DataRoot(config.data_root).fields_file)
+    return SavedSearches(config.data_root, config.dav.saved, fields.types)
 
 
 @cli.group("saved")

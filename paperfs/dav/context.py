@@ -12,6 +12,7 @@ from wsgidav import util
 from wsgidav.dav_error import HTTP_FORBIDDEN, HTTP_NOT_FOUND, DAVError
 
 from paperfs.archive.atomic import atomic_write_text
+from paperfs.archive.custom_fields import FieldsFile
 from paperfs.archive.writer import DocumentWriter, HandOffWriter
 from paperfs.errors import NotFoundError, DataRootError, SearchBackendError
 from paperfs.index.base import Index
@@ -131,7 +132,9 @@ class Services:
         #: every change goes through it (the daemon's, or a hand-off to the daemon)
         self.writer = writer or HandOffWriter(self.root, lambda: self.readers().catalog)
         self.users = UserStore(users_path(self.root.root))
-        self.saved = SavedSearches(self.root.root, config.dav.saved)
+        #: the declared custom fields: queries in /search and /saved may name them
+        self.fields = FieldsFile(self.root.fields_file)
+        self.saved = SavedSearches(self.root.root, config.dav.saved, self.fields.types)
         #: for listing /trash (changes go through the writer)
         self.trash = Trash(self.root)
         self.folders = FolderRegistry(self.root.state / "dav-folders.yml")

@@ -455,7 +455,7 @@ class SavedRoot(Collection):
 
     def _folder(self, saved: Any) -> SavedFolder | None:
         try:
-            node = parse(saved.query)
+            node = parse(saved.query, custom=self.ctx.services.fields.types())
         except QuerySyntaxError:
             return None
         return SavedFolder(util.join_uri(self.path, saved.name), self.environ, saved, node)
@@ -478,14 +478,14 @@ class SearchRoot(Collection):
 
     def get_member(self, name: str) -> QueryFolder | None:
         try:
-            node = parse(name)
+            node = parse(name, custom=self.ctx.services.fields.types())
         except QuerySyntaxError:
             return None
         return QueryFolder(util.join_uri(self.path, name), self.environ, name, node)
 
     def create_collection(self, name: str) -> None:
         try:
-            parse(name)
+            parse(name, custom=self.ctx.services.fields.types())
         except QuerySyntaxError as exc:
             raise DAVError(HTTP_BAD_REQUEST, f"not a valid search: {exc}") from None
 

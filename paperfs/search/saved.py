@@ -19,7 +19,7 @@ import threading
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable, Mapping
 
 import yaml
 
@@ -63,17 +63,21 @@ def check_saved_name(name: str) -> str:
     return name
 
 
-def check_query(query: str) -> str:
+def check_query(query: str, custom: Mapping[str, str] | None = None) -> str:
+    """The query, if it parses; *custom*: the custom fields it may name (name → type)."""
     try:
-        parse(query)
+        parse(query, custom=custom)
     except QuerySyntaxError as exc:
         raise UsageError(f"not a valid search: {exc}") from None
     return query
 
 
 class SavedSearches:
-    def __init__(self, data_root: Path, configured: Iterable[SavedSearchConfig] = ()) -> None:
+    def __init__(self, data_root: Path, configured: Iterable[SavedSearchConfig] = (),
+                 custom: Callable[[], Mapping[str, str]] = dict) -> None:
         self.path = data_root / SAVED_FILE
+        #: the declared custom fields (fields.yml) a saved query may name
+        self.custom = custom
         self.configured = tuple(SavedSearch(c.name, c.query, None, "config")
                                 for c in configured)
         self._lock = threading.Lock()
@@ -131,7 +135,7 @@ class SavedSearches:
 
     def add(self, name: str, query: str, owner: str | None = None) -> SavedSearch:
         name = check_saved_name(name)
-        check_query(query)
+        check_query(query, self.custom())
         with self._lock:
             items = self._load()
             if self._clashes(items, name, owner):
