@@ -171,6 +171,10 @@ class Runtime:
     def worker_pool(self, func: Callable[[Any], Any], *, serial: bool = False) -> "Pool":
         """The pool that runs ``func`` on each task (its processes start on demand);
         ``serial``: in this process (debugging, tests)."""
+        if self._pool is None and self.config.queue and not serial:
+            from paperfs.cluster.queue_pool import QueuePool  # `paperfs worker`s do the work
+
+            self._pool = QueuePool(self.config, func)
         if self._pool is None:
             from paperfs.consume.pool import SerialPool, WorkerPool
 

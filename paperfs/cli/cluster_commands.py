@@ -33,11 +33,17 @@ def worker_command(ctx: click.Context, concurrency: int | None, hostname: str | 
     if not config.queue:
         raise UsageError("'paperfs worker' needs queue: redis://HOST:PORT/DB in the config "
                          "(or PAPERFS_QUEUE)")
+    if os.geteuid() == 0:
+        # Celery refuses pickled tasks as root unless told; containers often run as root.
+        log.warning("paperfs worker runs as root: run it as the data root's owner instead")
+        os.environ["C_FORCE_ROOT"] = "1"
     # One thread for tesseract/OpenMP: parallelism comes from the processes (as the local pool).
     os.environ["OMP_THREAD_LIMIT"] = "1"
     # Loaded once, before the pool forks: each process starts its first document at once.
     import paperfs.consume.pipeline  # noqa: F401
 
+    # Celery logs each task's return value: the documents' text. Our own lines say enough.
+    logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
     app = make_app(config)
     processes = concurrency or os.cpu_count() or 1
     name = hostname or f"paperfs-worker@{socket.gethostname()}"

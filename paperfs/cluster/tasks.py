@@ -92,7 +92,10 @@ def prepare_task(self: Any, task: PrepareTask) -> tuple:
     own = dataclasses.replace(task, scratch=task.scratch / f"delivery-{delivery}")
     log.info("job %s (%s): delivery %d", task.job_id, task.filename, delivery)
     try:
-        return ("ok", prepare(own))
+        proposals = prepare(own)
+        log.info("job %s (%s): prepared, %d document(s)", task.job_id, task.filename,
+                 len(proposals))
+        return ("ok", proposals)
     except ConsumeError as exc:
         return ("error", type(exc).__name__, str(exc))
     except Exception as exc:  # noqa: BLE001 - the stage boundary, as in the local pool

@@ -13,6 +13,11 @@ if TYPE_CHECKING:
     from paperfs.consume.pool import Outcome
 
 
+class PoolUnavailable(Exception):
+    """``submit`` could not hand the task over (the queue's Redis is down): the job
+    stays queued in the consumer and is submitted again later."""
+
+
 @runtime_checkable
 class Pool(Protocol):
     #: the function each task is given to (in a worker)
@@ -29,7 +34,8 @@ class Pool(Protocol):
         """Worker processes alive now (0 for a pool in this process)."""
 
     def submit(self, key: Hashable, task: Any) -> None:
-        """Start ``task`` (picklable); its outcome comes back from ``poll`` under ``key``."""
+        """Start ``task`` (picklable); its outcome comes back from ``poll`` under ``key``.
+        Raises PoolUnavailable when it cannot now (nothing was started)."""
 
     def poll(self, timeout: float) -> list["Outcome"]:
         """The outcomes finished within ``timeout`` seconds (a result, or the error)."""
