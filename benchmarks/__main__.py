@@ -20,6 +20,7 @@ BENCHMARKS: dict[str, str] = {
     "classifier": "benchmarks.bench_classifier",
     "workflows": "benchmarks.bench_workflows",
     "fields": "benchmarks.bench_fields",
+    "takeover": "benchmarks.bench_takeover",
 }
 
 

@@ -9,10 +9,8 @@ its group at the end, also when a test fails.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -26,48 +24,12 @@ import pytest
 from tests.helpers import archive_state, drop, failed_state, filed_count, init_root
 from tests.redis_server import free_port, redis_server  # noqa: F401 (fixture)
 from tests.samples import make_text_pdf
+from tests.services import Service, wait_for
 
 #: the lease the tests run with: the takeover bound they check
 LEASE = 3.0
 ACTIVE = re.compile(r"^(\S+ \S+) INFO paperfs\.cluster\.leadership: scheduler: active", re.M)
 JOB_RUN = re.compile(r"^(\S+ \S+) DEBUG paperfs\.daemon\.scheduler: scheduled job: ", re.M)
-
-
-class Service:
-    """One `paperfs …` process on the data root, logging to its own file."""
-
-    def __init__(self, root, name: str, *args: str, **env: str) -> None:
-        self.root, self.name, self.args = root, name, args
-        self.log_path = root.root.parent / f"{name}.log"
-        self.env = {**os.environ, "OMP_THREAD_LIMIT": "1",
-                    **{f"PAPERFS_{k.upper()}": v for k, v in env.items()}}
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> "Service":
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "paperfs", "--root", str(self.root.root), *self.args],
-                stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
-        return self
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self, timeout: float = 30) -> int:
-        assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
-                raise AssertionError(f"{self.name} did not stop on SIGTERM:\n{self.log()[-3000:]}")
-        return self.proc.returncode
 
 
 @pytest.fixture
@@ -85,17 +47,6 @@ def cluster(tmp_path, redis_server):  # noqa: F811 - the fixture
     yield root, redis_server, start
     for service in started:
         service.kill()
-
-
-def wait_for(predicate, timeout: float, what: str, *services: Service):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    logs = "\n".join(f"--- {s.name}:\n{s.log()[-3000:]}" for s in services)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}\n{logs}")
 
 
 def status(root) -> dict:
