@@ -59,7 +59,7 @@ VERSIONS_KEY = "versions"
 PROVENANCE_KEY = "provenance"
 REQUEST_FILE = "edit.yml"
 #: tests set it to a step name: the process kills itself there (crash tests)
-CRASH_ENV = "PAPERFS_CRASH_AT"
+CRASH_ENV = "CRASH_PAPERFS_EDIT_AT"  # not PAPERFS_*: those are configuration
 CRASH_STEPS = ("journal", "kept", "parts", "pdf", "sidecar", "merged")
 
 

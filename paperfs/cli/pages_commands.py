@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import click
 
-from paperfs.cli.app import cli, json_default, runtime_of
+from paperfs.cli.app import cli, json_default, progress_bar, runtime_of
 from paperfs.errors import NotFoundError, PaperfsError, UsageError, WriterLockedError
 
 #: how long a command beside a running daemon waits for it to do the edit
@@ -105,8 +105,7 @@ def _carry_out(ctx: click.Context, request: Any) -> None:
     edits.on_done = lambda done, result: outcome.setdefault(done, result)
     redo = sum(len(o.redo or ()) for o in request.outputs)
     try:
-        with click.progressbar(length=1, label=f"{request.operation}: {redo} page(s) to OCR",
-                               file=click.get_text_stream("stderr")) as bar:
+        with progress_bar(1, f"{request.operation}: {redo} page(s) to OCR") as bar:
             while name not in outcome:
                 edits.run_pass(timeout=0.5)
             bar.update(1)
