@@ -16,8 +16,9 @@ one of them answers for the cluster):
     paperfs_redis_up                  1 if Redis answered the scrape
 
 A Celery worker prepares in forked children: set ``PROMETHEUS_MULTIPROC_DIR``
-(an empty folder) before the children start and the children's observations
-are summed into the parent's answer (prometheus_client's multiprocess mode).
+(an empty folder) before this module (prometheus_client) is first imported and
+the children's observations are summed into the parent's answer
+(prometheus_client's multiprocess mode).
 """
 
 from __future__ import annotations
