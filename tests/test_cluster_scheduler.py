@@ -9,8 +9,10 @@ its group at the end, also when a test fails.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -126,6 +128,23 @@ def test_two_schedulers_one_active_status_metrics_and_redis_down(cluster):
     assert standby.proc.wait(LEASE + 5) == 75, standby.log()[-3000:]
     assert time.monotonic() - went <= LEASE + 1
     assert "leadership lost: Redis unreachable" in standby.log()
+
+
+@pytest.mark.slow
+def test_a_hung_redis_stops_the_active_scheduler_within_the_lease(cluster):
+    """Redis stopped (SIGSTOP: connections hang instead of being refused): the renewal
+    blocks in its socket timeout, the guard still ends the active one in time."""
+    root, redis, start = cluster
+    active = start("scheduler0", "scheduler")
+    wait_for(lambda: times(ACTIVE, active.log()), 30, "the scheduler to lead", active)
+    time.sleep(LEASE / 3 + 0.2)  # just after a renewal
+    os.kill(redis.process.pid, signal.SIGSTOP)
+    hung = time.monotonic()
+    try:
+        assert active.proc.wait(LEASE + 5) == 75, active.log()[-3000:]
+        assert time.monotonic() - hung < LEASE, "it kept acting past the lease"
+    finally:
+        os.kill(redis.process.pid, signal.SIGCONT)
 
 
 @pytest.mark.slow

@@ -44,6 +44,8 @@ STOP_AT = 5 / 6
 ATTEMPT_SECONDS = 1.0
 #: how often a standby asks Redis for the lock (the takeover's granularity)
 POLL_SECONDS = 0.1
+#: how often the holder's guard looks at the time since the last accepted renewal
+GUARD_SECONDS = 0.1
 
 
 def lock_name(config: Config) -> str:
@@ -96,7 +98,11 @@ class Leadership:
                                     thread_local=False)
         self.holder: Holder | None = None
         self._stopping = threading.Event()
-        self._renewer: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        #: monotonic time at which the last renewal that Redis accepted was sent
+        self._last_accepted = 0.0
+        self._lost: Callable[[str], None] = lambda reason: None
+        self._losing = threading.Lock()
 
     # ------------------------------------------------------------ a standby
 
@@ -136,37 +142,54 @@ class Leadership:
 
     def keep(self, on_lost: Callable[[str], None]) -> None:
         """Renew the lock every third of the lease from a thread; ``on_lost(reason)`` when
-        it can no longer be sure it holds it (it must stop acting at once)."""
-        self._renewer = threading.Thread(target=self._renew_loop, args=(on_lost,),
-                                         name="paperfs-leadership", daemon=True)
-        self._renewer.start()
+        it can no longer be sure it holds it (it must stop acting at once). A guard
+        thread watches the time, so a renewal stuck in a socket timeout cannot delay it."""
+        self._lost = on_lost
+        self._renew()  # now: the lease is counted from a time this process knows
+        for target, name in ((self._renew_loop, "paperfs-leadership"),
+                             (self._guard_loop, "paperfs-leadership-guard")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
-    def _renew_loop(self, on_lost: Callable[[str], None]) -> None:
+    def _renew(self) -> None:
+        """One renewal; LockError when the token is not ours any more."""
+        sent = time.monotonic()
+        self.lock.reacquire()  # the lifetime starts anew: lease seconds
+        self._last_accepted = sent
+
+    def _renew_loop(self) -> None:
         import redis
         from redis.exceptions import LockError
 
         every = self.lease / 3
-        last_accepted = time.monotonic()  # acquire() was sent before this
-        retry = min(1.0, every / 2)
         wait = every
         while not self._stopping.wait(wait):
-            sent = time.monotonic()
             try:
-                self.lock.reacquire()  # the lifetime starts anew: lease seconds
+                self._renew()
+                wait = every
             except LockError as exc:
-                on_lost(f"the lock is no longer ours ({exc}); another scheduler may be active")
+                self._lose(f"the lock is no longer ours ({exc}); another scheduler may be active")
                 return
             except redis.RedisError as exc:
-                left = last_accepted + self.lease * STOP_AT - time.monotonic()
-                if left <= 0:
-                    on_lost(f"Redis unreachable for {time.monotonic() - last_accepted:.1f} s "
-                            f"(lease {self.lease:.0f} s): {exc}")
-                    return
+                left = self._last_accepted + self.lease * STOP_AT - time.monotonic()
                 log.warning("scheduler: could not renew the lock (%s); giving up in %.1f s",
-                            exc, left)
-                wait = min(retry, left)
-                continue
-            last_accepted, wait = sent, every
+                            exc, max(left, 0))
+                wait = min(1.0, every / 2)
+
+    def _guard_loop(self) -> None:
+        while not self._stopping.wait(GUARD_SECONDS):
+            silent = time.monotonic() - self._last_accepted
+            if silent >= self.lease * STOP_AT:
+                self._lose(f"Redis unreachable: no renewal accepted for {silent:.1f} s "
+                           f"(lease {self.lease:g} s)")
+                return
+
+    def _lose(self, reason: str) -> None:
+        with self._losing:
+            if not self._stopping.is_set():
+                self._stopping.set()
+                self._lost(reason)
 
     def release(self) -> None:
         """Stop renewing and let the lock go (a clean stop: a standby takes over at once)."""
@@ -174,8 +197,9 @@ class Leadership:
         from redis.exceptions import LockError
 
         self._stopping.set()
-        if self._renewer is not None:
-            self._renewer.join(10)
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join(10)
         try:
             self.lock.release()
         except (LockError, redis.RedisError) as exc:
