@@ -214,6 +214,9 @@ class DavConfig:
     throttle_window_seconds: float = 300.0
     throttle_block_seconds: float = 300.0
     saved: tuple[SavedSearchConfig, ...] = ()
+    #: `paperfs dav` with queue: where its local copy of the catalog lives (None:
+    #: $XDG_CACHE_HOME/paperfs, /var/cache/paperfs as root, else ~/.cache/paperfs)
+    cache_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -452,6 +455,10 @@ def load_config(path: Path | None, environ: Mapping[str, str] | None = None) -> 
     loader = _Loader(source)
     config: Config = loader.build(Config, data, "")
     loader.check_together(config)
+    if config.tenant and "collection" not in (data.get("index") or {}):
+        # each tenant its own Solr collection unless one is named
+        config = dataclasses.replace(config, index=dataclasses.replace(
+            config.index, collection=f"paperfs-{config.tenant}"))
     root = config.data_root.expanduser()
     if not root.is_absolute():
         base = path.parent if path is not None else Path.cwd()

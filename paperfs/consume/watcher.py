@@ -23,6 +23,7 @@ from pathlib import Path, PurePosixPath
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
+from watchdog.observers.polling import PollingObserver
 
 from paperfs.consume.folder_rules import NOTE_FILE, RULE_FILE
 from paperfs.consume.stages import detect
@@ -114,12 +115,16 @@ def looks_complete(path: Path, size: int) -> bool:
 
 class InboxWatcher:
     def __init__(self, inboxes: list[Path], config: InboxConfig, wake: threading.Event,
-                 *, incomplete_seconds: float) -> None:
+                 *, incomplete_seconds: float, polling: bool = False) -> None:
+        """``polling``: stat the inbox every ``inbox.poll_seconds`` instead of inotify,
+        which does not see files another host writes on a shared filesystem (the
+        split deployment: uploads through a dav replica, a scanner on another machine)."""
         self.inboxes = [p.resolve() for p in inboxes]
         self.config = config
         self.incomplete_seconds = incomplete_seconds
         self._collector = _Collector(wake)
-        self._observer = Observer()
+        self._observer = (PollingObserver(timeout=max(config.poll_seconds, 0.1)) if polling
+                          else Observer())
         self._seen: dict[Path, _Seen] = {}
 
     def start(self) -> None:

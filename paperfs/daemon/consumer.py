@@ -361,7 +361,8 @@ class Consumer:
         """The daemon loop, until stop() (SIGTERM/SIGINT)."""
         assert self.archive is not None
         self.inbox_watcher = InboxWatcher(self.inboxes(), self.config.inbox, self.wake,
-                                          incomplete_seconds=self.config.inbox.incomplete_seconds)
+                                          incomplete_seconds=self.config.inbox.incomplete_seconds,
+                                          polling=bool(self.config.queue))
         self.sidecar_watcher = SidecarWatcher(self.root.archive, self.wake)
         self.folder_rules.check_all(self.inboxes())
         self.inbox_watcher.start()

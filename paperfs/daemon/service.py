@@ -51,6 +51,13 @@ class Daemon:
                 self.dav = DavServer(self.runtime, self.runtime.writer)
                 self.dav.start()  # binds now: a busy port or bad TLS files is one clear error
                 self.consumer.scheduler.add(self._uploads_job(self.dav))
+            if self.runtime.config.queue:
+                # dav replicas on other hosts name the sidecars they changed in Redis
+                from paperfs.cluster.handoff import handoff_job
+
+                assert self.runtime.writer is not None
+                self.consumer.scheduler.add(handoff_job(
+                    self.runtime.config, self.runtime.writer, self.runtime.root.archive))
             self.consumer.run(notify=notify)
         finally:
             if self.dav is not None:
@@ -79,6 +86,11 @@ def serve_webdav(runtime: Runtime, stopping: threading.Event, *, host: str | Non
     """``paperfs dav``: WebDAV alone, until ``stopping`` is set."""
     from paperfs.dav.server import DavServer
 
+    if runtime.config.queue:  # a replica of the split deployment
+        from paperfs.cluster.dav_replica import serve_replica
+
+        serve_replica(runtime, stopping, host=host, port=port)
+        return
     server = DavServer(runtime, None, host=host, port=port)
     scheduler = Scheduler([webdav_uploads(server)])
     try:

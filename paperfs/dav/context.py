@@ -130,7 +130,7 @@ class Services:
         config = self.config = runtime.config
         self.root = runtime.root
         #: every change goes through it (the daemon's, or a hand-off to the daemon)
-        self.writer = writer or HandOffWriter(self.root, lambda: self.readers().catalog)
+        self.writer = writer or self._hand_off()
         self.users = UserStore(users_path(self.root.root))
         #: the declared custom fields: queries in /search and /saved may name them
         self.fields = FieldsFile(self.root.fields_file)
@@ -151,6 +151,16 @@ class Services:
         #: set by the server: wsgidav's lock and property managers
         self.lock_manager: Any = None
         self.prop_manager: Any = None
+
+    def _hand_off(self) -> DocumentWriter:
+        """The writer beside a running daemon: changes go to the files, and it applies
+        them. In the split deployment it may be on another host: told through Redis."""
+        catalog = lambda: self.readers().catalog  # noqa: E731 - this thread's, when called
+        if self.config.queue:
+            from paperfs.cluster.handoff import RedisHandOffWriter
+
+            return RedisHandOffWriter(self.root, catalog, self.config)
+        return HandOffWriter(self.root, catalog)
 
     def readers(self) -> "Readers":
         """This thread's catalog and search side (opened on first use)."""

@@ -97,6 +97,16 @@ class AccessLog:
                                status, (time.monotonic() - started) * 1000)
 
 
+def lock_storage(config: Config) -> Any:
+    """wsgidav's ``lock_storage``: in memory (True) in one process; with ``queue``, in
+    the tenant's Redis, so every replica behind a load balancer sees every LOCK."""
+    if not config.queue:
+        return True
+    from paperfs.cluster.dav_locks import TenantLockStorage
+
+    return TenantLockStorage(config)
+
+
 def default_index_factory(runtime: Runtime) -> Callable[[], Readers]:
     """A catalog and the search side on it for each request thread
     (paperfs/index/factory.py ``open_readers``; paperfs/dav/catalog.py uses both)."""
@@ -122,7 +132,7 @@ class DavServer:
             "provider_mapping": {"/": self.provider},
             "middleware_stack": [ErrorPrinter, SearchUnavailable, DirBrowser, RequestResolver],
             "property_manager": True,
-            "lock_storage": True,
+            "lock_storage": lock_storage(self.config),
             "verbose": 1,
             "logging": {"enable": False},
             "suppress_version_info": True,
@@ -183,6 +193,12 @@ class DavServer:
 
     def _bind(self, user: User, environ: dict) -> None:
         environ["paperfs.ctx"] = Ctx(self.services, user, environ)
+
+    def mount_in_front(self, make: Callable[[Callable], Callable]) -> None:
+        """Put ``make(app)`` in front of the whole stack (the split deployment's
+        /healthz, /readyz, /metrics, answered before authentication)."""
+        self.app = make(self.app)
+        self.server.wsgi_app = self.app
 
     # ------------------------------------------------------------ lifecycle
 

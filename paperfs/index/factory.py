@@ -50,15 +50,17 @@ def _data_root(root: DataRoot | Path) -> DataRoot:
 
 
 def open_catalog(root: DataRoot | Path, *, readonly: bool = False,
-                 create: bool = True) -> SqliteIndex:
+                 create: bool = True, file: Path | None = None) -> SqliteIndex:
     """The catalog of the data root ``root``.
 
     ``readonly``: a reader (status, check, WebDAV): never writes, a small page
     cache, and no index file is an error (NotFoundError) instead of a new one.
-    ``create=False``: the same error for a writer.
+    ``create=False``: the same error for a writer. ``file``: a copy of the
+    catalog elsewhere (a dav replica's, on its local disk: paperfs/cluster/replica_catalog.py).
     """
     root = _data_root(root)
-    catalog = SqliteIndex(root.index_db, create=create and not readonly, reader=readonly)
+    catalog = SqliteIndex(file or root.index_db, create=create and not readonly,
+                          reader=readonly)
     catalog.fields = FieldsFile(root.fields_file)  # the custom fields queries may name
     return catalog
 
@@ -88,8 +90,9 @@ class Readers:
         self.catalog.close()  # closing a closed connection again does nothing
 
 
-def open_readers(config: Config, root: DataRoot | Path) -> Readers:
-    catalog = open_catalog(root, readonly=True)
+def open_readers(config: Config, root: DataRoot | Path, *,
+                 catalog_file: Path | None = None) -> Readers:
+    catalog = open_catalog(root, readonly=True, file=catalog_file)
     return Readers(catalog, open_search(config, root, catalog=catalog))
 
 
@@ -130,7 +133,13 @@ def _on_backend(config: Config, root: DataRoot, catalog: SqliteIndex, *,
     except BaseException:
         catalog.close()
         raise
-    return MirroredIndex(catalog, remote, journal, fallback=config.index.fallback)
+    index = MirroredIndex(catalog, remote, journal, fallback=config.index.fallback)
+    if config.queue and journal is not None:
+        # the writer of a split deployment: every dav replica follows its writes
+        from paperfs.cluster.change_stream import ChangePublisher
+
+        index.changes = ChangePublisher(config)
+    return index
 
 
 def index_status(config: Config, root: DataRoot, *, probe: bool = False) -> dict[str, Any]:

@@ -43,7 +43,7 @@ import datetime as dt
 import logging
 import threading
 import time
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Protocol, TypeVar
 
 from paperfs.access.permissions import can_view
 from paperfs.errors import PaperfsError, SearchBackendError, UsageError
@@ -66,6 +66,14 @@ PUSH_RECORDS = 500
 RETRY_MIN, RETRY_MAX = 0.5, 30.0
 #: hits per page of a listing from Solr (each page completed in one catalog lookup)
 LISTING_PAGE = 1000
+
+
+class ChangeSink(Protocol):
+    """Where the writer's index reports each write (the change stream)."""
+
+    def changed(self, op: str, items: Iterable[tuple[int, str]]) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class _CatalogLookups(FiledLookups):
@@ -111,6 +119,9 @@ class MirroredIndex(_CatalogLookups, Index):
         self._busy = False
         self._fallback_warned = False
         self._thread: threading.Thread | None = None
+        #: told every write after the catalog applied it: the change stream of a split
+        #: deployment (paperfs/cluster/change_stream.py; set by index/factory.py)
+        self.changes: ChangeSink | None = None
         if journal is not None:
             self._thread = threading.Thread(target=self._run, name="solr-sender", daemon=True)
             self._thread.start()
@@ -133,6 +144,8 @@ class MirroredIndex(_CatalogLookups, Index):
         self._journal().append(("add", solr_document(e)) for e in entries)
         self.catalog.upsert(entries)
         self._wake.set()
+        if self.changes is not None:
+            self.changes.changed("upsert", [(e.doc.id, e.path) for e in entries])
 
     def delete(self, ids: Iterable[int]) -> None:
         ids = [int(i) for i in ids]
@@ -141,11 +154,15 @@ class MirroredIndex(_CatalogLookups, Index):
         self._journal().append(("delete", i) for i in ids)
         self.catalog.delete(ids)
         self._wake.set()
+        if self.changes is not None:
+            self.changes.changed("delete", [(i, "") for i in ids])
 
     def clear(self) -> None:
         self._journal().append([("clear", None)])
         self.catalog.clear()
         self._wake.set()
+        if self.changes is not None:
+            self.changes.changed("resync", ())
 
     def maintain(self, on_start: Callable[[], None] | None = None) -> None:
         # The catalog has no champion lists (Solr ranks); this drops any left from
@@ -259,6 +276,8 @@ class MirroredIndex(_CatalogLookups, Index):
             self._thread = None
         if self.journal is not None:
             self.journal.close()
+        if self.changes is not None:
+            self.changes.close()
         self.catalog.close()
         self.remote.close()
 
@@ -285,6 +304,8 @@ class MirroredIndex(_CatalogLookups, Index):
                 target.finish()
             # Everything journaled before is in the rebuilt collection now.
             journal.ack(superseded)
+        if self.changes is not None:
+            self.changes.changed("resync", ())
 
     def rebuild_with(self, stemming: str) -> contextlib.AbstractContextManager[Index]:
         """The catalog with another stemming choice (Solr's analysis is the collection's)."""
@@ -300,6 +321,8 @@ class MirroredIndex(_CatalogLookups, Index):
                 yield _Both(new_catalog, new_remote)
             # Everything journaled before is in the rebuilt collection now.
             journal.ack(superseded)
+        if self.changes is not None:
+            self.changes.changed("resync", ())
 
     # ------------------------------------------------------------ searching (Solr)
 

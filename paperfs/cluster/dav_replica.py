@@ -1,0 +1,69 @@
+"""`paperfs dav` in the split deployment: one of any number of replicas behind a load balancer.
+
+What differs from `paperfs dav` beside a daemon (paperfs/daemon/service.py):
+
+* its catalog is a local copy that follows the writer (replica_catalog.py);
+* its WebDAV locks are in Redis (dav_locks.py), shared with every replica;
+* its changes reach the writer on whatever host through Redis (handoff.py);
+* it answers /healthz, /readyz and /metrics before authentication
+  (health.py) and records itself in the service registry (services.py).
+
+Uploads to /inbox land in the shared inbox as always (the staging folder is
+per replica's user and upload, on the shared tree) and are handed over by the
+replica that received them; the scheduler's inbox watcher polls, since it
+cannot see another host's writes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING
+
+from paperfs.cluster.health import endpoints_app
+from paperfs.cluster.replica_catalog import ReplicaCatalog, check_replica_config
+from paperfs.cluster.services import register
+from paperfs.daemon.intake import webdav_uploads
+from paperfs.daemon.scheduler import Scheduler
+
+if TYPE_CHECKING:
+    from paperfs.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def serve_replica(runtime: "Runtime", stopping: threading.Event, *, host: str | None = None,
+                  port: int | None = None) -> None:
+    """Serve WebDAV until ``stopping`` is set."""
+    from paperfs.dav.server import DavServer
+
+    config = runtime.config
+    check_replica_config(config)
+    catalog = ReplicaCatalog(runtime)
+    catalog.start()
+    server = None
+    registration = None
+    scheduler = Scheduler([])
+    try:
+        server = DavServer(runtime, None, catalog.readers, host=host, port=port)
+
+        def own_readiness() -> tuple[list[str], str]:
+            problem = catalog.problem
+            if problem:
+                return [f"the local catalog may be behind the writer: {problem}"], "behind"
+            return [], "following the writer"
+
+        server.mount_in_front(lambda app: endpoints_app(config, own_readiness, fallback=app))
+        server.start()
+        scheduler = Scheduler([webdav_uploads(server)])
+        scheduler.start()
+        registration = register(config, "dav", detail=server.url)
+        while not stopping.wait(1.0):
+            pass
+    finally:
+        if registration is not None:
+            registration.close()
+        scheduler.stop()
+        if server is not None:
+            server.stop()
+        catalog.close()

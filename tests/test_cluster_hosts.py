@@ -1,0 +1,197 @@
+"""The split deployment on test hosts: every service in a network namespace of its own.
+
+Redis listens on the bridge address, Solr is reached through a relay on it,
+and each service runs on its own host: the scheduler, two workers, two dav
+replicas. No service can reach another through 127.0.0.1, so every address
+in the configuration must be a real one. The data root is one folder all
+hosts see, as an NFS mount would be.
+
+Checked: a batch is consumed by workers on other hosts; each replica's local
+catalog follows the writer; a LOCK taken through one replica is honoured by
+the other (423 without the token); a change through a replica reaches the
+writer on another host (hand-off through Redis) and the other replica's
+catalog; an upload through a replica is consumed (the scheduler polls the
+inbox); litmus passes against a replica.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.dav_support import PASSWORDS, Dav, add_users
+from tests.helpers import drop, filed_count, init_root
+from tests.netns import Forwarder, Host, TestNetwork, test_network  # noqa: F401 (fixture)
+from tests.redis_server import RedisServer
+from tests.samples import make_text_pdf
+from tests.solr_server import SolrServer, solr_base, solr_standalone  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.slow
+
+DAV_PORT = 8080
+BATCH = 6
+
+
+@dataclass
+class Service:
+    """A `paperfs …` process on a test host, logging to its own file."""
+
+    host: Host
+    name: str
+    log_path: Path
+    proc: subprocess.Popen
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+class HostDav(Dav):
+    """tests.dav_support.Dav, talking to a replica at its host's address."""
+
+    address: str = ""
+
+    def connection(self):
+        import http.client
+
+        return http.client.HTTPConnection(self.address, DAV_PORT, timeout=30)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}:{DAV_PORT}/"
+
+
+def start(host: Host, root, name: str, *args: str, **env: str) -> Service:
+    log_path = root.root.parent / f"{name}.log"
+    environ = {**os.environ, "OMP_THREAD_LIMIT": "1",
+               **{f"PAPERFS_{k.upper()}": v for k, v in env.items()}}
+    with open(log_path, "ab") as log:
+        proc = host.popen([sys.executable, "-m", "paperfs", "--root", str(root.root), *args],
+                          stdout=log, stderr=subprocess.STDOUT, env=environ)
+    return Service(host, name, log_path, proc)
+
+
+def wait_for(predicate, timeout: float, what: str, services: list[Service]):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        for service in services:
+            assert service.proc.poll() is None, f"{service.name} exited:\n{service.log()[-3000:]}"
+        time.sleep(0.1)
+    logs = "\n".join(f"--- {s.name}:\n{s.log()[-2500:]}" for s in services
+                     if s.name not in ("w1", "w2") or "Traceback" in s.log())
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}\n{logs}")
+
+
+FOLDER = "/archive/Unknown/{year}/"
+
+
+def pdf_names(dav: Dav, path: str = "") -> set[str]:
+    path = path or FOLDER.format(year=time.strftime("%Y"))
+    try:
+        response = dav.propfind(path, "alice")
+    except OSError:
+        return set()
+    return {n for n in response.names() if n.endswith(".pdf")} if response.status == 207 \
+        else set()
+
+
+@pytest.fixture
+def cluster(tmp_path, test_network: TestNetwork, solr_standalone: SolrServer):  # noqa: F811
+    net = test_network
+    redis = RedisServer(host=net.gateway).start()
+    solr_port = int(re.search(r":(\d+)/", solr_standalone.url).group(1))
+    solr = Forwarder(net.gateway, ("127.0.0.1", solr_port))
+    tenant = "hosts" + secrets.token_hex(3)
+    root = init_root(tmp_path, (
+        f"queue: redis://{net.gateway}:{redis.port}/0\ntenant: {tenant}\n"
+        f"index:\n  backend: solr\n  url: http://{net.gateway}:{solr.port}/solr\n"
+        "  commit_within_ms: 200\n"
+        "cluster:\n  heartbeat_seconds: 1\n  leader_lease_seconds: 5\n"))
+    # dav: enabled false in init_root is about `paperfs run`; `paperfs dav` serves anyway
+    (root.root / "paperfs.yml").write_text((root.root / "paperfs.yml").read_text().replace(
+        "dav:\n  enabled: false\n", "dav:\n  enabled: false\n  inbox_idle_seconds: 1.0\n"))
+    add_users(root)
+    init = subprocess.run([sys.executable, "-m", "paperfs", "--root", str(root.root), "solr",
+                           "init"], capture_output=True, text=True, timeout=120)
+    assert init.returncode == 0, init.stdout + init.stderr
+    services: list[Service] = []
+    hosts = {name: net.host(name) for name in ("sched", "w1", "w2", "dav1", "dav2")}
+
+    def run(host: str, *args: str, **env: str) -> Service:
+        service = start(hosts[host], root, host, *args, **env)
+        services.append(service)
+        return service
+
+    run("sched", "scheduler")
+    run("w1", "worker", "--concurrency", "1")
+    run("w2", "worker", "--concurrency", "1")
+    replicas = []
+    for name in ("dav1", "dav2"):
+        run(name, "dav", "--host", hosts[name].address, "--port", str(DAV_PORT),
+            DAV__CACHE_DIR=str(tmp_path / f"cache-{name}"))  # each host's local disk
+        dav = HostDav(root, None, None)
+        dav.address = hosts[name].address
+        replicas.append(dav)
+    try:
+        yield root, replicas, services
+    finally:
+        for service in services:
+            service.host.stop(service.proc, timeout=10)
+        solr.close()
+        redis.close()
+
+
+def test_scheduler_workers_and_dav_replicas_on_separate_hosts(cluster, corpus, tmp_path):
+    root, (dav1, dav2), services = cluster
+    for i in range(BATCH):
+        pdf = make_text_pdf(tmp_path / f"letter{i}.pdf", [f"Letter number {i} to the tenant"])
+        drop(pdf, root.inbox)
+    wait_for(lambda: filed_count(root) == BATCH, 60, "the batch to be filed", services)
+    workers_log = services[1].log() + services[2].log()
+    assert "succeeded" in workers_log or "prepare" in workers_log, workers_log[-2000:]
+
+    # each replica's local catalog follows the writer on another host
+    for dav in (dav1, dav2):
+        wait_for(lambda: len(pdf_names(dav)) == BATCH, 30, f"{dav.address} to list the batch",
+                 services)
+    doc = FOLDER.format(year=time.strftime("%Y")) + sorted(pdf_names(dav1))[0]
+
+    # a LOCK through one replica is honoured by the other
+    lock = dav1.request("LOCK", doc, headers={"Timeout": "Second-60"}, body=(
+        '<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/>'
+        '</D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>'))
+    assert lock.status == 200, lock.body
+    token = lock.headers["lock-token"]
+    assert dav2.request("DELETE", doc).status == 423
+    assert dav2.request("UNLOCK", doc, headers={"Lock-Token": token}).status == 204
+
+    # a change through a replica reaches the writer (another host) and the other replica
+    assert dav2.request("DELETE", doc).status in (200, 204)
+    wait_for(lambda: doc.rsplit("/", 1)[1] not in pdf_names(dav1), 20,
+             "the trashed document to leave dav1", services)
+    assert dav1.names("/trash/")  # the trash is read from the shared tree
+
+    # an upload through a replica is consumed by the scheduler on another host
+    upload = make_text_pdf(tmp_path / "upload.pdf", ["Uploaded through a replica"])
+    assert dav1.request("PUT", "/inbox/upload.pdf", body=upload.read_bytes()).status in (201, 204)
+    wait_for(lambda: "2026-12-04 upload.pdf".replace("2026-12-04", time.strftime("%Y-%m-%d"))
+             in pdf_names(dav2), 40, "the upload to be filed and listed by dav2", services)
+
+
+def litmus_summary(url: str) -> dict[str, tuple[int, int]]:
+    result = subprocess.run(["litmus", "-k", url, "alice", PASSWORDS["alice"]],
+                            capture_output=True, text=True, timeout=120)
+    summary = {suite: (int(passed), int(run)) for suite, run, passed in re.findall(
+        r"summary for `(\w+)': of (\d+) tests run: (\d+) passed", result.stdout)}
+    assert summary, result.stdout + result.stderr
+    return summary
