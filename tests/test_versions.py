@@ -169,3 +169,81 @@ def test_edits_beside_a_running_daemon(root, tmp_path):
         daemon.stop()
     doc, pdf = the_document(root)
     assert page_numbers(pdf) == [4, 1, 2, 3]
+
+
+def test_a_pdf_put_over_a_document_is_its_new_version(tmp_path):
+    """Through the real WebDAV server inside the daemon: the text is made by the
+    daemon's text stage, not in the request thread."""
+    import threading
+    import time
+
+    from paperfs.daemon.service import Daemon as DaemonService
+    from tests.dav_support import Dav, add_users
+    from tests.dav_support import init_root as dav_root
+
+    root, config = dav_root(tmp_path, "  inbox_idle_seconds: 0.3\n")
+    add_users(root)
+    service = DaemonService(Runtime(config), serial=True)
+    ready = threading.Event()
+    loop = threading.Thread(target=service.run, daemon=True,
+                            kwargs={"notify": lambda s: s == "READY=1" and ready.set()})
+    loop.start()
+    assert ready.wait(60), "the daemon did not get ready"
+    dav = Dav(root, config, service.dav)
+
+    def wait(predicate, what):
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"timed out waiting for {what}")
+
+    try:
+        first = make_text_pdf(tmp_path / "first.pdf", ["Letter"], pages=3)
+        assert dav.request("PUT", "/inbox/letter.pdf", body=first.read_bytes()).status == 201
+        wait(lambda: service.consumer.results, "the upload to be filed")
+        doc_id = service.consumer.results[0].doc.id
+        before = dav.sidecar(doc_id)
+        second = make_text_pdf(tmp_path / "second.pdf", ["Signed copy"], pages=2).read_bytes()
+        # Refused, nothing changed: a user who may not see it, a body that is not a
+        # whole PDF, a document locked by someone else.
+        hidden = dav.request("PUT", f"/by-id/{doc_id}.pdf", "bob", body=second)
+        missing = dav.request("PUT", "/by-id/999.pdf", "bob", body=second)
+        assert (hidden.status, hidden.body.split(b"<hr")[0]) == (
+            missing.status, missing.body.split(b"<hr")[0].replace(b"999", str(doc_id).encode()))
+        r = dav.request("PUT", f"/by-id/{doc_id}.pdf", body=second[:-200])
+        assert r.status == 400 and b"nothing was changed" in r.body
+        lock = dav.request("LOCK", f"/by-id/{doc_id}.pdf", "alice", headers={
+            "Content-Type": "application/xml", "Timeout": "Second-60"},
+            body='<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope>'
+                 '<D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype>'
+                 '</D:lockinfo>')
+        assert lock.status == 200
+        token = lock.headers["lock-token"]
+        assert dav.request("PUT", f"/by-id/{doc_id}.pdf", "root", body=second).status == 423
+        assert dav.request("UNLOCK", f"/by-id/{doc_id}.pdf", "alice",
+                           headers={"Lock-Token": token}).status == 204
+        assert dav.sidecar(doc_id).archive == before.archive
+        assert not [p for p in root.edits.iterdir()], "refused uploads leave nothing"
+        # Accepted: the new version is current a moment later, the old one kept.
+        assert dav.request("PUT", f"/by-id/{doc_id}.pdf", body=second).status in (201, 204)
+        wait(lambda: dav.sidecar(doc_id).archive.pages == 2, "the new version")
+        doc = dav.sidecar(doc_id)
+        assert "Signed copy" in doc.content and "Letter" not in doc.content
+        assert [(v.operation, v.by) for v in history(doc)] == [("filed", None),
+                                                              ("upload", "alice")]
+        import hashlib
+
+        served = dav.request("GET", f"/by-id/{doc_id}.pdf").body
+        assert hashlib.sha256(served).hexdigest() == doc.archive.sha256
+        assert sha256(version_file(root, doc_id, 1)) == before.archive.sha256
+        assert dav.names("/search/signed/") != []
+        # Over its path in /archive too.
+        path = "/archive/" + next(root.archive.rglob("*.pdf")).relative_to(
+            root.archive).as_posix()
+        assert dav.request("PUT", path, body=first.read_bytes()).status in (201, 204)
+        wait(lambda: dav.sidecar(doc_id).archive.pages == 3, "the version put over /archive")
+    finally:
+        service.stop()
+        loop.join(30)

@@ -285,9 +285,16 @@ class DocFile(Props, DAVNonCollection):
         return super().set_property_value(name, value, dry_run=dry_run)
 
     def begin_write(self, *, content_type: str | None = None) -> Any:
-        raise forbidden("documents are read-only: a PDF in the archive cannot be "
-                        "overwritten (to change metadata, edit its .yml sidecar or "
-                        "move it between folders)")
+        # A PDF over a document's PDF is its new version (dav/version_upload.py).
+        from paperfs.dav.version_upload import VersionUpload
+
+        self._version = VersionUpload(self)
+        return self._version.begin()
+
+    def end_write(self, *, with_errors: bool) -> None:
+        version = getattr(self, "_version", None)  # None: begin_write refused it
+        if version is not None:
+            version.end(with_errors=with_errors)
 
     def handle_delete(self) -> bool:
         self.folder.delete_member(self)

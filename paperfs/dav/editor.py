@@ -16,12 +16,14 @@ lock's token (423 otherwise).
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Callable, TypeVar
 
 from wsgidav.dav_error import HTTP_BAD_REQUEST, DAVError
 
 from paperfs.access.permissions import check_edit, may_change, may_view
 from paperfs.archive.document import Document, loads
+from paperfs.archive.versions import EditRequest, Output, submit
 from paperfs.archive.writer import DocumentWriter
 from paperfs.dav.context import Ctx, forbidden, not_found
 from paperfs.errors import NotFoundError, SidecarError
@@ -107,6 +109,31 @@ class Editor:
                                 checked)
         log.info("%s: sidecar uploaded by %s: %s", where, user.name, outcome)
         return outcome
+
+    # ------------------------------------------------------------ versions
+
+    def put_version(self, ctx: Ctx, doc_id: int, pdf: Path) -> None:
+        """A PDF uploaded over a document (in a request folder): checked on the document
+        as it is now (may change it, not locked by someone else), then submitted as a
+        page-edit request that the writer carries out (archive/versions.py)."""
+        user = ctx.user
+        path = f"/by-id/{doc_id}.pdf"
+        checked: list[bool] = []
+        seen: list[Document] = []
+
+        def check(doc: Document) -> Document:
+            checked.append(True)
+            _visible(user, doc, path)
+            if not may_change(user, doc):
+                raise forbidden("you may view this document but not change it")
+            ctx.check_unlocked(doc_id)
+            seen.append(doc)
+            return doc  # unchanged metadata: nothing is written
+
+        _or_not_found(path, lambda: self.writer.update(doc_id, check), checked)
+        submit(EditRequest(pdf.parent, doc_id, seen[-1].archive.sha256, "upload", user.name,
+                           (Output(pdf.name, None),)))
+        log.info("doc %d: new version uploaded by %s over WebDAV", doc_id, user.name)
 
     # ------------------------------------------------------------ trash
 
