@@ -16,21 +16,19 @@ inbox); litmus passes against a replica.
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from tests.dav_support import PASSWORDS, Dav, add_users
+from tests.cluster_services import RemoteDav, Service, pdf_names, start, wait_for
+from tests.dav_support import PASSWORDS, add_users
 from tests.helpers import drop, filed_count, init_root
-from tests.netns import Forwarder, Host, TestNetwork, test_network  # noqa: F401 (fixture)
+from tests.netns import Forwarder, TestNetwork, test_network  # noqa: F401 (fixture)
 from tests.redis_server import RedisServer
 from tests.samples import make_text_pdf
 from tests.solr_server import SolrServer, solr_base, solr_standalone  # noqa: F401 (fixtures)
@@ -41,69 +39,9 @@ DAV_PORT = 8080
 BATCH = 6
 
 
-@dataclass
-class Service:
-    """A `paperfs …` process on a test host, logging to its own file."""
-
-    host: Host
-    name: str
-    log_path: Path
-    proc: subprocess.Popen
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-
-class HostDav(Dav):
-    """tests.dav_support.Dav, talking to a replica at its host's address."""
-
-    address: str = ""
-
-    def connection(self):
-        import http.client
-
-        return http.client.HTTPConnection(self.address, DAV_PORT, timeout=30)
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.address}:{DAV_PORT}/"
-
-
-def start(host: Host, root, name: str, *args: str, **env: str) -> Service:
-    log_path = root.root.parent / f"{name}.log"
-    environ = {**os.environ, "OMP_THREAD_LIMIT": "1",
-               **{f"PAPERFS_{k.upper()}": v for k, v in env.items()}}
-    with open(log_path, "ab") as log:
-        proc = host.popen([sys.executable, "-m", "paperfs", "--root", str(root.root), *args],
-                          stdout=log, stderr=subprocess.STDOUT, env=environ)
-    return Service(host, name, log_path, proc)
-
-
-def wait_for(predicate, timeout: float, what: str, services: list[Service]):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        for service in services:
-            assert service.proc.poll() is None, f"{service.name} exited:\n{service.log()[-3000:]}"
-        time.sleep(0.1)
-    logs = "\n".join(f"--- {s.name}:\n{s.log()[-2500:]}" for s in services
-                     if s.name not in ("w1", "w2") or "Traceback" in s.log())
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}\n{logs}")
-
-
-FOLDER = "/archive/Unknown/{year}/"
-
-
-def pdf_names(dav: Dav, path: str = "") -> set[str]:
-    path = path or FOLDER.format(year=time.strftime("%Y"))
-    try:
-        response = dav.propfind(path, "alice")
-    except OSError:
-        return set()
-    return {n for n in response.names() if n.endswith(".pdf")} if response.status == 207 \
-        else set()
+def archive_names(dav: RemoteDav) -> set[str]:
+    """This year's documents in /archive (the default path rule files them there)."""
+    return pdf_names(dav, f"/archive/Unknown/{time.strftime('%Y')}/")
 
 
 @pytest.fixture
@@ -129,7 +67,7 @@ def cluster(tmp_path, test_network: TestNetwork, solr_standalone: SolrServer):  
     hosts = {name: net.host(name) for name in ("sched", "w1", "w2", "dav1", "dav2")}
 
     def run(host: str, *args: str, **env: str) -> Service:
-        service = start(hosts[host], root, host, *args, **env)
+        service = start(root, host, *args, host=hosts[host], **env)
         services.append(service)
         return service
 
@@ -140,16 +78,14 @@ def cluster(tmp_path, test_network: TestNetwork, solr_standalone: SolrServer):  
     for name in ("dav1", "dav2"):
         run(name, "dav", "--host", hosts[name].address, "--port", str(DAV_PORT),
             DAV__CACHE_DIR=str(tmp_path / f"cache-{name}"))  # each host's local disk
-        dav = HostDav(root, None, None)
-        dav.address = hosts[name].address
-        replicas.append(dav)
+        replicas.append(RemoteDav.at(root, hosts[name].address, DAV_PORT))
     try:
         for dav in replicas:
             wait_for(dav.answers, 30, f"the replica on {dav.address} to answer", services)
         yield root, replicas, services
     finally:
         for service in services:
-            service.host.stop(service.proc, timeout=10)
+            service.stop()
         solr.close()
         redis.close()
 
@@ -165,9 +101,9 @@ def test_scheduler_workers_and_dav_replicas_on_separate_hosts(cluster, corpus, t
 
     # each replica's local catalog follows the writer on another host
     for dav in (dav1, dav2):
-        wait_for(lambda: len(pdf_names(dav)) == BATCH, 30, f"{dav.address} to list the batch",
+        wait_for(lambda: len(archive_names(dav)) == BATCH, 30, f"{dav.address} to list the batch",
                  services)
-    doc = FOLDER.format(year=time.strftime("%Y")) + sorted(pdf_names(dav1))[0]
+    doc = f"/archive/Unknown/{time.strftime('%Y')}/" + sorted(archive_names(dav1))[0]
 
     # a LOCK through one replica is honoured by the other
     lock = dav1.request("LOCK", doc, headers={"Timeout": "Second-60"}, body=(
@@ -180,7 +116,7 @@ def test_scheduler_workers_and_dav_replicas_on_separate_hosts(cluster, corpus, t
 
     # a change through a replica reaches the writer (another host) and the other replica
     assert dav2.request("DELETE", doc).status in (200, 204)
-    wait_for(lambda: doc.rsplit("/", 1)[1] not in pdf_names(dav1), 20,
+    wait_for(lambda: doc.rsplit("/", 1)[1] not in archive_names(dav1), 20,
              "the trashed document to leave dav1", services)
     assert dav1.names("/trash/")  # the trash is read from the shared tree
 
@@ -188,7 +124,7 @@ def test_scheduler_workers_and_dav_replicas_on_separate_hosts(cluster, corpus, t
     upload = make_text_pdf(tmp_path / "upload.pdf", ["Uploaded through a replica"])
     assert dav1.request("PUT", "/inbox/upload.pdf", body=upload.read_bytes()).status in (201, 204)
     wait_for(lambda: "2026-12-04 upload.pdf".replace("2026-12-04", time.strftime("%Y-%m-%d"))
-             in pdf_names(dav2), 40, "the upload to be filed and listed by dav2", services)
+             in archive_names(dav2), 40, "the upload to be filed and listed by dav2", services)
 
 
 def test_litmus_passes_against_a_replica(cluster):
