@@ -8,6 +8,7 @@ from paperfs.cli import field_commands  # noqa: F401
 from paperfs.cli import classify_commands, label_commands  # noqa: F401
 from paperfs.cli import training_commands  # noqa: F401
 from paperfs.cli import workflow_commands  # noqa: F401
+from paperfs.cli import pages_commands  # noqa: F401
 from paperfs.cli import cluster_commands  # noqa: F401
 from paperfs.cli.app import cli
 
