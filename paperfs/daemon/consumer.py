@@ -41,6 +41,7 @@ from paperfs.consume.watcher import InboxWatcher, SidecarWatcher
 from paperfs.archive.writer import Writer
 from paperfs.daemon.housekeeping import index_maintenance, trash_expiry
 from paperfs.daemon.pool_protocol import Pool, PoolUnavailable
+from paperfs.daemon.page_edits import PageEdits, page_edits_job
 from paperfs.daemon.scheduler import Scheduler
 from paperfs.daemon.workflow_triggers import WorkflowTriggers
 from paperfs.daemon.training import classifier_training
@@ -93,6 +94,8 @@ class Consumer:
         self.writer: Writer | None = None
         #: workflows.yml at work (open() makes it)
         self.workflows: WorkflowTriggers | None = None
+        #: page-edit requests (new versions) waiting for their text and the writer
+        self.page_edits: PageEdits | None = None
         self.inbox_watcher: InboxWatcher | None = None
         self.sidecar_watcher: SidecarWatcher | None = None
         #: work that found its filesystem full, and the pause it causes
@@ -116,6 +119,8 @@ class Consumer:
         self.workflows = WorkflowTriggers(self.runtime, writer)
         self.scheduler.add(self.workflows.scheduled())
         self.scheduler.add(classifier_training(self.runtime, when=self.at_rest))
+        self.page_edits = PageEdits(self.config, writer, serial=self.serial)
+        self.scheduler.add(page_edits_job(self.page_edits))
         self.pool = self.runtime.worker_pool(PREPARE, serial=self.serial)
 
     def _recover_jobs(self) -> None:
@@ -139,6 +144,8 @@ class Consumer:
                 watcher.stop()
         if self.workflows is not None:
             self.workflows.close()  # webhooks, e-mails, scripts under way finish first
+        if self.page_edits is not None:
+            self.page_edits.close()
         self.runtime.close()  # the workers, the writer and its index, the lock
 
     # ------------------------------------------------------------ intake
