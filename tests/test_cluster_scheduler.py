@@ -169,6 +169,10 @@ def test_kill_the_active_scheduler_during_a_batch(cluster, tmp_path):
              standby)
     takeover = time.monotonic() - killed
     assert takeover <= LEASE + 1, f"takeover took {takeover:.1f} s (lease {LEASE} s)"
+    # the killed one said nothing: status shows it stale, beside the new active one
+    services = {s["pid"]: s for s in status(root)["cluster"]["services"]}
+    assert services[active.proc.pid]["stale"] and not services[standby.proc.pid]["stale"]
+    assert services[standby.proc.pid]["state"] == "active"
     wait_for(lambda: filed_count(root) == count and not any(root.work.iterdir())
              and not any(p.is_file() for p in root.inbox.rglob("*")), 180,
              "every document", standby)
@@ -205,3 +209,30 @@ def test_the_scale_out_units_parse(tmp_path, name):
     problems = [line for line in out.stderr.splitlines()
                 if local.name in line and "User" not in line]
     assert not problems, out.stderr
+
+
+def test_the_registry_marks_a_silent_service_stale_and_forgets_a_stopped_one(tmp_path,
+                                                                             redis_server):  # noqa: F811
+    from paperfs.cluster.services import Registration, list_services
+    from tests.helpers import config_for
+
+    root = init_root(tmp_path, f"queue: {redis_server.url}\ntenant: reg\n"
+                               "cluster:\n  heartbeat_seconds: 0.2\n")
+    config = config_for(root)
+    client = redis_server.client()
+    worker = Registration(config, "worker", detail="2 processes")
+    dav = Registration(config, "dav", state="serving")
+    try:
+        listed = wait_for(lambda: len(list_services(client, config)) == 2
+                          and list_services(client, config), 5, "both records")
+        assert [(s.role, s.state, s.detail, s.stale) for s in listed] == [
+            ("dav", "serving", "", False), ("worker", "running", "2 processes", False)]
+        assert all(key.startswith("paperfs:reg:") for key in redis_server.keys())
+        worker._stopping.set()  # its heartbeat stops, as in a kill -9
+        wait_for(lambda: [s.stale for s in list_services(client, config)] == [False, True],
+                 5, "the worker to be stale")
+        dav.close()  # a clean stop: gone at once
+        assert [s.role for s in list_services(client, config)] == ["worker"]
+    finally:
+        worker.close()
+        dav.close()

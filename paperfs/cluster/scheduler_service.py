@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 #: the exit status after losing the lock (EX_TEMPFAIL): not a clean stop, restart me
 EXIT_LEADERSHIP_LOST = 75
-#: how often a standby tells systemd's watchdog it is alive
+#: how often a standby (or a scheduler still recovering) tells systemd's watchdog it lives
 STANDBY_PING_SECONDS = 5.0
 
 
@@ -103,9 +103,14 @@ class SchedulerService:
             registration.close()
 
     def _ping_while_standby(self, notify: Callable[[str], None]) -> None:
-        while self.state in ("starting", "standby") and not self.stopping.wait(
-                STANDBY_PING_SECONDS):
+        """systemd's watchdog runs from READY=1, sent at once: ping it while waiting and
+        while the new active one recovers, until the consumer's loop pings it itself."""
+        while not self.stopping.wait(STANDBY_PING_SECONDS) and not self._loop_started():
             notify("WATCHDOG=1")
+
+    def _loop_started(self) -> bool:
+        return (self.state == "stopped" or self.daemon is not None
+                and self.daemon.consumer.inbox_watcher is not None)
 
     def _lost(self, reason: str) -> None:
         """Not sure of the lock any more: stop acting now, as a crash would."""
