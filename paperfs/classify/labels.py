@@ -108,7 +108,7 @@ class LabelSet:
         # labels cost more than 100 ms in the pool's pure-Python pickler (dill);
         # as one string they cost nothing, and each process parses a version once.
         if self.text:
-            return (_parsed, (self.text,))
+            return (_parsed, (self.text, self.digest))
         return (LabelSet, (self.tags, self.correspondents, self.document_types, self.digest))
 
     def of(self, kind: str) -> Mapping[str, Label]:
@@ -319,9 +319,9 @@ def parse_labels(text: str, source: str = LABELS_NAME) -> LabelSet:
 _parsed_versions: dict[str, LabelSet] = {}
 
 
-def _parsed(text: str) -> LabelSet:
-    """A pickled LabelSet back: the text parsed once per process and version."""
-    digest = _digest(text)
+def _parsed(text: str, digest: str) -> LabelSet:
+    """A pickled LabelSet back: the text parsed once per process and version (the
+    sender's digest names the version; hashing the text per task would cost more)."""
     labels = _parsed_versions.get(digest)
     if labels is None:
         if len(_parsed_versions) > 8:
