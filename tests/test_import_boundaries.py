@@ -30,6 +30,8 @@ ENTRY_MODULES = [
     "paperfs.cli",  # every command
     "paperfs.consume.messages",  # what the daemon sends its workers
     "paperfs.consume.pool",  # the workers' supervisor
+    "paperfs.cluster.scheduler_service",  # paperfs scheduler (its workers are other hosts')
+    "paperfs.cluster.health",  # /metrics, /healthz, /readyz of every service
 ]
 
 
