@@ -150,6 +150,8 @@ class BarcodeConfig:
     split_on_asn: bool = True
     tags: tuple[TagBarcode, ...] = ()
     split_on_tag: bool = False
+    #: the symbologies looked for (each one more costs time on every page)
+    formats: tuple[str, ...] = ("code128", "code39", "qr")
     #: pages read from the start of a scan (0: all)
     max_pages: int = 0
     dpi: int = 300

@@ -24,6 +24,10 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "index.backend": ("sqlite", "solr"),
     "dav.auth": ("basic", "digest", "both"),
     "smtp.security": ("none", "starttls", "tls"),
+    # zxing-cpp's symbologies by the names paperfs.yml gives them (consume/barcodes.py)
+    "barcodes.formats": ("aztec", "codabar", "code39", "code93", "code128", "databar",
+                         "datamatrix", "ean8", "ean13", "itf", "maxicode", "microqr", "pdf417",
+                         "qr", "upca", "upce"),
 }
 
 # ---------------------------------------------------------------- value rules

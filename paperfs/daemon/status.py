@@ -18,7 +18,7 @@ from paperfs.classify.labels import LabelsError, load_labels
 from paperfs.classify.model_file import read_model_info
 from paperfs.classify.training import training_running
 from paperfs.consume.collation import waiting_on_disk
-from paperfs.consume.folder_rules import stopped_folders
+from paperfs.consume.folder_rules import NOTE_FILE, RULE_FILE, stopped_folders
 from paperfs.runtime import Runtime
 from paperfs.workflows.definitions import workflows_status
 
@@ -135,8 +135,9 @@ def collect_status(runtime: Runtime | Config) -> dict[str, Any]:
     config, root = runtime.config, runtime.root
     documents = _documents(runtime)
     daemon = _daemon(root)
-    inbox_files = sum(len(files) for inbox in config.inbox.folders
-                      for _d, _s, files in os.walk(root.root / inbox))
+    inbox_files = sum(1 for inbox in config.inbox.folders
+                      for _d, _s, files in os.walk(root.root / inbox)
+                      for name in files if name not in (RULE_FILE, NOTE_FILE))
     return {
         "data_root": str(root.root),
         "daemon": daemon,

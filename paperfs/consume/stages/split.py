@@ -37,7 +37,7 @@ def run(item: WorkItem) -> WorkItem | tuple[WorkItem, ...]:
     try:
         found = {number: mark for number, texts in barcodes.read_page_texts(pdf, settings)
                  if (mark := barcodes.marks(texts, settings)).any}
-        page_count = len(pdfium.PdfDocument(pdf)) if found else 0
+        page_count = _page_count(pdf) if found else 0
     except pdfium.PdfiumError as exc:
         # A damaged PDF: the text stage repairs it or fails it with its reason.
         log.warning("%s: barcodes not read (%s)", item.filename, exc)
@@ -76,6 +76,16 @@ def _cut(item: WorkItem, pdf: Path, cuts: list[barcodes.Cut]) -> tuple[WorkItem,
             parts.append(detect.run(part.but(asn=cut.asn, tags=_merged(item.tags, cut.tags),
                                               provenance=provenance)))
     return tuple(parts)
+
+
+def _page_count(pdf: Path) -> int:
+    import pypdfium2 as pdfium
+
+    doc = pdfium.PdfDocument(pdf)
+    try:
+        return len(doc)
+    finally:
+        doc.close()
 
 
 def _merged(tags: tuple[str, ...], more: tuple[str, ...]) -> tuple[str, ...]:
