@@ -236,3 +236,17 @@ def test_the_registry_marks_a_silent_service_stale_and_forgets_a_stopped_one(tmp
     finally:
         worker.close()
         dav.close()
+
+
+def test_status_trusts_a_fresh_status_file_of_a_scheduler_on_another_host(tmp_path):
+    """Its pid means nothing on this host; the file, rewritten every second, does."""
+    from paperfs.daemon.status import STALE_STATUS_SECONDS, collect_status
+    from tests.helpers import config_for
+
+    root = init_root(tmp_path)
+    root.status_file.write_text(json.dumps({"running": True, "pid": 999999999,
+                                            "host": "another-host", "in_flight": []}))
+    assert collect_status(config_for(root))["daemon"]["running"] is True
+    old = time.time() - STALE_STATUS_SECONDS - 1
+    os.utime(root.status_file, (old, old))
+    assert collect_status(config_for(root))["daemon"]["running"] is False
