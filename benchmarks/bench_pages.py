@@ -1,6 +1,6 @@
 """Page edits benchmark: rotate and delete on a long scanned document.
 
-    .venv/bin/python -m benchmarks pages [--pages 100] [--dpi 100]
+    .venv/bin/python -m benchmarks pages [--pages 100] [--dpi 300]
 
 Makes an image-only scan of ``--pages`` pages (a few lines each), then:
 
@@ -80,7 +80,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks pages", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pages", type=int, default=100)
-    parser.add_argument("--dpi", type=int, default=100)
+    parser.add_argument("--dpi", type=int, default=300)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)

@@ -14,19 +14,9 @@ from paperfs.archive.pages import PageSpecError, parse_pages
 from paperfs.archive.versions import history, version_file
 from paperfs.cli import cli
 from paperfs.consume.stages.ocr import extract_text
-from paperfs.daemon.consumer import Consumer
-from tests.helpers import archive_state, config_for, init_root
+from tests.helpers import archive_state, init_root
 from tests.samples import make_scan, make_text_pdf
-
-
-def consume(root, paths):
-    consumer = Consumer(config_for(root), serial=True)
-    consumer.open()
-    try:
-        consumer.claim_files(paths)
-        return consumer.consume_now()
-    finally:
-        consumer.close()
+from tests.test_consumer import consume
 
 
 def pages(root, *args, ok=True):

@@ -54,6 +54,20 @@ def _or_not_found(path: str, call: Callable[[], T], checked: list[bool]) -> T:
         raise not_found(path) from None
 
 
+def _changeable(ctx: Ctx, doc_id: int, verb: str, checked: list[bool]
+                ) -> Callable[[Document], None]:
+    """The check that the asking user may *verb* the document and that no one else
+    holds a lock on it (404 if he may not see it, 403, 423)."""
+    def check(doc: Document) -> None:
+        checked.append(True)
+        _visible(ctx.user, doc, f"/by-id/{doc_id}.pdf")
+        if not may_change(ctx.user, doc):
+            raise forbidden(f"you may view this document but not {verb} it")
+        ctx.check_unlocked(doc_id)
+
+    return check
+
+
 class Editor:
     def __init__(self, writer: DocumentWriter) -> None:
         self.writer = writer
@@ -116,40 +130,28 @@ class Editor:
         """A PDF uploaded over a document (in a request folder): checked on the document
         as it is now (may change it, not locked by someone else), then submitted as a
         page-edit request that the writer carries out (archive/versions.py)."""
-        user = ctx.user
-        path = f"/by-id/{doc_id}.pdf"
         checked: list[bool] = []
         seen: list[Document] = []
+        check = _changeable(ctx, doc_id, "change", checked)
 
-        def check(doc: Document) -> Document:
-            checked.append(True)
-            _visible(user, doc, path)
-            if not may_change(user, doc):
-                raise forbidden("you may view this document but not change it")
-            ctx.check_unlocked(doc_id)
+        def unchanged(doc: Document) -> Document:
+            check(doc)
             seen.append(doc)
             return doc  # unchanged metadata: nothing is written
 
-        _or_not_found(path, lambda: self.writer.update(doc_id, check), checked)
-        submit(EditRequest(pdf.parent, doc_id, seen[-1].archive.sha256, "upload", user.name,
-                           (Output(pdf.name, None),)))
-        log.info("doc %d: new version uploaded by %s over WebDAV", doc_id, user.name)
+        _or_not_found(f"/by-id/{doc_id}.pdf", lambda: self.writer.update(doc_id, unchanged),
+                      checked)
+        submit(EditRequest(pdf.parent, doc_id, seen[-1].archive.sha256, "upload",
+                           ctx.user.name, (Output(pdf.name, None),)))
+        log.info("doc %d: new version uploaded by %s over WebDAV", doc_id, ctx.user.name)
 
     # ------------------------------------------------------------ trash
 
     def trash(self, ctx: Ctx, doc_id: int) -> None:
-        user = ctx.user
-        path = f"/by-id/{doc_id}.pdf"
         checked: list[bool] = []
-
-        def check(doc: Document) -> None:
-            checked.append(True)
-            _visible(user, doc, path)
-            if not may_change(user, doc):
-                raise forbidden("you may view this document but not delete it")
-            ctx.check_unlocked(doc_id)
-
-        _or_not_found(path, lambda: self.writer.trash(doc_id, user.name, check), checked)
+        check = _changeable(ctx, doc_id, "delete", checked)
+        _or_not_found(f"/by-id/{doc_id}.pdf",
+                      lambda: self.writer.trash(doc_id, ctx.user.name, check), checked)
 
     @staticmethod
     def _may_change_trashed(user: User, doc_id: int) -> Callable[[Document], None]:
