@@ -22,30 +22,39 @@ from pathlib import Path
 
 from tests.helpers import init_root
 from tests.redis_server import RedisServer
-from tests.services import Service, wait_for
+from tests.cluster_services import start, wait_for
 
 ACTIVE = re.compile(r"scheduler: active")
 READY = re.compile(r"paperfs consumer ready")
 
 
+def seconds_until(predicate, since: float, timeout: float = 120.0) -> float:
+    """Seconds from ``since`` until ``predicate()`` holds, looked at every 10 ms."""
+    while not predicate():
+        if time.monotonic() - since > timeout:
+            raise AssertionError(f"not within {timeout} s")
+        time.sleep(0.01)
+    return time.monotonic() - since
+
+
 def handover(root, number: int, kill: bool) -> tuple[float, float]:
     """Seconds from the stop of the active scheduler to the standby holding the lock,
     and to the standby filing."""
-    first = Service(root, f"first-{number}", "scheduler").start()
-    wait_for(lambda: READY.search(first.log()), 60, "the first scheduler", first)
-    second = Service(root, f"second-{number}", "scheduler").start()
+    first = start(root, f"first-{number}", "scheduler")
+    second = None
     try:
+        wait_for(lambda: READY.search(first.log()), 60, "the first scheduler", [first])
+        second = start(root, f"second-{number}", "scheduler")
         wait_for(lambda: "waiting for the lock held by" in second.log(), 60, "the standby",
-                 second)
+                 [second])
         stopped = time.monotonic()
         first.kill() if kill else first.stop()
-        wait_for(lambda: ACTIVE.search(second.log()), 120, "the takeover", second, poll=0.01)
-        locked = time.monotonic() - stopped
-        wait_for(lambda: READY.search(second.log()), 120, "the new consumer", second, poll=0.01)
-        return locked, time.monotonic() - stopped
+        return (seconds_until(lambda: ACTIVE.search(second.log()), stopped),
+                seconds_until(lambda: READY.search(second.log()), stopped))
     finally:
-        first.kill()
-        second.kill()
+        for service in (first, second):
+            if service is not None:
+                service.kill()
 
 
 def main(argv: list[str]) -> int:

@@ -10,8 +10,10 @@ tests.dav_support's client for a server at any address.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -33,6 +35,12 @@ class Service:
 
     def stop(self, timeout: float = 10.0) -> int:
         return stop_group(self.proc, timeout)
+
+    def kill(self) -> int:
+        """A crash or a lost host: SIGKILL to its whole group, without a warning."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        return self.proc.wait(10)
 
 
 def start(root, name: str, *args: str, host: Host | None = None, **env: str) -> Service:

@@ -26,7 +26,7 @@ import pytest
 from tests.helpers import archive_state, drop, failed_state, filed_count, init_root
 from tests.redis_server import free_port, redis_server  # noqa: F401 (fixture)
 from tests.samples import make_text_pdf
-from tests.services import Service, wait_for
+from tests.cluster_services import Service, start as start_service, wait_for
 
 #: the lease the tests run with: the takeover bound they check
 LEASE = 3.0
@@ -42,7 +42,7 @@ def cluster(tmp_path, redis_server):  # noqa: F811 - the fixture
     started: list[Service] = []
 
     def start(name: str, *args: str, **env: str) -> Service:
-        service = Service(root, name, *args, **env).start()
+        service = start_service(root, name, *args, **env)
         started.append(service)
         return service
 
@@ -82,14 +82,14 @@ def test_two_schedulers_one_active_status_metrics_and_redis_down(cluster):
     first, second = (start(f"scheduler{i}", "scheduler", cluster__metrics_port=str(port))
                      for i, port in enumerate(ports))
     pids = {first.proc.pid, second.proc.pid}
-    holder = wait_for(lambda: leader_pid(root), 30, "a leader", first, second)
+    holder = wait_for(lambda: leader_pid(root), 30, "a leader", [first, second])
     assert holder in pids
     active, standby = (first, second) if holder == first.proc.pid else (second, first)
     active_port, standby_port = ports if active is first else ports[::-1]
     # both are listed, with their states; the standby names the one it waits for
     services = wait_for(lambda: len(status(root)["cluster"]["services"]) == 2
-                        and status(root)["cluster"]["services"], 30, "both services", active,
-                        standby)
+                        and status(root)["cluster"]["services"], 30, "both services",
+                        [active, standby])
     states = {s["pid"]: s for s in services}
     assert states[active.proc.pid]["state"] == "active"
     assert states[standby.proc.pid]["state"] == "standby"
@@ -99,7 +99,7 @@ def test_two_schedulers_one_active_status_metrics_and_redis_down(cluster):
     assert f"scheduler:   active on {socket.gethostname()} pid {active.proc.pid}" in text
     assert "standby (waiting for the lock held by" in text
     # exactly one runs the scheduled jobs
-    wait_for(lambda: times(JOB_RUN, active.log()), 30, "scheduled jobs to run", active)
+    wait_for(lambda: times(JOB_RUN, active.log()), 30, "scheduled jobs to run", [active])
     time.sleep(LEASE)
     assert times(JOB_RUN, standby.log()) == [], standby.log()[-3000:]
     # metrics and health, from both
@@ -113,8 +113,8 @@ def test_two_schedulers_one_active_status_metrics_and_redis_down(cluster):
     assert fetch(f"http://127.0.0.1:{active_port}/healthz") == (200, "ok\n")
     # a clean stop hands over at once; the jobs never ran in both at the same time
     assert active.stop() == 0
-    wait_for(lambda: times(ACTIVE, standby.log()), 10, "the standby to take over", standby)
-    wait_for(lambda: times(JOB_RUN, standby.log()), 10, "the new active one's jobs", standby)
+    wait_for(lambda: times(ACTIVE, standby.log()), 10, "the standby to take over", [standby])
+    wait_for(lambda: times(JOB_RUN, standby.log()), 10, "the new active one's jobs", [standby])
     assert times(JOB_RUN, standby.log())[0] >= times(JOB_RUN, active.log())[-1]
     # Redis down: status says so, readiness fails, the active one stops acting within the lease
     redis.stop()
@@ -136,7 +136,7 @@ def test_a_hung_redis_stops_the_active_scheduler_within_the_lease(cluster):
     blocks in its socket timeout, the guard still ends the active one in time."""
     root, redis, start = cluster
     active = start("scheduler0", "scheduler")
-    wait_for(lambda: times(ACTIVE, active.log()), 30, "the scheduler to lead", active)
+    wait_for(lambda: times(ACTIVE, active.log()), 30, "the scheduler to lead", [active])
     time.sleep(LEASE / 3 + 0.2)  # just after a renewal
     os.kill(redis.process.pid, signal.SIGSTOP)
     hung = time.monotonic()
@@ -157,16 +157,16 @@ def test_kill_the_active_scheduler_during_a_batch(cluster, tmp_path):
     start("worker", "worker", "--concurrency", "2", log_level="INFO")
     first = start("scheduler0", "scheduler")
     second = start("scheduler1", "scheduler")
-    holder = wait_for(lambda: leader_pid(root), 30, "a leader", first, second)
+    holder = wait_for(lambda: leader_pid(root), 30, "a leader", [first, second])
     active, standby = (first, second) if holder == first.proc.pid else (second, first)
     for source in sources:
         drop(source, root.inbox)
-    wait_for(lambda: filed_count(root) >= 2, 120, "the first documents", active)
+    wait_for(lambda: filed_count(root) >= 2, 120, "the first documents", [active])
     assert filed_count(root) < count, "the batch ended before the kill; make it larger"
     active.kill()
     killed = time.monotonic()
     wait_for(lambda: times(ACTIVE, standby.log()), LEASE + 5, "the standby to take over",
-             standby)
+             [standby])
     takeover = time.monotonic() - killed
     assert takeover <= LEASE + 1, f"takeover took {takeover:.1f} s (lease {LEASE} s)"
     # the killed one said nothing: status shows it stale, beside the new active one
@@ -175,7 +175,7 @@ def test_kill_the_active_scheduler_during_a_batch(cluster, tmp_path):
     assert services[standby.proc.pid]["state"] == "active"
     wait_for(lambda: filed_count(root) == count and not any(root.work.iterdir())
              and not any(p.is_file() for p in root.inbox.rglob("*")), 180,
-             "every document", standby)
+             "every document", [standby])
     docs = archive_state(root)
     assert failed_state(root) == {}
     assert sorted(d.original.filename for d in docs.values()) == \
@@ -224,13 +224,13 @@ def test_the_registry_marks_a_silent_service_stale_and_forgets_a_stopped_one(tmp
     dav = Registration(config, "dav", state="serving")
     try:
         listed = wait_for(lambda: len(list_services(client, config)) == 2
-                          and list_services(client, config), 5, "both records")
+                          and list_services(client, config), 5, "both records", [])
         assert [(s.role, s.state, s.detail, s.stale) for s in listed] == [
             ("dav", "serving", "", False), ("worker", "running", "2 processes", False)]
         assert all(key.startswith("paperfs:reg:") for key in redis_server.keys())
         worker._stopping.set()  # its heartbeat stops, as in a kill -9
         wait_for(lambda: [s.stale for s in list_services(client, config)] == [False, True],
-                 5, "the worker to be stale")
+                 5, "the worker to be stale", [])
         dav.close()  # a clean stop: gone at once
         assert [s.role for s in list_services(client, config)] == ["worker"]
     finally:
