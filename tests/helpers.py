@@ -81,3 +81,14 @@ def drop(src: Path, inbox: Path, name: str | None = None) -> Path:
     shutil.copyfile(src, tmp)
     os.rename(tmp, target)
     return target
+
+
+def page_texts(pdf: Path) -> list[str]:
+    """The text of each page of a PDF, white space folded (pages checked by their text)."""
+    import pypdfium2 as pdfium
+
+    doc = pdfium.PdfDocument(pdf)
+    try:
+        return [" ".join(doc[i].get_textpage().get_text_range().split()) for i in range(len(doc))]
+    finally:
+        doc.close()

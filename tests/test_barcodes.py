@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-import pypdfium2 as pdfium
 import pytest
 import zxingcpp
 from PIL import Image, ImageDraw
@@ -19,7 +18,7 @@ from paperfs.config import BarcodeConfig, TagBarcode
 from paperfs.consume import barcodes
 from paperfs.consume.barcodes import Cut, Marks
 from paperfs.daemon.consumer import Consumer
-from tests.helpers import archive_state, config_for, failed_state, init_root, sha256
+from tests.helpers import archive_state, config_for, failed_state, init_root, page_texts, sha256
 
 
 @pytest.fixture
@@ -38,14 +37,6 @@ def consume(root, *paths: Path, **env: str):
         return consumer.consume_now()
     finally:
         consumer.close()
-
-
-def page_texts(pdf: Path) -> list[str]:
-    doc = pdfium.PdfDocument(pdf)
-    try:
-        return [" ".join(doc[i].get_textpage().get_text_range().split()) for i in range(len(doc))]
-    finally:
-        doc.close()
 
 
 def filed(root, results) -> list[tuple[list[str], object]]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import pypdfium2 as pdfium
 import pytest
 
 from paperfs.config import load_config
@@ -18,8 +17,8 @@ from paperfs.consume.pipeline import prepare
 from paperfs.daemon.status import collect_status
 from paperfs.errors import ConsumeError
 from tests.daemon import Daemon
-from tests.helpers import archive_state, filed_count, config_for, drop, failed_state, init_root, sha256
-from tests.samples import make_text_pdf
+from tests.helpers import (archive_state, config_for, drop, failed_state, filed_count,
+                           init_root, page_texts, sha256)
 
 FOLDER = "double-sided"
 
@@ -36,14 +35,6 @@ def daemon(root, tmp_path):
     yield d
     if d.proc is not None and d.proc.poll() is None:
         d.stop()
-
-
-def page_texts(pdf: Path) -> list[str]:
-    doc = pdfium.PdfDocument(pdf)
-    try:
-        return [" ".join(doc[i].get_textpage().get_text_range().split()) for i in range(len(doc))]
-    finally:
-        doc.close()
 
 
 def passes(tmp_path: Path, odd: int, even: int) -> tuple[Path, Path]:
