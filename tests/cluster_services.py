@@ -17,6 +17,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,6 +72,15 @@ def wait_for(predicate, timeout: float, what: str, services: list[Service]):
     logs = "\n".join(f"--- {s.name}:\n{s.log()[-2500:]}" for s in services
                      if "worker" not in s.name or "Traceback" in s.log())
     raise AssertionError(f"timed out after {timeout} s waiting for {what}\n{logs}")
+
+
+def fetch(url: str) -> tuple[int, str]:
+    """GET ``url``: its status and body, also for an error status (/readyz's 503)."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
 
 
 class RemoteDav(Dav):

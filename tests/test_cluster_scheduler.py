@@ -17,8 +17,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -26,7 +24,7 @@ import pytest
 from tests.helpers import archive_state, drop, failed_state, filed_count, init_root
 from tests.redis_server import free_port, redis_server  # noqa: F401 (fixture)
 from tests.samples import make_text_pdf
-from tests.cluster_services import Service, start as start_service, wait_for
+from tests.cluster_services import Service, fetch, start as start_service, wait_for
 
 #: the lease the tests run with: the takeover bound they check
 LEASE = 3.0
@@ -61,14 +59,6 @@ def status(root) -> dict:
 def leader_pid(root) -> int | None:
     leader = (status(root)["cluster"] or {}).get("leader")
     return leader["pid"] if leader else None
-
-
-def fetch(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as answer:
-            return answer.status, answer.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
 
 
 def times(pattern: re.Pattern, text: str) -> list[str]:
