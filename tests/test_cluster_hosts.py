@@ -22,6 +22,8 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -37,6 +39,14 @@ pytestmark = pytest.mark.slow
 
 DAV_PORT = 8080
 BATCH = 6
+
+
+def fetch(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
 
 
 def archive_names(dav: RemoteDav) -> set[str]:
@@ -82,7 +92,7 @@ def cluster(tmp_path, test_network: TestNetwork, solr_standalone: SolrServer):  
     try:
         for dav in replicas:
             wait_for(dav.answers, 30, f"the replica on {dav.address} to answer", services)
-        yield root, replicas, services
+        yield root, replicas, services, redis
     finally:
         for service in services:
             service.stop()
@@ -91,7 +101,7 @@ def cluster(tmp_path, test_network: TestNetwork, solr_standalone: SolrServer):  
 
 
 def test_scheduler_workers_and_dav_replicas_on_separate_hosts(cluster, corpus, tmp_path):
-    root, (dav1, dav2), services = cluster
+    root, (dav1, dav2), services, redis = cluster
     for i in range(BATCH):
         pdf = make_text_pdf(tmp_path / f"letter{i}.pdf", [f"Letter number {i} to the tenant"])
         drop(pdf, root.inbox)
@@ -126,13 +136,27 @@ def test_scheduler_workers_and_dav_replicas_on_separate_hosts(cluster, corpus, t
     wait_for(lambda: "2026-12-04 upload.pdf".replace("2026-12-04", time.strftime("%Y-%m-%d"))
              in archive_names(dav2), 40, "the upload to be filed and listed by dav2", services)
 
+    # Redis away: a replica still serves what its catalog knows and says why it is not ready
+    redis.stop()
+    listed = archive_names(dav2)
+    assert len(listed) == BATCH
+    first = f"/archive/Unknown/{time.strftime('%Y')}/" + sorted(listed)[0]
+    assert dav2.request("GET", first).status == 200
+    assert dav2.request("DELETE", first).status == 503  # a lock it cannot see must not be passed
+    status, body = fetch(dav2.url + "readyz")
+    assert status == 503 and "Redis" in body, body
+    redis.start()
+    # (the scheduler exits when its leader lock vanishes with Redis' data: systemd restarts it)
+    replicas = [s for s in services if s.name.startswith("dav")]
+    wait_for(lambda: fetch(dav2.url + "readyz")[0] == 200, 30, "dav2 to be ready again", replicas)
+
 
 def test_litmus_passes_against_a_replica(cluster):
     """The whole litmus suite (locks in Redis included) on a replica's /inbox/, from
     the test process: another host than the replica's."""
     if shutil.which("litmus") is None:
         pytest.skip("litmus is not installed (Debian package litmus)")
-    _root, (dav1, _dav2), _services = cluster
+    _root, (dav1, _dav2), _services, _redis = cluster
     result = subprocess.run(["litmus", "-k", dav1.url + "inbox/", "alice", PASSWORDS["alice"]],
                             capture_output=True, text=True, timeout=120)
     summary = {suite: (int(passed), int(run)) for suite, run, passed in re.findall(

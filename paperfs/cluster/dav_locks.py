@@ -8,18 +8,34 @@ under the tenant's prefix (``paperfs:TENANT:dav:lock:<token>``,
 expires with the lock, so a replica that dies leaves nothing behind for
 longer than the lock's timeout. Only the split deployment imports this
 module (paperfs/dav/server.py: ``lock_storage``).
+
+With Redis unreachable, reading requests (GET, PROPFIND, …) are answered as
+if nothing were locked — lockdiscovery is only information, and a replica
+keeps serving what its catalog knows — while every request that changes
+something, LOCK and UNLOCK get 503 with Retry-After: a change must never
+pass a lock this replica cannot see (``LockRequests`` tells the storage
+which kind of request its thread serves).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import logging
+import threading
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
+import redis
+from wsgidav.dav_error import DAVError
 from wsgidav.lock_man.lock_storage_redis import LockStorageRedis
 
 from paperfs.cluster.redis_keys import key, redis_client
 
 if TYPE_CHECKING:
     from paperfs.config import Config
+
+log = logging.getLogger(__name__)
+
+READING = frozenset({"GET", "HEAD", "PROPFIND", "OPTIONS"})
+RETRY_AFTER = "10"
 
 
 class TenantLockStorage(LockStorageRedis):
@@ -33,9 +49,61 @@ class TenantLockStorage(LockStorageRedis):
         self._redis_prefix = key(config, "dav", "{}")
         self._redis_lock_prefix = self._redis_prefix.format("lock:{}")
         self._redis_url2token_prefix = self._redis_prefix.format("URL2TOKEN:{}")
+        #: the method of the request this thread serves (set by LockRequests)
+        self.request = threading.local()
+        self._warned = False
 
     def __repr__(self) -> str:
         return f"TenantLockStorage({self._redis_prefix.format('*')})"
 
     def open(self) -> None:
         self._redis = redis_client(self.config)
+
+    def _unreachable(self, exc: redis.RedisError, reading_answer: Any) -> Any:
+        if not self._warned:
+            log.warning("WebDAV locks: Redis unreachable (%s); changes get 503 until it is back",
+                        exc)
+            self._warned = True
+        if getattr(self.request, "method", None) in READING:
+            return reading_answer
+        raise DAVError(503, "WebDAV locks are unavailable (Redis unreachable); try again",
+                       add_headers=[("Retry-After", RETRY_AFTER)]) from None
+
+    def _guarded(self, call: Callable[[], Any], reading_answer: Any = None) -> Any:
+        try:
+            answer = call()
+        except redis.RedisError as exc:
+            return self._unreachable(exc, reading_answer)
+        self._warned = False
+        return answer
+
+    def get(self, token):  # noqa: ANN001, ANN201 - wsgidav's signature
+        return self._guarded(lambda: super(TenantLockStorage, self).get(token))
+
+    def create(self, path, lock):  # noqa: ANN001, ANN201
+        return self._guarded(lambda: super(TenantLockStorage, self).create(path, lock))
+
+    def refresh(self, token, *, timeout):  # noqa: ANN001, ANN201
+        return self._guarded(lambda: super(TenantLockStorage, self).refresh(
+            token, timeout=timeout))
+
+    def delete(self, token):  # noqa: ANN001, ANN201
+        return self._guarded(lambda: super(TenantLockStorage, self).delete(token), False)
+
+    def get_lock_list(self, path, *, include_root, include_children,  # noqa: ANN001, ANN201
+                      token_only):
+        return self._guarded(lambda: super(TenantLockStorage, self).get_lock_list(
+            path, include_root=include_root, include_children=include_children,
+            token_only=token_only), [])
+
+
+class LockRequests:
+    """WSGI middleware: tells the lock storage which method this thread serves."""
+
+    def __init__(self, app: Callable, storage: TenantLockStorage) -> None:
+        self.app = app
+        self.storage = storage
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        self.storage.request.method = environ.get("REQUEST_METHOD")
+        return self.app(environ, start_response)

@@ -20,6 +20,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
+from paperfs.cluster.dav_locks import LockRequests
 from paperfs.cluster.health import endpoints_app
 from paperfs.cluster.replica_catalog import ReplicaCatalog, check_replica_config
 from paperfs.cluster.services import register
@@ -53,7 +54,9 @@ def serve_replica(runtime: "Runtime", stopping: threading.Event, *, host: str | 
                 return [f"the local catalog may be behind the writer: {problem}"], "behind"
             return [], "following the writer"
 
-        server.mount_in_front(lambda app: endpoints_app(config, own_readiness, fallback=app))
+        storage = server.dav_app.lock_manager.storage  # dav_locks.TenantLockStorage
+        server.mount_in_front(lambda app: endpoints_app(
+            config, own_readiness, fallback=LockRequests(app, storage)))
         server.start()
         scheduler = Scheduler([webdav_uploads(server)])
         scheduler.start()
