@@ -247,3 +247,20 @@ def test_a_pdf_put_over_a_document_is_its_new_version(tmp_path):
     finally:
         service.stop()
         loop.join(30)
+
+
+def test_check_reports_missing_damaged_and_orphaned_versions(root):
+    from paperfs.archive.check import check
+
+    paperfs(root, "pages", 1, "delete", "1")
+    paperfs(root, "pages", 1, "delete", "1")
+    assert check(config_for(root)).ok
+    version_file(root, 1, 1).unlink()
+    version_file(root, 1, 2).write_bytes(b"%PDF-1.4 damaged")
+    orphan = version_file(root, 99, 1)
+    orphan.parent.mkdir(parents=True)
+    orphan.write_bytes(b"%PDF-1.4")
+    kinds = {(p.kind, p.path) for p in check(config_for(root)).problems}
+    assert kinds == {("missing-version", "versions/0000/0000001/v1.pdf"),
+                     ("version-checksum", "versions/0000/0000001/v2.pdf"),
+                     ("orphan-versions", "versions/0000/0000099")}

@@ -46,6 +46,7 @@ from paperfs.archive.store import EDIT_ERROR_SUFFIX
 from paperfs.archive.atomic import atomic_copy
 from paperfs.config import Config
 from paperfs.archive.document import Document, read_sidecar, sha256_file
+from paperfs.archive.versions import version_folders, version_problems
 from paperfs.classify.labels import LabelsError, load_labels
 from paperfs.errors import DataRootError, NotFoundError, SidecarError
 from paperfs.runtime import Runtime
@@ -169,6 +170,10 @@ class Checker:
                 continue
             by_id[doc.id] = stem
             docs[stem] = (doc, st)
+            for kind, path, message in version_problems(root, doc, not self.quick):
+                add(Problem(kind, self.rel(path), message,
+                            "restore it from a backup; the current version is unaffected "
+                            "(docs/paper.md, page edits and versions)"))
             report.documents += 1
             pdf = sidecar.with_suffix(".pdf")
             if not pdf.exists():
@@ -201,6 +206,7 @@ class Checker:
                             "is filed as a new document; or move it back beside its sidecar",
                             fixable=True))
         self._check_originals(report, referenced)
+        self._check_versions(report, set(by_id))
         self._check_index(report, docs, invalid)
         self._check_labels(report)
         return report
@@ -235,6 +241,16 @@ class Checker:
                 "rule-problem", labels, f"the daemon reported: {problem}",
                 "simplify the pattern (a regex must finish within "
                 "classify.regex_timeout_seconds), or raise that limit", severity=WARNING))
+
+    def _check_versions(self, report: CheckReport, filed: set[int]) -> None:
+        """Kept versions of documents that are neither filed nor in the trash."""
+        for doc_id, folder in version_folders(self.root).items():
+            if doc_id not in filed and not (self.root.trash / f"{doc_id:07d}").exists():
+                report.problems.append(Problem(
+                    "orphan-versions", self.rel(folder),
+                    f"earlier versions of document {doc_id}, which no longer exists",
+                    "if it was deleted on purpose, remove the folder to free the space",
+                    severity=WARNING))
 
     def _check_originals(self, report: CheckReport, referenced: set[str]) -> None:
         originals = self.root.originals

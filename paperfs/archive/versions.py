@@ -372,3 +372,34 @@ def _roll_back(archive: "Archive", data: Mapping[str, Any]) -> None:
         root.original_path(part["id"], ".pdf").unlink(missing_ok=True)
         prune_empty_dirs(archive.pdf_path(part["path"]).parent, root.archive)
         archive.index.delete([part["id"]])
+
+
+# ------------------------------------------------------------------ paperfs check
+
+
+def version_problems(root: DataRoot, doc: Document, checksums: bool) -> list[tuple[str, Path, str]]:
+    """(kind, file, message) for each earlier version of *doc* that is missing or
+    damaged (``paperfs check``)."""
+    try:
+        past = history(doc)
+    except SidecarError as exc:
+        return [("invalid-versions", root.versions, str(exc))]
+    problems = []
+    for version in past[:-1]:
+        path = version_file(root, doc.id, version.version)
+        if not path.exists():
+            problems.append(("missing-version", path, f"document {doc.id}: version "
+                             f"{version.version} ({version.operation}) is missing"))
+        elif checksums and sha256_file(path) != version.sha256:
+            problems.append(("version-checksum", path, f"document {doc.id}: version "
+                             f"{version.version}'s SHA-256 differs from the sidecar's"))
+    return problems
+
+
+def version_folders(root: DataRoot) -> dict[int, Path]:
+    """Every document id with kept versions, and its folder."""
+    if not root.versions.is_dir():
+        return {}
+    return {int(folder.name): folder for shard in sorted(root.versions.iterdir())
+            if shard.is_dir() for folder in sorted(shard.iterdir())
+            if folder.is_dir() and folder.name.isdigit()}
