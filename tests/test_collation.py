@@ -100,6 +100,7 @@ def test_the_corpus_passes_through_the_daemon_with_a_crash_between(daemon, root,
     daemon.start()
     daemon.wait_for(lambda: daemon.status().get("double_sided_waiting"), 30,
                     "the first pass waiting again after the restart")
+    assert (root.inbox / FOLDER).is_dir()  # kept for the scanner, though empty
     drop(even, root.inbox / FOLDER)
     daemon.wait_for(lambda: filed_count(root) == 1 and not any(root.work.iterdir()),
                     60, "the collated document")

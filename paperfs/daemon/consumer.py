@@ -190,13 +190,14 @@ class Consumer:
             except OSError as exc:
                 log.error("cannot claim %s: %s", ready.path, exc)
                 continue
-            if ready.path.parent != ready.inbox:
+            collating = collates(PurePosixPath(ready.path.relative_to(ready.inbox).as_posix()),
+                                 self.config.double_sided, settings)
+            if ready.path.parent != ready.inbox and not collating:  # a scanner's target stays
                 prune_empty_dirs(ready.path.parent, ready.inbox)
             if ready.incomplete:
                 self._finish(job, error=_incomplete_error(ready.incomplete, job.filename,
                                                           self.config.inbox.incomplete_seconds))
-            elif not collates(PurePosixPath(ready.path.relative_to(ready.inbox).as_posix()),
-                              self.config.double_sided, settings):
+            elif not collating:
                 self.jobs.append(job)
             elif (second := self.collator.offer(job)) is not None:
                 self.jobs.append(second)
