@@ -264,3 +264,28 @@ def test_check_reports_missing_damaged_and_orphaned_versions(root):
     assert kinds == {("missing-version", "versions/0000/0000001/v1.pdf"),
                      ("version-checksum", "versions/0000/0000001/v2.pdf"),
                      ("orphan-versions", "versions/0000/0000099")}
+
+
+def test_a_document_deleted_for_good_takes_its_versions_along(root):
+    paperfs(root, "pages", 1, "delete", "1")
+    folder = version_file(root, 1, 1).parent
+    runtime = Runtime(config_for(root))
+    writer = runtime.open_writer()
+    try:
+        writer.trash(1, "alice", lambda doc: None)
+        assert folder.is_dir(), "a trashed document keeps its versions (restorable)"
+        writer.purge(1, lambda doc: None)
+        assert not folder.exists() and not list(root.versions.iterdir())
+        # ... and so does one whose time in the trash ran out.
+        other = make_text_pdf(root.root / "other.pdf", ["Other"], pages=2)
+        runtime.close()
+        paperfs(root, "consume", other)
+        paperfs(root, "pages", 2, "delete", 1)
+        runtime = Runtime(config_for(root))
+        writer = runtime.open_writer()
+        writer.trash(2, "alice", lambda doc: None)
+        assert version_file(root, 2, 1).exists()
+        assert writer.expire_trash(0) == 1
+        assert not list(root.versions.iterdir())
+    finally:
+        runtime.close()

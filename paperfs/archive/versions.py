@@ -403,3 +403,11 @@ def version_folders(root: DataRoot) -> dict[int, Path]:
     return {int(folder.name): folder for shard in sorted(root.versions.iterdir())
             if shard.is_dir() for folder in sorted(shard.iterdir())
             if folder.is_dir() and folder.name.isdigit()}
+
+
+def remove_versions(root: DataRoot, doc_id: int) -> None:
+    """A document deleted for good takes its earlier versions along."""
+    folder = version_file(root, doc_id, 1).parent
+    if folder.exists():
+        shutil.rmtree(folder)
+        prune_empty_dirs(folder.parent, root.versions)

@@ -39,6 +39,7 @@ from paperfs.archive.layout import DataRoot
 from paperfs.archive.recovery import recover
 from paperfs.archive.storage import storage_errors
 from paperfs.archive.trash import Trash
+from paperfs.archive.versions import remove_versions, version_folders
 from paperfs.errors import ConsumeError, NotFoundError
 from paperfs.index.base import FiledLookups
 
@@ -222,6 +223,7 @@ class _DirectWriter(DocumentWriter):
         def operation(archive: "Archive | None") -> None:
             self._trashed(doc_id, check)
             self.trash_can.purge(doc_id)
+            remove_versions(self.root, doc_id)
 
         self._run(operation)
 
@@ -282,7 +284,15 @@ class LocalWriter(_DirectWriter, Writer):
         return self._run(lambda archive: archive.sidecar_changed(sidecar))
 
     def expire_trash(self, days: float) -> int:
-        return self._run(lambda archive: self.trash_can.expire(days))
+        def operation(archive: "Archive") -> int:
+            expired = self.trash_can.expire(days)
+            if expired:  # their earlier versions go too
+                for doc_id in version_folders(self.root):
+                    if archive.index.ref(doc_id) is None and self.trash_can.get(doc_id) is None:
+                        remove_versions(self.root, doc_id)
+            return expired
+
+        return self._run(operation)
 
     def maintain_index(self) -> None:
         # Under the writer's lock: WebDAV edits wait (seconds at 100k documents, once
