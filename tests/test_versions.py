@@ -178,7 +178,7 @@ def test_a_pdf_put_over_a_document_is_its_new_version(tmp_path):
     import time
 
     from paperfs.daemon.service import Daemon as DaemonService
-    from tests.dav_support import Dav, add_users
+    from tests.dav_support import Dav, add_users, req, send_and_hang_up
     from tests.dav_support import init_root as dav_root
 
     root, config = dav_root(tmp_path, "  inbox_idle_seconds: 0.3\n")
@@ -224,6 +224,10 @@ def test_a_pdf_put_over_a_document_is_its_new_version(tmp_path):
         assert dav.request("PUT", f"/by-id/{doc_id}.pdf", "root", body=second).status == 423
         assert dav.request("UNLOCK", f"/by-id/{doc_id}.pdf", "alice",
                            headers={"Lock-Token": token}).status == 204
+        # A client that hangs up halfway through the body.
+        send_and_hang_up(dav, req("PUT", f"/by-id/{doc_id}.pdf", body=second[:300],
+                                  headers={"Content-Length": str(len(second))}))
+        time.sleep(1.0)
         assert dav.sidecar(doc_id).archive == before.archive
         assert not [p for p in root.edits.iterdir()], "refused uploads leave nothing"
         # Accepted: the new version is current a moment later, the old one kept.
