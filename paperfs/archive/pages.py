@@ -182,9 +182,10 @@ def make_text(task: TextTask) -> TextOutcome:
         pages = tuple(result.text.split("\f"))
         return TextOutcome(result.archive_pdf, pages, len(pages) if result.ocr_performed else 0,
                            result.pdfa)
-    if task.redo:
+    redo = task.redo if task.ocr.mode != "never" else ()  # "never": no OCR at all
+    if redo:
         _ocr_pages(task, ocr)
-    return TextOutcome(task.pdf, tuple(ocr.extract_text(task.pdf)), len(task.redo),
+    return TextOutcome(task.pdf, tuple(ocr.extract_text(task.pdf)), len(redo),
                        _is_pdfa(task.pdf))
 
 

@@ -90,6 +90,12 @@ class PageEdits:
                     doc = self.writer.commit_edit(request, texts)
                 except ConsumeError as exc:
                     self._finish(name, error=exc)
+                except Exception:
+                    # A full disk, say: forgotten here, the request is taken again from
+                    # disk at a later pass (the scheduler logs the error).
+                    self.requests.pop(name)
+                    self.texts.pop(name)
+                    raise
                 else:
                     self._finish(name, doc=doc)
                 finished += 1
