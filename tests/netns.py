@@ -41,7 +41,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Iterator, Sequence
@@ -258,55 +257,6 @@ def wait_for_port(host: str, port: int, timeout: float = 20.0, inside: Host | No
         if time.monotonic() > deadline:
             raise TimeoutError(f"nothing listens on {host}:{port} after {timeout:.0f} s")
         time.sleep(0.1)
-
-
-class Forwarder:
-    """A TCP relay from ``listen_host`` (e.g. the bridge address) to a server that
-    listens on 127.0.0.1 only (the test Solr): hosts reach it as ``listen_host:port``."""
-
-    def __init__(self, listen_host: str, target: tuple[str, int]) -> None:
-        self.target = target
-        self._server = socket.create_server((listen_host, 0))
-        self.port = self._server.getsockname()[1]
-        self._sockets: list[socket.socket] = [self._server]
-        threading.Thread(target=self._accept, daemon=True, name="netns-forward").start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._server.accept()
-            except OSError:
-                return
-            try:
-                upstream = socket.create_connection(self.target, timeout=10)
-            except OSError:
-                client.close()
-                continue
-            upstream.settimeout(None)
-            self._sockets += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for sock in (source, sink):
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def close(self) -> None:
-        for sock in self._sockets:
-            try:
-                sock.close()
-            except OSError:
-                pass
 
 
 def namespaces_unavailable() -> str | None:

@@ -239,15 +239,18 @@ class _Pipe:
 
 
 class TcpProxy:
-    """A TCP forwarder on 127.0.0.1 to ``target`` that can be cut and restored.
+    """A TCP forwarder on 127.0.0.1 (or ``listen_host``: a test network's bridge,
+    tests/netns.py) to ``target`` that can be cut and restored.
 
     ``cut()`` closes the listening socket and every open connection (clients
     get "connection refused", as when Solr is down); ``restore()`` listens
     again on the same port.
     """
 
-    def __init__(self, target_host: str, target_port: int) -> None:
+    def __init__(self, target_host: str, target_port: int, *,
+                 listen_host: str = "127.0.0.1") -> None:
         self.target = (target_host, target_port)
+        self.listen_host = listen_host
         self.port = 0
         self._server: socket.socket | None = None
         self._conns: list[socket.socket] = []
@@ -257,7 +260,7 @@ class TcpProxy:
     def url_for(self, url: str) -> str:
         """``url`` (which points at the target) rewritten to go through the proxy."""
         host, port = self.target
-        return url.replace(f"{host}:{port}", f"127.0.0.1:{self.port}")
+        return url.replace(f"{host}:{port}", f"{self.listen_host}:{self.port}")
 
     def restore(self) -> None:
         with self._lock:
@@ -265,7 +268,7 @@ class TcpProxy:
                 return
             server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            server.bind(("127.0.0.1", self.port))
+            server.bind((self.listen_host, self.port))
             server.listen(64)
             self.port = server.getsockname()[1]
             self._server = server

@@ -22,31 +22,22 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 
-from tests.cluster_services import RemoteDav, Service, pdf_names, start, wait_for
+from tests.cluster_services import RemoteDav, Service, fetch, pdf_names, start, wait_for
 from tests.dav_support import PASSWORDS, add_users
 from tests.helpers import drop, filed_count, init_root
-from tests.netns import Forwarder, TestNetwork, test_network  # noqa: F401 (fixture)
+from tests.netns import TestNetwork, test_network  # noqa: F401 (fixture)
 from tests.redis_server import RedisServer
 from tests.samples import make_text_pdf
-from tests.solr_server import SolrServer, solr_base, solr_standalone  # noqa: F401 (fixtures)
+from tests.solr_server import (SolrServer, TcpProxy, solr_base,  # noqa: F401 (fixtures)
+                               solr_standalone)
 
 pytestmark = pytest.mark.slow
 
 DAV_PORT = 8080
 BATCH = 6
-
-
-def fetch(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as answer:
-            return answer.status, answer.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
 
 
 def archive_names(dav: RemoteDav) -> set[str]:
@@ -59,7 +50,7 @@ def cluster(tmp_path, test_network: TestNetwork, solr_standalone: SolrServer):  
     net = test_network
     redis = RedisServer(host=net.gateway).start()
     solr_port = int(re.search(r":(\d+)/", solr_standalone.url).group(1))
-    solr = Forwarder(net.gateway, ("127.0.0.1", solr_port))
+    solr = TcpProxy("127.0.0.1", solr_port, listen_host=net.gateway)  # Solr is on 127.0.0.1
     tenant = "hosts" + secrets.token_hex(3)
     root = init_root(tmp_path, (
         f"queue: redis://{net.gateway}:{redis.port}/0\ntenant: {tenant}\n"
