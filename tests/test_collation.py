@@ -147,3 +147,27 @@ def test_a_first_pass_alone_past_the_window_is_filed_alone(root, tmp_path):
         assert "no second pass" in daemon.log()
     finally:
         daemon.stop()
+
+
+def test_a_pair_claimed_before_a_crash_is_collated_at_the_next_start(root, tmp_path):
+    """The crash came after the second pass recorded its first, before it was filed:
+    the next start prepares the pair again (the first pass does not wait again)."""
+    from paperfs.daemon.consumer import Consumer
+
+    fronts, backs = passes(tmp_path, 2, 2)
+    work = WorkQueue(root.work)
+    first = work.claim(fronts, source=f"inbox/{FOLDER}/fronts.pdf", copy=True)
+    first = first.record(waiting_since="2026-01-01T00:00:00+00:00")
+    second = work.claim(backs, source=f"inbox/{FOLDER}/backs.pdf", copy=True)
+    second.record(collate_with=first.job_id)
+    consumer = Consumer(config_for(root, ocr__mode="never", double_sided__enabled="true"),
+                        serial=True)
+    consumer.open()
+    try:
+        assert consumer.collator.waiting == {}
+        [result] = consumer.consume_now()
+    finally:
+        consumer.close()
+    assert page_texts(root.archive / f"{result.path}.pdf") == [
+        f"Sheet side number {n}" for n in range(1, 5)]
+    assert not any(root.work.iterdir())
