@@ -77,9 +77,12 @@ def test_two_schedulers_one_active_status_metrics_and_redis_down(cluster):
     active, standby = (first, second) if holder == first.proc.pid else (second, first)
     active_port, standby_port = ports if active is first else ports[::-1]
     # both are listed, with their states; the standby names the one it waits for
-    services = wait_for(lambda: len(status(root)["cluster"]["services"]) == 2
-                        and status(root)["cluster"]["services"], 30, "both services",
-                        [active, standby])
+    def both_listed():
+        services = status(root)["cluster"]["services"]
+        return len(services) == 2 and all(s["state"] in ("active", "standby") for s in services)\
+            and services
+
+    services = wait_for(both_listed, 30, "both services", [active, standby])
     states = {s["pid"]: s for s in services}
     assert states[active.proc.pid]["state"] == "active"
     assert states[standby.proc.pid]["state"] == "standby"

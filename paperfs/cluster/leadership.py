@@ -114,16 +114,18 @@ class Leadership:
         import redis
 
         seen: tuple[Holder | None, str | None] | None = None
+        blocking = False  # the first try only looks: a standby says at once whom it waits for
         while not stopping.is_set():
             problem = None
             try:
                 token = _token()
-                if self.lock.acquire(blocking=True, blocking_timeout=ATTEMPT_SECONDS,
+                if self.lock.acquire(blocking=blocking, blocking_timeout=ATTEMPT_SECONDS,
                                      token=token):
                     self.holder = Holder.parse(token)
-                    log.info("scheduler: active (holding %s, lease %.0f s)", self.name, self.lease)
+                    log.info("scheduler: active (holding %s, lease %g s)", self.name, self.lease)
                     return True
                 holder = Holder.parse(self.client.get(self.name))
+                blocking = True
             except redis.RedisError as exc:
                 holder, problem = None, f"Redis unreachable: {exc}"
             if (holder, problem) != seen:

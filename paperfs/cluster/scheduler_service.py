@@ -66,7 +66,7 @@ class SchedulerService:
     def run(self, notify: Callable[[str], None] = lambda s: None) -> int:
         """Wait for the lock, then serve until stop(); the exit status."""
         config = self.runtime.config
-        registration = register(config, "scheduler", state="standby")
+        registration = register(config, "scheduler", state="starting")
         endpoints = serve_endpoints(config, self.readiness)
         try:
             notify("READY=1\nSTATUS=standby: waiting for the scheduler lock")
