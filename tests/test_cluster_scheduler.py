@@ -180,7 +180,8 @@ UNITS = {"paperfs-scheduler.service": ("Type=notify", "WatchdogSec=", "Restart=o
                                        "ExecStart=/opt/paperfs/venv/bin/paperfs scheduler"),
          "paperfs-worker@.service": ("Restart=on-failure", "KillMode=mixed",
                                      "ExecStart=/opt/paperfs/venv/bin/paperfs worker"),
-         "paperfs-dav.service": ("Restart=on-failure",
+         "paperfs-dav.service": ("Restart=on-failure", "CacheDirectory=paperfs",
+                                 "PAPERFS_DAV__CACHE_DIR=/var/cache/paperfs",
                                  "ExecStart=/opt/paperfs/venv/bin/paperfs dav")}
 
 
