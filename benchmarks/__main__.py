@@ -21,6 +21,7 @@ BENCHMARKS: dict[str, str] = {
     "workflows": "benchmarks.bench_workflows",
     "fields": "benchmarks.bench_fields",
     "takeover": "benchmarks.bench_takeover",
+    "queue": "benchmarks.bench_queue",
 }
 
 

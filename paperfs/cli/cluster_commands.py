@@ -42,6 +42,9 @@ def worker_command(ctx: click.Context, concurrency: int | None, hostname: str | 
     # Loaded once, before the pool forks: each process starts its first document at once.
     import paperfs.consume.pipeline  # noqa: F401
 
+    from paperfs.cluster import kombu_fixes
+
+    kombu_fixes.apply()  # or a Redis outage ends the worker
     # Celery logs each task's return value: the documents' text. Our own lines say enough.
     logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
     app = make_app(config)

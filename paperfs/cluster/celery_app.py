@@ -59,8 +59,9 @@ def make_app(config: Config) -> Celery:
         broker_transport_options={
             "visibility_timeout": visibility,
             "global_keyprefix": keyprefix,
-            # how often a worker looks for tasks past their visibility timeout
+            # how often a worker looks for tasks past their visibility timeout (every tick)
             "unacked_restore_interval": max(1.0, min(10.0, visibility / 4)),
+            "unacked_restore_throttle": 1,
             "socket_connect_timeout": 5,
             "socket_timeout": 30,
         },
@@ -80,6 +81,8 @@ def make_app(config: Config) -> Celery:
         task_track_started=False,
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,  # a worker outlives a Redis outage
+        # an OCR under way when Redis goes away finishes (and is not done twice)
+        worker_cancel_long_running_tasks_on_connection_loss=False,
         worker_hijack_root_logger=False,
         worker_redirect_stdouts=False,
     )

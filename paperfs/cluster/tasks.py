@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: a test hook: a worker that meets a file of this name dies (os._exit) as if OOM-killed
-KILL_ON_ENV = "PAPERFS_TEST_WORKER_DIES_ON"
+KILL_ON_ENV = "TEST_PAPERFS_WORKER_DIES_ON"
 #: a delivery counter outlives a forgotten job this long
 DELIVERIES_TTL_SECONDS = 7 * 24 * 3600
 
@@ -79,6 +79,7 @@ def prepare_task(self: Any, task: PrepareTask) -> tuple:
         # current task is another one, whose result is the one read.
         return ("error", "ConsumeError", f"task {self.request.id} is stale")
     delivery = count_delivery(config, task.job_id)
+    log.info("job %s (%s): delivery %d", task.job_id, task.filename, delivery)
     if delivery > config.cluster.max_deliveries:
         return ("error", "WorkerCrashedError",
                 f"its worker died {delivery - 1} times while processing it "
@@ -90,7 +91,6 @@ def prepare_task(self: Any, task: PrepareTask) -> tuple:
     from paperfs.errors import ConsumeError
 
     own = dataclasses.replace(task, scratch=task.scratch / f"delivery-{delivery}")
-    log.info("job %s (%s): delivery %d", task.job_id, task.filename, delivery)
     try:
         proposals = prepare(own)
         log.info("job %s (%s): prepared, %d document(s)", task.job_id, task.filename,
