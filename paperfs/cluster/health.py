@@ -23,6 +23,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from paperfs.cluster.metrics import exposition
 from paperfs.cluster.redis_keys import redacted_url, redis_client
+from paperfs.errors import ConfigError
 
 if TYPE_CHECKING:
     from paperfs.config import Config
@@ -101,9 +102,15 @@ class EndpointServer:
 
     def __init__(self, config: Config, own: Check | None = None) -> None:
         cluster = config.cluster
-        self.server = make_server(cluster.metrics_host, cluster.metrics_port,
-                                  endpoints_app(config, own), server_class=_Server,
-                                  handler_class=_QuietHandler)
+        try:
+            self.server = make_server(cluster.metrics_host, cluster.metrics_port,
+                                      endpoints_app(config, own), server_class=_Server,
+                                      handler_class=_QuietHandler)
+        except OSError as exc:  # a port in use: another service of this host has it
+            raise ConfigError(f"cluster.metrics_port: cannot listen on {cluster.metrics_host}:"
+                              f"{cluster.metrics_port} ({exc.strerror or exc}); each service "
+                              "on a host needs its own (PAPERFS_CLUSTER__METRICS_PORT in its "
+                              "unit)") from None
         self.port = self.server.server_port
         self._thread = threading.Thread(target=self.server.serve_forever,
                                         name="paperfs-endpoints", daemon=True)

@@ -67,8 +67,9 @@ class SchedulerService:
         """Wait for the lock, then serve until stop(); the exit status."""
         config = self.runtime.config
         registration = register(config, "scheduler", state="starting")
-        endpoints = serve_endpoints(config, self.readiness)
+        endpoints = None
         try:
+            endpoints = serve_endpoints(config, self.readiness)
             notify("READY=1\nSTATUS=standby: waiting for the scheduler lock")
             log.info("scheduler: standby on %s (tenant %s), lease %.0f s",
                      redacted_url(config.queue), config.tenant or "default",
