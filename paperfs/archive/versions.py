@@ -186,7 +186,7 @@ def submit(request: EditRequest) -> EditRequest:
     for output in request.outputs:
         with open(request.folder / output.file, "rb") as f:
             os.fsync(f.fileno())
-    stamp = _now().strftime("%Y%m%dT%H%M%S")
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")  # sorts oldest first
     target = request.folder.with_name(f"{stamp}-{request.doc_id}-{secrets.token_hex(3)}")
     os.rename(request.folder, target)
     fsync_dir(target.parent)
