@@ -244,3 +244,16 @@ def test_status_trusts_a_fresh_status_file_of_a_scheduler_on_another_host(tmp_pa
     old = time.time() - STALE_STATUS_SECONDS - 1
     os.utime(root.status_file, (old, old))
     assert collect_status(config_for(root))["daemon"]["running"] is False
+
+
+def test_status_with_redis_unreachable_names_it_without_the_password(tmp_path):
+    from paperfs.cluster.overview import cluster_status, describe
+    from tests.helpers import config_for
+
+    port = free_port()  # nothing listens there
+    root = init_root(tmp_path, f"queue: redis://:s3cret@127.0.0.1:{port}/0\n")
+    cluster = cluster_status(config_for(root))
+    text = "\n".join(describe(cluster))
+    assert cluster["problem"].startswith(f"Redis unreachable at redis://:***@127.0.0.1:{port}/0")
+    assert "PROBLEM: Redis unreachable" in text
+    assert "s3cret" not in json.dumps(cluster) + text
