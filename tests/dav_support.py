@@ -285,6 +285,29 @@ def running(tmp_path: Path, docs: Any = None, *, extra: str = "", writer: bool =
             runtime.close_archive(archive)
 
 
+@contextlib.contextmanager
+def daemon_serving(tmp_path: Path, extra: str = "") -> Iterator[tuple[Any, Dav]]:
+    """The whole daemon (``paperfs run``: consumer, its scheduled jobs, WebDAV) in a
+    thread of this process, serial (no worker processes), with the test users."""
+    import threading
+
+    from paperfs.daemon.service import Daemon
+
+    root, config = init_root(tmp_path, extra)
+    add_users(root)
+    service = Daemon(Runtime(config), serial=True)
+    ready = threading.Event()
+    loop = threading.Thread(target=service.run, daemon=True,
+                            kwargs={"notify": lambda s: s == "READY=1" and ready.set()})
+    loop.start()
+    assert ready.wait(60), "the daemon did not get ready"
+    try:
+        yield service, Dav(root, config, service.dav)
+    finally:
+        service.stop()
+        loop.join(30)
+
+
 def request_once(port: int, method: str, path: str, user: str,
                  headers: dict[str, str] | None = None, password: str | None = None) -> int:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)

@@ -3,29 +3,17 @@
 from __future__ import annotations
 
 import inspect
-import threading
 import time
 
 from paperfs.daemon.consumer import Consumer
-from paperfs.daemon.service import Daemon
-from paperfs.runtime import Runtime
 
-from tests.dav_support import Dav, add_users, init_root
+from tests.dav_support import daemon_serving
 from tests.samples import make_text_pdf
 
 
 def test_upload_is_consumed_owned_and_listed(tmp_path):
-    root, config = init_root(tmp_path, "  inbox_idle_seconds: 0.3\n")
-    add_users(root)
-    daemon = Daemon(Runtime(config), serial=True)
-    ready = threading.Event()
-    loop = threading.Thread(target=daemon.run, daemon=True,
-                            kwargs={"notify": lambda s: s == "READY=1" and ready.set()})
-    loop.start()
-    assert ready.wait(60), "the daemon did not get ready"
-    consumer, server = daemon.consumer, daemon.dav
-    dav = Dav(root, config, server)
-    try:
+    with daemon_serving(tmp_path, "  inbox_idle_seconds: 0.3\n") as (daemon, dav):
+        consumer = daemon.consumer
         pdf = make_text_pdf(tmp_path / "scan.pdf", ["Zebrafish invoice 4711",
                                                     "Date: 15.03.2023", "Total 12.00 EUR"])
         assert dav.request("PUT", "/inbox/Zebra invoice.pdf", body=pdf.read_bytes()).status == 201
@@ -47,6 +35,3 @@ def test_upload_is_consumed_owned_and_listed(tmp_path):
         assert dav.request("MKCOL", "/tags/paid").status == 201
         assert dav.move(f"/search/zebrafish/{names[0]}", f"/tags/paid/{names[0]}").status in (201, 204)
         assert dav.sidecar(result.doc.id).tags == ("paid",)
-    finally:
-        daemon.stop()
-        loop.join(30)

@@ -174,32 +174,16 @@ def test_edits_beside_a_running_daemon(root, tmp_path):
 def test_a_pdf_put_over_a_document_is_its_new_version(tmp_path):
     """Through the real WebDAV server inside the daemon: the text is made by the
     daemon's text stage, not in the request thread."""
-    import threading
+    import hashlib
     import time
 
-    from paperfs.daemon.service import Daemon as DaemonService
-    from tests.dav_support import Dav, add_users, req, send_and_hang_up
-    from tests.dav_support import init_root as dav_root
-
-    root, config = dav_root(tmp_path, "  inbox_idle_seconds: 0.3\n")
-    add_users(root)
-    service = DaemonService(Runtime(config), serial=True)
-    ready = threading.Event()
-    loop = threading.Thread(target=service.run, daemon=True,
-                            kwargs={"notify": lambda s: s == "READY=1" and ready.set()})
-    loop.start()
-    assert ready.wait(60), "the daemon did not get ready"
-    dav = Dav(root, config, service.dav)
+    from tests.dav_support import daemon_serving, req, send_and_hang_up, wait_for
 
     def wait(predicate, what):
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if predicate():
-                return
-            time.sleep(0.1)
-        raise AssertionError(f"timed out waiting for {what}")
+        assert wait_for(predicate, 60), f"timed out waiting for {what}"
 
-    try:
+    with daemon_serving(tmp_path, "  inbox_idle_seconds: 0.3\n") as (service, dav):
+        root = dav.root
         first = make_text_pdf(tmp_path / "first.pdf", ["Letter"], pages=3)
         assert dav.request("PUT", "/inbox/letter.pdf", body=first.read_bytes()).status == 201
         wait(lambda: service.consumer.results, "the upload to be filed")
@@ -237,8 +221,6 @@ def test_a_pdf_put_over_a_document_is_its_new_version(tmp_path):
         assert "Signed copy" in doc.content and "Letter" not in doc.content
         assert [(v.operation, v.by) for v in history(doc)] == [("filed", None),
                                                               ("upload", "alice")]
-        import hashlib
-
         served = dav.request("GET", f"/by-id/{doc_id}.pdf").body
         assert hashlib.sha256(served).hexdigest() == doc.archive.sha256
         assert sha256(version_file(root, doc_id, 1)) == before.archive.sha256
@@ -248,9 +230,6 @@ def test_a_pdf_put_over_a_document_is_its_new_version(tmp_path):
             root.archive).as_posix()
         assert dav.request("PUT", path, body=first.read_bytes()).status in (201, 204)
         wait(lambda: dav.sidecar(doc_id).archive.pages == 3, "the version put over /archive")
-    finally:
-        service.stop()
-        loop.join(30)
 
 
 def test_check_reports_missing_damaged_and_orphaned_versions(root):
