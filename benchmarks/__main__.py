@@ -21,6 +21,9 @@ BENCHMARKS: dict[str, str] = {
     "workflows": "benchmarks.bench_workflows",
     "fields": "benchmarks.bench_fields",
     "takeover": "benchmarks.bench_takeover",
+    "replica": "benchmarks.bench_replica",
+    "pages": "benchmarks.bench_pages",
+    "barcodes": "benchmarks.bench_barcodes",
     "queue": "benchmarks.bench_queue",
 }
 
