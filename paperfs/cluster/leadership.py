@@ -11,7 +11,7 @@ Redis accepted, measured from when it was *sent* (the earliest Redis can have
 started the new lifetime). The holder stops acting at ``STOP_AT`` of that
 lifetime if no renewal got through since, and at once if Redis says the token
 is no longer its own (the key expired and a standby took it, or Redis lost
-its data). Stopping is a hard exit (``LeaderLost``'s callback): a graceful
+its data). Stopping is a hard exit (``keep``'s ``on_lost``): a graceful
 stop could outlive the lease, and the writer's crash-safety protocol already
 makes any instant a safe one to die at.
 """
