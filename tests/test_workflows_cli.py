@@ -99,3 +99,5 @@ def test_check_names_each_invalid_user_file_with_its_line(tmp_path):
     assert any(l.startswith("error: fields.yml: ") and "line 1" in l for l in lines)
     assert any(l.startswith("error: workflows.yml: ") and "unknown action 'tagz'" in l
                for l in lines)
+    status = run(root, "status").output
+    assert "fields:      " in status and "fields.yml: line 1" in status

@@ -381,6 +381,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"  rule problem: {problem}")
     workflows = data["workflows"]
     click.echo(f"workflows:   {workflows['problem'] or workflows['count']}")
+    fields = data["fields"]
+    click.echo(f"fields:      {fields['problem'] or fields['count']}")
     click.echo(f"failed:      {len(data['failed'])}")
     for item in data["failed"]:
         click.echo(f"  failed/{item['file']}: {item.get('reason')}: {item.get('message')}")

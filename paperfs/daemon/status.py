@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from paperfs.archive.custom_fields import FieldsError, load_fields
 from paperfs.archive.store import FAILED_INFO_SUFFIX
 from paperfs.config import Config
 from paperfs.archive.layout import DataRoot
@@ -118,6 +119,14 @@ def _classifier(root: DataRoot) -> dict[str, Any] | None:
             "training": running}
 
 
+def _fields(root: DataRoot) -> dict[str, Any]:
+    """fields.yml: how many custom fields are declared, or why it is invalid."""
+    try:
+        return {"count": len(load_fields(root.fields_file).fields), "problem": None}
+    except FieldsError as exc:
+        return {"count": None, "problem": str(exc)}
+
+
 def _labels(runtime: Runtime, daemon: dict[str, Any]) -> dict[str, Any]:
     """labels.yml as it is now (how many labels, or why it is invalid: a running daemon
     keeps the last valid version), and the rules that failed on the daemon's recent
@@ -148,6 +157,7 @@ def collect_status(runtime: Runtime | Config) -> dict[str, Any]:
         "failed": _failed(root),
         "index": runtime.index_status(),
         "workflows": workflows_status(root.workflows_file),
+        "fields": _fields(root),
         "classifier": _classifier(root),
         "double_sided_waiting": waiting_on_disk(root.work, config.double_sided),
         "stopped_folders": stopped_folders([root.root / f for f in config.inbox.folders],
