@@ -38,6 +38,14 @@ READING = frozenset({"GET", "HEAD", "PROPFIND", "OPTIONS"})
 RETRY_AFTER = "10"
 
 
+class LocksUnavailable(DAVError):
+    """503: the lock storage (Redis) cannot be reached; a change must wait."""
+
+    def __init__(self) -> None:
+        super().__init__(503, "WebDAV locks are unavailable (Redis unreachable); try again",
+                         add_headers=[("Retry-After", RETRY_AFTER)])
+
+
 class TenantLockStorage(LockStorageRedis):
     """wsgidav's Redis lock storage under the tenant's key prefix."""
 
@@ -66,8 +74,7 @@ class TenantLockStorage(LockStorageRedis):
             self._warned = True
         if getattr(self.request, "method", None) in READING:
             return reading_answer
-        raise DAVError(503, "WebDAV locks are unavailable (Redis unreachable); try again",
-                       add_headers=[("Retry-After", RETRY_AFTER)]) from None
+        raise LocksUnavailable() from None
 
     def _guarded(self, call: Callable[[], Any], reading_answer: Any = None) -> Any:
         try:

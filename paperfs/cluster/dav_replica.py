@@ -16,21 +16,37 @@ cannot see another host's writes.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from typing import TYPE_CHECKING
 
-from paperfs.cluster.dav_locks import LockRequests
+from paperfs.cluster.dav_locks import LockRequests, LocksUnavailable
 from paperfs.cluster.health import endpoints_app
 from paperfs.cluster.replica_catalog import ReplicaCatalog, check_replica_config
 from paperfs.cluster.services import register
 from paperfs.daemon.intake import webdav_uploads
-from paperfs.daemon.scheduler import Scheduler
+from paperfs.daemon.scheduler import ScheduledJob, Scheduler
 
 if TYPE_CHECKING:
+    from paperfs.dav.server import DavServer
     from paperfs.runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+
+def _uploads_job(server: "DavServer") -> ScheduledJob:
+    """The hand-over of finished uploads, which waits quietly while Redis (the locks
+    it must check) is unreachable: dav_locks has said so once."""
+    job = webdav_uploads(server)
+
+    def hand_over() -> None:
+        try:
+            job.run()
+        except LocksUnavailable:
+            pass
+
+    return dataclasses.replace(job, run=hand_over)
 
 
 def serve_replica(runtime: "Runtime", stopping: threading.Event, *, host: str | None = None,
@@ -58,7 +74,7 @@ def serve_replica(runtime: "Runtime", stopping: threading.Event, *, host: str | 
         server.mount_in_front(lambda app: endpoints_app(
             config, own_readiness, fallback=LockRequests(app, storage)))
         server.start()
-        scheduler = Scheduler([webdav_uploads(server)])
+        scheduler = Scheduler([_uploads_job(server)])
         scheduler.start()
         registration = register(config, "dav", detail=server.url)
         while not stopping.wait(1.0):
