@@ -6,7 +6,7 @@ set -euo pipefail
 
 runtime=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-fra tesseract-ocr-osd ghostscript
          unpaper pngquant poppler-utils qpdf fonts-dejavu-core libzbar0 python3-venv)
-testing=(litmus rclone cadaver davfs2 openjdk-17-jdk-headless maven redis-server)
+testing=(litmus rclone cadaver davfs2 openjdk-17-jdk-headless maven redis-server iproute2)
 
 wanted=("${runtime[@]}")
 [[ "${1:-}" == "--test" ]] && wanted+=("${testing[@]}")
