@@ -103,6 +103,7 @@ SAMPLE_ARGS: dict[tuple[str, ...], list[str]] = {
     ("user", "passwd"): ["bob", "--password-stdin"],
     ("user", "rm"): ["bob"],
     ("user", "superuser"): ["bob"],
+    ("worker",): ["--concurrency", "1"],
     ("workflow", "check"): [],
     ("workflow", "list"): [],
     ("workflow", "runs"): [],

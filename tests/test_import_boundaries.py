@@ -30,6 +30,7 @@ ENTRY_MODULES = [
     "paperfs.cli",  # every command
     "paperfs.consume.messages",  # what the daemon sends its workers
     "paperfs.consume.pool",  # the workers' supervisor
+    "paperfs.cluster.queue_pool",  # the daemon's pool when the workers are `paperfs worker`s
     "paperfs.cluster.scheduler_service",  # paperfs scheduler (its workers are other hosts')
     "paperfs.cluster.health",  # /metrics, /healthz, /readyz of every service
 ]

@@ -33,6 +33,10 @@ def worker_command(ctx: click.Context, concurrency: int | None, hostname: str | 
     if not config.queue:
         raise UsageError("'paperfs worker' needs queue: redis://HOST:PORT/DB in the config "
                          "(or PAPERFS_QUEUE)")
+    if config.cluster.visibility_timeout_seconds <= config.consume.timeout_seconds:
+        log.warning("cluster.visibility_timeout_seconds (%g) is not above consume.timeout_seconds "
+                    "(%g): a long OCR job is given to a second worker while it still runs",
+                    config.cluster.visibility_timeout_seconds, config.consume.timeout_seconds)
     if os.geteuid() == 0:
         # Celery refuses pickled tasks as root unless told; containers often run as root.
         log.warning("paperfs worker runs as root: run it as the data root's owner instead")

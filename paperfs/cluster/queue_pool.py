@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 DEPTH_PER_WORKER = 4
 #: how often poll() asks Redis whether it restarted
 RUN_ID_CHECK_SECONDS = 2.0
-POLL_INTERVAL = 0.1
+POLL_INTERVAL = 0.02
 
 
 @dataclass
