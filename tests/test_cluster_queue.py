@@ -217,6 +217,28 @@ def test_a_redelivery_while_the_first_delivery_still_runs_files_once(cluster, tm
     assert not any(cluster.root.work.iterdir())
 
 
+def test_jobs_queued_before_a_daemon_restart_are_filed_once(cluster, tmp_path):
+    """No worker yet: the jobs wait in Redis; the daemon crashes, restarts and sends them
+    again; the worker then skips the tasks of before the restart."""
+    cluster.init()
+    src = tmp_path / "src"
+    src.mkdir()
+    daemon = cluster.daemon()
+    names = {"first.pdf", "second.pdf"}
+    for name in sorted(names):
+        drop(make_text_pdf(src / name, [f"Waiting for a worker: {name}"]), cluster.root.inbox)
+    daemon.wait_for(lambda: len(daemon.status().get("in_flight", ())) == 2, 30, "jobs sent")
+    daemon.kill()  # (a clean stop would wait 30 s for them to finish first)
+    daemon.start()
+    daemon.wait_for(lambda: len(daemon.status().get("in_flight", ())) == 2, 30, "jobs sent again")
+    worker = cluster.worker()
+    daemon.wait_settled(60)
+    filed_once(cluster.root, names)
+    wait_for(lambda: worker.log().count("skipping stale task") == 2, 10, "stale tasks skipped",
+             worker)
+    assert all(deliveries(worker.log(), name) == [1] for name in names)
+
+
 def test_a_job_that_kills_every_worker_fails_after_max_deliveries(cluster, tmp_path):
     cluster.init("cluster:\n  max_deliveries: 3\n")
     src = tmp_path / "src"

@@ -77,6 +77,8 @@ def prepare_task(self: Any, task: PrepareTask) -> tuple:
     if current is not None and current.decode() != self.request.id:
         # Sent before the daemon restarted, or before Redis lost its data: the job's
         # current task is another one, whose result is the one read.
+        log.info("job %s (%s): skipping stale task %s", task.job_id, task.filename,
+                 self.request.id)
         return ("error", "ConsumeError", f"task {self.request.id} is stale")
     delivery = count_delivery(config, task.job_id)
     log.info("job %s (%s): delivery %d", task.job_id, task.filename, delivery)
