@@ -1,6 +1,6 @@
 """CLI command ``paperfs dav``: the WebDAV server alone (registered on import).
 
-    paperfs dav [--host H] [--port P]         for split deployments
+    paperfs dav [--host H] [--port P]         for split deployments; with queue: a replica
 """
 
 from __future__ import annotations
@@ -24,7 +24,12 @@ log = logging.getLogger("paperfs")
 @click.option("--port", type=int, help="Port (default: dav.port).")
 @click.pass_context
 def dav_command(ctx: click.Context, host: str | None, port: int | None) -> None:
-    """Run the WebDAV server alone (the daemon, 'paperfs run', applies the changes)."""
+    """Run the WebDAV server alone (the daemon, 'paperfs run', applies the changes).
+
+    With queue set: one replica of the split deployment (any number, behind a
+    load balancer; locks in Redis, a local catalog in dav.cache_dir; needs
+    index.backend: solr).
+    """
     from paperfs.daemon.service import serve_webdav
 
     for option, value, check in (("--host", host, host_problem), ("--port", port, port_problem)):
