@@ -20,11 +20,14 @@ which kind of request its thread serves).
 from __future__ import annotations
 
 import logging
+import pickle
+import re
 import threading
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import redis
 from wsgidav.dav_error import DAVError
+from wsgidav.lock_man.lock_manager import normalize_lock_root
 from wsgidav.lock_man.lock_storage_redis import LockStorageRedis
 
 from paperfs.cluster.redis_keys import key, redis_client
@@ -36,6 +39,8 @@ log = logging.getLogger(__name__)
 
 READING = frozenset({"GET", "HEAD", "PROPFIND", "OPTIONS"})
 RETRY_AFTER = "10"
+#: what SCAN's MATCH pattern would read as a wildcard in a path
+_GLOB = re.compile(r"[*?\[\]\\]")
 
 
 class LocksUnavailable(DAVError):
@@ -99,9 +104,27 @@ class TenantLockStorage(LockStorageRedis):
 
     def get_lock_list(self, path, *, include_root, include_children,  # noqa: ANN001, ANN201
                       token_only):
-        return self._guarded(lambda: super(TenantLockStorage, self).get_lock_list(
+        return self._guarded(lambda: self._lock_list(
             path, include_root=include_root, include_children=include_children,
             token_only=token_only), [])
+
+    def _lock_list(self, path: str, *, include_root: bool, include_children: bool,
+                   token_only: bool) -> list:
+        """wsgidav's ``get_lock_list`` with SCAN instead of KEYS for the children (KEYS
+        blocks a Redis that every tenant shares) and the path's glob characters escaped."""
+        root_key = self._redis_url2token_prefix.format(normalize_lock_root(path))
+        keys = [root_key] if include_root else []
+        if include_children:
+            pattern = _GLOB.sub(r"\\\g<0>", root_key.rstrip("/")) + "/*"
+            keys += [k.decode() for k in self._redis.scan_iter(match=pattern, count=1000)]
+        locks = []
+        for list_key in keys:
+            for token in self._redis.lrange(list_key, 0, -1):
+                stored = self._redis.get(self._redis_lock_prefix.format(token.decode()))
+                if stored:
+                    lock = pickle.loads(stored)  # noqa: S301 - written by this storage only
+                    locks.append(lock["token"] if token_only else lock)
+        return locks
 
 
 class LockRequests:
