@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from paperfs.cluster.dav_locks import LockRequests, LocksUnavailable
 from paperfs.cluster.health import endpoints_app
-from paperfs.cluster.replica_catalog import ReplicaCatalog, check_replica_config
+from paperfs.cluster.replica_catalog import ReplicaCatalog
 from paperfs.cluster.services import register
 from paperfs.daemon.intake import webdav_uploads
 from paperfs.daemon.scheduler import ScheduledJob, Scheduler
@@ -55,9 +55,8 @@ def serve_replica(runtime: "Runtime", stopping: threading.Event, *, host: str | 
     from paperfs.dav.server import DavServer
 
     config = runtime.config
-    check_replica_config(config)
     catalog = ReplicaCatalog(runtime)
-    catalog.start()
+    catalog.start()  # a clear error first if the configuration cannot serve a replica
     server = None
     registration = None
     scheduler = Scheduler([])
