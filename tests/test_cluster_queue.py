@@ -134,6 +134,25 @@ def filed_once(root, names: set[str]) -> None:
     assert len(originals) == len(names), originals
 
 
+def test_the_runtime_picks_the_queue_pool_when_a_queue_is_set(tmp_path, redis_server):  # noqa: F811
+    from paperfs.cluster.queue_pool import QueuePool
+    from paperfs.consume.messages import PREPARE
+    from paperfs.consume.pool import SerialPool, WorkerPool
+    from paperfs.daemon.pool_protocol import Pool
+    from paperfs.runtime import Runtime
+    from tests.helpers import config_for
+
+    root = init_root(tmp_path)
+    queued = Runtime(config_for(root, queue=redis_server.url))
+    pool = queued.worker_pool(PREPARE)
+    assert isinstance(pool, QueuePool) and isinstance(pool, Pool)
+    assert (pool.free, pool.processes) == (pool.size, 0)
+    queued.close()
+    assert isinstance(Runtime(config_for(root, queue=redis_server.url))
+                      .worker_pool(PREPARE, serial=True), SerialPool)
+    assert isinstance(Runtime(config_for(root)).worker_pool(PREPARE), WorkerPool)
+
+
 def test_a_batch_shared_by_two_workers_of_a_tenant(cluster, tmp_path):
     cluster.init("tenant: acme\n")
     src = tmp_path / "src"
