@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from paperfs.access.users import UserAdmin, users_path
-from paperfs.cli.app import cli, config_of
+from paperfs.cli.app import cli, config_of, runtime_of
 from paperfs.errors import UsageError
 
 
@@ -162,12 +162,11 @@ def group_list(ctx: click.Context) -> None:
 
 def _saved(ctx: click.Context) -> Any:
     from paperfs.archive.custom_fields import FieldsFile
-    from paperfs.archive.layout import DataRoot
     from paperfs.search.saved import SavedSearches
 
-    config = config_of(ctx)
-    fields = FieldsFile(DataRoot(config.data_root).fields_file)
-    return SavedSearches(config.data_root, config.dav.saved, fields.types)
+    runtime = runtime_of(ctx)
+    fields = FieldsFile(runtime.root.fields_file)
+    return SavedSearches(runtime.root.root, runtime.config.dav.saved, fields.types)
 
 
 @cli.group("saved")
