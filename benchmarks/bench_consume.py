@@ -98,8 +98,9 @@ def _digital_files(folder: Path, n: int, words: list[str] | None = None) -> list
     return files
 
 
-def _steady_docs_per_s(root: Path, files: list[Path]) -> float:
-    """Documents per second in-process, from the first claim to the last filing, warm workers."""
+def _steady_docs_per_s(root: Path, files: list[Path], *, warm: int = 4, queue: str = "") -> float:
+    """Documents per second in-process, from the first claim to the last filing, warm workers
+    (``warm`` files consumed first); ``queue``: through `paperfs worker`s (bench_queue.py)."""
     code = (
         "import sys, time, os\n"
         "from pathlib import Path\n"
@@ -108,13 +109,14 @@ def _steady_docs_per_s(root: Path, files: list[Path]) -> float:
         f"c = Consumer(load_config(Path({str(root)!r}) / 'paperfs.yml'))\n"
         "c.open()\n"
         "files = [Path(p) for p in sys.argv[1:]]\n"
-        "c.claim_files(files[:4]); c.consume_now()  # warm the workers\n"
-        "t = time.perf_counter(); c.claim_files(files[4:]); c.consume_now()\n"
+        f"c.claim_files(files[:{warm}]); c.consume_now()  # warm the workers\n"
+        f"t = time.perf_counter(); c.claim_files(files[{warm}:]); c.consume_now()\n"
         "print(time.perf_counter() - t); c.close()\n"
     )
+    env = {**os.environ, "OMP_THREAD_LIMIT": "1", **({"PAPERFS_QUEUE": queue} if queue else {})}
     out = subprocess.run([sys.executable, "-c", code, *map(str, files)], check=True,
-                         capture_output=True, text=True, env={**os.environ, "OMP_THREAD_LIMIT": "1"})
-    return (len(files) - 4) / float(out.stdout.strip().splitlines()[-1])
+                         capture_output=True, text=True, env=env)
+    return (len(files) - warm) / float(out.stdout.strip().splitlines()[-1])
 
 
 def bench_digital(base: Path, n: int = 200) -> dict:

@@ -23,28 +23,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.bench_consume import PAPERFS, _digital_files, _new_root, _scans
+from benchmarks.bench_consume import (PAPERFS, _digital_files, _new_root, _scans,
+                                      _steady_docs_per_s)
 from tests.redis_server import RedisServer
 
 WARM = 2  # files each run consumes before the clock starts
-
-
-def _steady_docs_per_s(root: Path, files: list[Path], queue: str = "") -> float:
-    code = (
-        "import sys, time\n"
-        "from pathlib import Path\n"
-        "from paperfs.config import load_config\n"
-        "from paperfs.daemon.consumer import Consumer\n"
-        f"c = Consumer(load_config(Path({str(root)!r}) / 'paperfs.yml'))\n"
-        "c.open()\n"
-        "files = [Path(p) for p in sys.argv[1:]]\n"
-        f"c.claim_files(files[:{WARM}]); c.consume_now()\n"
-        f"t = time.perf_counter(); c.claim_files(files[{WARM}:]); c.consume_now()\n"
-        "print(time.perf_counter() - t); c.close()\n")
-    env = {**os.environ, "OMP_THREAD_LIMIT": "1", "PAPERFS_QUEUE": queue}
-    out = subprocess.run([sys.executable, "-c", code, *map(str, files)], check=True,
-                         capture_output=True, text=True, env=env)
-    return (len(files) - WARM) / float(out.stdout.strip().splitlines()[-1])
 
 
 class _Workers:
@@ -92,8 +75,8 @@ def _compare(base: Path, name: str, files: list[Path], redis: RedisServer) -> di
     local, queued = [], []
     try:
         for chunk in (files[:half], files[half:]):
-            local.append(_steady_docs_per_s(local_root, chunk))
-            queued.append(_steady_docs_per_s(queue_root, chunk, redis.url))
+            local.append(_steady_docs_per_s(local_root, chunk, warm=WARM))
+            queued.append(_steady_docs_per_s(queue_root, chunk, warm=WARM, queue=redis.url))
     finally:
         workers.stop()
     return {"files": len(files), "local_docs_per_s": local, "queue_docs_per_s": queued,
