@@ -29,8 +29,6 @@ from paperfs.archive.document import Document, read_sidecar, sha256_file, write_
 from paperfs.errors import (AsnInUseError, ConsumeError, DuplicateError, NotFoundError,
                             SidecarError)
 from paperfs.index.base import FiledRef, Index, IndexEntry
-from paperfs.index.model import LOCAL_ADMIN
-from paperfs.search.parser import parse
 from paperfs.consume.jobs import Job, Part
 from paperfs.consume.messages import ProposedDocument
 from paperfs.archive.layout import DataRoot
@@ -209,7 +207,6 @@ class Archive:
         """An ASN (from a barcode) that another document holds fails the job. Checked
         here, at filing, against the catalog: two parts or two jobs may race for it."""
         ours = {part.doc_id for part in job.parts}
-        catalog = getattr(self.index, "catalog", self.index)  # Solr: the local catalog
         seen: set[int] = set()
         for proposal, doc in zip(proposals, done):
             if doc is not None or proposal.asn is None:
@@ -218,12 +215,12 @@ class Archive:
                 raise AsnInUseError(f"{job.filename}: ASN {proposal.asn} is on two of the "
                                     "documents cut from it; give each its own label")
             seen.add(proposal.asn)
-            for entry in catalog.stream(parse(f"asn:{proposal.asn}"), LOCAL_ADMIN):
-                if entry.id not in ours:
-                    raise AsnInUseError(
-                        f"{proposal.original_filename}: ASN {proposal.asn} is already held by "
-                        f"document {entry.id}: archive/{entry.path}{PDF}. Put a new label on "
-                        "the paper, or remove the ASN from that document, then retry")
+            holder = self.index.find_asn(proposal.asn)  # Solr: from the local catalog
+            if holder is not None and holder.id not in ours:
+                raise AsnInUseError(
+                    f"{proposal.original_filename}: ASN {proposal.asn} is already held by "
+                    f"document {holder.id}: archive/{holder.path}{PDF}. Put a new label on "
+                    "the paper, or remove the ASN from that document, then retry")
 
     def _place(self, job: Job, number: int,
                proposal: ProposedDocument) -> tuple[Job, Document]:

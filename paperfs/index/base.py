@@ -119,6 +119,10 @@ class FiledLookups(abc.ABC):
         """A filed document whose original or archive file has this checksum."""
 
     @abc.abstractmethod
+    def find_asn(self, asn: int) -> FiledRef | None:
+        """The filed document holding this archive serial number."""
+
+    @abc.abstractmethod
     def refs(self) -> Iterator[FiledRef]:
         """Every filed document, in id order (streamed)."""
 

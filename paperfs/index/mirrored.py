@@ -90,6 +90,9 @@ class _CatalogLookups(FiledLookups):
     def find_checksum(self, sha256: str) -> FiledRef | None:
         return self.catalog.find_checksum(sha256)
 
+    def find_asn(self, asn: int) -> FiledRef | None:
+        return self.catalog.find_asn(asn)
+
     def refs(self) -> Iterator[FiledRef]:
         return self.catalog.refs()
 

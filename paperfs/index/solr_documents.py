@@ -178,6 +178,9 @@ class SolrLookups(SolrConnection):
     def find_checksum(self, sha256: str) -> FiledRef | None:
         return self._one(f"checksum:{quoted(sha256)}")
 
+    def find_asn(self, asn: int) -> FiledRef | None:
+        return self._one(f"asn:{int(asn)}")
+
     def refs(self) -> Iterator[FiledRef]:
         for docs in self._pages({"q": MATCH_ALL, "rows": 1000, "fl": _REF_FIELDS,
                                  "sort": "doc_id asc,id asc"}):

@@ -210,6 +210,9 @@ class _Rebuild(Index):
     def find_checksum(self, sha256: str) -> FiledRef | None:
         return None
 
+    def find_asn(self, asn: int) -> FiledRef | None:
+        return None
+
     def refs(self) -> Iterator[FiledRef]:
         return iter(())
 

@@ -72,6 +72,11 @@ class SqliteCatalogReads(SqliteConnection):
             (sha256, sha256)).fetchone()
         return _ref(row) if row else None
 
+    def find_asn(self, asn: int) -> FiledRef | None:
+        row = self.db.execute(f"SELECT {_REF_COLUMNS} FROM documents WHERE asn = ? LIMIT 1",
+                              (asn,)).fetchone()
+        return _ref(row) if row else None
+
     def refs(self) -> Iterator[FiledRef]:
         cur = self.db.execute(f"SELECT {_REF_COLUMNS} FROM documents ORDER BY id")
         while rows := cur.fetchmany(1000):
