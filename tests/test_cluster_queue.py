@@ -258,6 +258,18 @@ def test_jobs_queued_before_a_daemon_restart_are_filed_once(cluster, tmp_path):
     assert all(deliveries(worker.log(), name) == [1] for name in names)
 
 
+def test_a_job_over_the_time_limit_fails_as_with_the_local_pool(cluster, tmp_path):
+    cluster.init()
+    worker = cluster.worker(consume__timeout_seconds="1")  # the worker enforces it
+    daemon = cluster.daemon()
+    drop(make_scan(tmp_path / "long.png", ["Longer than a second " * 4] * 12), cluster.root.inbox)
+    daemon.wait_settled(60)
+    failed = failed_state(cluster.root)
+    assert list(failed) == ["long.png"], failed
+    assert "consume.timeout_seconds" in str(failed["long.png"]), failed
+    assert deliveries(worker.log(), "long.png") == [1]  # failed, not redelivered
+
+
 def test_a_job_that_kills_every_worker_fails_after_max_deliveries(cluster, tmp_path):
     cluster.init("cluster:\n  max_deliveries: 3\n")
     src = tmp_path / "src"
