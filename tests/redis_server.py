@@ -60,16 +60,20 @@ def free_port() -> int:
 class RedisServer:
     """One redis-server process; the port and dir survive stop()/start()."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int | None = None):
+    def __init__(self, host: str = "127.0.0.1", port: int | None = None,
+                 password: str | None = None):
         self.binary = require_redis()
         self.host = host
+        #: requirepass (the URL carries it: checks that no log or status shows it)
+        self.password = password
         self.port = port or free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="paperfs-redis-"))
         self.process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://{self.host}:{self.port}/0"
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}{self.host}:{self.port}/0"
 
     def start(self) -> RedisServer:
         if self.process is not None and self.process.poll() is None:
@@ -77,7 +81,8 @@ class RedisServer:
         log = open(self.dir / "redis.log", "ab")
         self.process = subprocess.Popen(
             [self.binary, "--bind", self.host, "--port", str(self.port), "--dir", str(self.dir),
-             "--save", "", "--appendonly", "no", "--protected-mode", "no", "--daemonize", "no"],
+             "--save", "", "--appendonly", "no", "--protected-mode", "no", "--daemonize", "no",
+             *(["--requirepass", self.password] if self.password else [])],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
         deadline = time.monotonic() + START_TIMEOUT
@@ -106,7 +111,8 @@ class RedisServer:
     def client(self):
         import redis
 
-        return redis.Redis(host=self.host, port=self.port, socket_timeout=5)
+        return redis.Redis(host=self.host, port=self.port, password=self.password,
+                           socket_timeout=5)
 
     def keys(self) -> list[str]:
         """Every key in the server, sorted."""
@@ -115,8 +121,15 @@ class RedisServer:
     def _ping(self) -> bool:
         try:
             with socket.create_connection((self.host, self.port), timeout=0.5) as conn:
-                conn.sendall(b"PING\r\n")
-                return conn.recv(16).startswith(b"+PONG")
+                auth = f"AUTH {self.password}\r\n".encode() if self.password else b""
+                conn.sendall(auth + b"PING\r\n")
+                reply = b""
+                while reply.count(b"\r\n") < (2 if auth else 1):
+                    chunk = conn.recv(64)
+                    if not chunk:
+                        break
+                    reply += chunk
+                return reply.endswith(b"+PONG\r\n")
         except OSError:
             return False
 

@@ -181,6 +181,30 @@ def test_a_batch_shared_by_two_workers_of_a_tenant(cluster, tmp_path):
     assert all(w.stop() == 0 for w in workers)
 
 
+def test_the_redis_password_is_in_no_log_and_no_status(tmp_path):
+    with RedisServer(password="s3cret-Pw0rd") as redis:
+        root = init_root(tmp_path)
+        worker = Worker(root, tmp_path / "worker.log", "--concurrency", "1", queue=redis.url)
+        daemon = Daemon(root, tmp_path / "daemon.log", queue=redis.url)
+        try:
+            worker.start()
+            daemon.start()
+            drop(make_text_pdf(tmp_path / "letter.pdf", ["Behind a password"]), root.inbox)
+            daemon.wait_settled(60)
+            assert filed_count(root) == 1
+            status = subprocess.run([sys.executable, "-m", "paperfs", "--root", str(root.root),
+                                     "status"], capture_output=True, text=True,
+                                    env={**os.environ, "PAPERFS_QUEUE": redis.url})
+            assert status.returncode == 0, status.stderr
+            for text in (worker.log(), daemon.log(), status.stdout + status.stderr,
+                         root.status_file.read_text()):
+                assert "s3cret-Pw0rd" not in text
+        finally:
+            for process in (daemon, worker):
+                if process.proc is not None and process.proc.poll() is None:
+                    os.killpg(process.proc.pid, signal.SIGKILL)
+
+
 def _wait_delivery(worker: Worker, name: str, number: int) -> None:
     wait_for(lambda: number in deliveries(worker.log(), name), 60,
              f"delivery {number} of {name}", worker)
