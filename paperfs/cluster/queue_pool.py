@@ -116,8 +116,12 @@ class QueuePool:
 
     def _send(self, job_id: str, flight: _Flight) -> None:
         task_id = f"{job_id}-{uuid.uuid4().hex[:12]}"
-        # The current id first: a worker that takes the task must find it.
-        self.redis.set(current_task_key(self.config, job_id), task_id, ex=DELIVERIES_TTL_SECONDS)
+        # The current id first: a worker that takes the task must find it. Deliveries
+        # count the current task's (a daemon restart is not the job's doing).
+        with self.redis.pipeline() as pipe:
+            pipe.set(current_task_key(self.config, job_id), task_id, ex=DELIVERIES_TTL_SECONDS)
+            pipe.delete(deliveries_key(self.config, job_id))
+            pipe.execute()
         self.app.send_task(PREPARE_TASK, args=(flight.task,), task_id=task_id,
                            queue=queue_name(self.config), retry=False)
         flight.task_id, flight.unsent = task_id, False
