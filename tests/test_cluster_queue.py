@@ -9,17 +9,20 @@ original) whatever dies, and a job that kills every worker ends in failed/.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 from tests.daemon import Daemon
+from tests.dav_support import free_port
 from tests.helpers import archive_state, drop, failed_state, filed_count, init_root
 from tests.redis_server import RedisServer, redis_server  # noqa: F401 (fixture)
 from tests.samples import make_scan, make_text_pdf
@@ -157,7 +160,8 @@ def test_a_batch_shared_by_two_workers_of_a_tenant(cluster, tmp_path):
     cluster.init("tenant: acme\n")
     src = tmp_path / "src"
     src.mkdir()
-    workers = [cluster.worker(), cluster.worker()]
+    metrics_port = free_port()
+    workers = [cluster.worker(cluster__metrics_port=str(metrics_port)), cluster.worker()]
     stranger = cluster.worker(tenant="other")  # same Redis, another deployment
     daemon = cluster.daemon()
     names = {f"letter{i}.pdf" for i in range(3)} | {f"scan{i}.png" for i in range(3)}
@@ -170,6 +174,16 @@ def test_a_batch_shared_by_two_workers_of_a_tenant(cluster, tmp_path):
                  cluster.root.inbox)
     daemon.wait_settled(120)
     filed_once(cluster.root, names)
+    # each worker is a service `paperfs status` lists (the other tenant's is not)
+    out = subprocess.run([sys.executable, "-m", "paperfs", "--root", str(cluster.root.root),
+                          "status", "--json"], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PAPERFS_QUEUE": cluster.redis.url})
+    listed = [s for s in json.loads(out.stdout)["cluster"]["services"] if s["role"] == "worker"]
+    assert len(listed) == 2 and not any(s["stale"] for s in listed), listed
+    # and counts its prepare processes' OCR seconds on its metrics port
+    page = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read()
+    count = re.search(rb"^paperfs_ocr_seconds_count (\S+)$", page, re.M)
+    assert count and float(count.group(1)) >= 1, page[:2000]
     done = [sum(len(deliveries(w.log(), n)) for n in names) for w in workers]
     assert sum(done) == len(names) and all(done), done  # each took some, none twice
     assert "delivery" not in stranger.log()

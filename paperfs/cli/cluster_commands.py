@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import socket
+import tempfile
 
 import click
 
@@ -43,6 +45,10 @@ def worker_command(ctx: click.Context, concurrency: int | None, hostname: str | 
         os.environ["C_FORCE_ROOT"] = "1"
     # One thread for tesseract/OpenMP: parallelism comes from the processes (as the local pool).
     os.environ["OMP_THREAD_LIMIT"] = "1"
+    # The prepare processes' metrics (OCR seconds) summed into the worker's /metrics answer:
+    # prometheus_client's multiprocess mode, set before paperfs.cluster.metrics is imported.
+    metrics_dir = tempfile.mkdtemp(prefix="paperfs-worker-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     # Loaded once, before the pool forks: each process starts its first document at once.
     import paperfs.consume.pipeline  # noqa: F401
 
@@ -56,11 +62,22 @@ def worker_command(ctx: click.Context, concurrency: int | None, hostname: str | 
     name = hostname or f"paperfs-worker@{socket.gethostname()}"
     log.info("paperfs worker %s: %d process(es) on %s of %s", name, processes,
              queue_name(config), redacted_url(config.queue))
-    # SIGTERM: Celery's warm shutdown (the documents under way finish, then it exits).
-    app.worker_main(["worker", "--pool=prefork", f"--concurrency={processes}",
-                     f"--hostname={name}", f"--queues={queue_name(config)}",
-                     f"--loglevel={config.log_level}", "--without-gossip", "--without-mingle",
-                     "--prefetch-multiplier=1"])
+    from paperfs.cluster.health import serve_endpoints
+    from paperfs.cluster.services import register
+
+    registration = register(config, "worker", detail=f"{name}, {processes} process(es)")
+    endpoints = serve_endpoints(config)
+    try:
+        # SIGTERM: Celery's warm shutdown (the documents under way finish, then it exits).
+        app.worker_main(["worker", "--pool=prefork", f"--concurrency={processes}",
+                         f"--hostname={name}", f"--queues={queue_name(config)}",
+                         f"--loglevel={config.log_level}", "--without-gossip",
+                         "--without-mingle", "--prefetch-multiplier=1"])
+    finally:
+        if endpoints is not None:
+            endpoints.stop()
+        registration.close()
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 @cli.command("scheduler")

@@ -92,9 +92,12 @@ def prepare_task(self: Any, task: PrepareTask) -> tuple:
     from paperfs.consume.pipeline import prepare
     from paperfs.errors import ConsumeError
 
+    from paperfs.cluster.metrics import OCR_SECONDS
+
     own = dataclasses.replace(task, scratch=task.scratch / f"delivery-{delivery}")
     try:
-        proposals = prepare(own)
+        with OCR_SECONDS.time():
+            proposals = prepare(own)
         log.info("job %s (%s): prepared, %d document(s)", task.job_id, task.filename,
                  len(proposals))
         return ("ok", proposals)
