@@ -106,6 +106,13 @@ def test_scheduler_workers_and_dav_replicas_on_separate_hosts(cluster, corpus, t
                  services)
     doc = f"/archive/Unknown/{time.strftime('%Y')}/" + sorted(archive_names(dav1))[0]
 
+    # a search through a replica (Solr) is timed in its metrics
+    wait_for(lambda: len(dav1.names("/search/letter/")) == BATCH, 30,
+             "Solr to find the batch through dav1", services)
+    status, metrics = fetch(dav1.url + "metrics")
+    count = re.search(r"^paperfs_search_seconds_count (\S+)$", metrics, re.M)
+    assert status == 200 and count and float(count.group(1)) >= 1, metrics[:2000]
+
     # a LOCK through one replica is honoured by the other
     lock = dav1.request("LOCK", doc, headers={"Timeout": "Second-60"}, body=(
         '<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/>'

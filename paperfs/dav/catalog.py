@@ -31,10 +31,12 @@ paperfs/access/permissions.py.
 from __future__ import annotations
 
 import os
+import time
 from typing import TYPE_CHECKING, Iterator
 
 from paperfs.access.permissions import can_change, can_view
 from paperfs.archive.layout import DataRoot
+from paperfs.cluster.metrics import SEARCH_SECONDS
 from paperfs.index.base import Keep
 from paperfs.index.catalog import CatalogEntry as DocEntry
 from paperfs.index.model import Hit, User
@@ -70,7 +72,7 @@ class Catalog:
         """
         if exact:
             return self.catalog.stream(node, user, keep)
-        return self.search.listing(node, user, keep)
+        return _timed(self.search.listing(node, user, keep))
 
     def first_hit(self, node: Node, user: User, keep: Keep | None = None) -> Hit | None:
         """One visible document matching ``node`` (and ``keep``), or None (the catalog:
@@ -119,3 +121,12 @@ class Catalog:
     def folder_visible(self, rel_dir: str, user: User) -> bool:
         """Whether archive/<rel_dir>/ holds (at any depth) a document ``user`` may view."""
         return self.catalog.any_visible_under(rel_dir, user)
+
+
+def _timed(entries: Iterator[DocEntry]) -> Iterator[DocEntry]:
+    """A search listing, its time (to the last entry read) in paperfs_search_seconds."""
+    started = time.perf_counter()
+    try:
+        yield from entries
+    finally:
+        SEARCH_SECONDS.observe(time.perf_counter() - started)
