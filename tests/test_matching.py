@@ -248,3 +248,36 @@ def test_a_rule_set_fires_exactly_the_rules_the_list_does(seed: int) -> None:
         expected, _ = match_rules(rules, text)
         assert [r.label for r in fired] == [r.label for r in expected]
         assert len(expected) > 10
+
+
+def test_the_regex_prefilter_never_drops_a_match() -> None:
+    """matching._required_literal against the regex engine itself: random patterns with
+    literals (some with spaces, case, Kelvin sign and long s), random texts."""
+    import random
+
+    import regex
+
+    rng = random.Random(11)
+    pieces = ["invoice", "No", r"\s+", r"\d{2}", "IBAN", "DE", "(?:order|bestellung)", "#?",
+              "ACME GmbH", r"\.", "x*", "ab", "s", "k", "|", "(?i)", "Ünl"]
+    alphabet = ["invoice", "INVOICE", "No ", "no\n", "12", "IBAN", "DE", "order", "acme",
+                "gmbh", ".", "ab", "\u212a", "\u017f", "S", "K", " ", "\n\n", "ünl", "ÜNL"]
+    fired = 0
+    for _ in range(3000):
+        pattern = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 5)))
+        if pattern.count("(?i)") > 1 or "(?i)" in pattern[1:]:
+            pattern = pattern.replace("(?i)", "")
+        if not pattern.strip():
+            continue  # an empty match string never matches (by design, tested above)
+        try:
+            compiled_i = regex.compile(pattern, regex.IGNORECASE)
+            compiled = regex.compile(pattern)
+        except regex.error:
+            continue
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+        for case_sensitive, engine in ((False, compiled_i), (True, compiled)):
+            expected = engine.search(text) is not None
+            assert compile_rule("regex", pattern, case_sensitive=case_sensitive).matches(text) \
+                == expected, (pattern, text, case_sensitive)
+            fired += expected
+    assert fired > 500

@@ -251,7 +251,11 @@ def _regex_rule(pattern: str, case_sensitive: bool, label: str,
         failed = Outcome(False, problem)
         return (lambda _doc: failed), problem
 
+    literal, literal_folded = _required_literal(pattern, case_sensitive)
+
     def test(doc: DocumentText) -> Outcome:
+        if literal is not None and literal not in (doc.folded if literal_folded else doc.collapsed):
+            return _NO  # a text that lacks what every match contains (see _required_literal)
         try:
             return _YES if compiled.search(doc.raw, timeout=timeout) else _NO
         except TimeoutError:
@@ -260,6 +264,39 @@ def _regex_rule(pattern: str, case_sensitive: bool, label: str,
             return Outcome(False, Problem(label, pattern, f"failed: {error!r}", "error"))
 
     return test, None
+
+
+def _required_literal(pattern: str, case_sensitive: bool) -> tuple[str | None, bool]:
+    """The longest run of literal characters (no whitespace) every match of the
+    pattern contains, and whether to look for it case-folded; (None, _) when there
+    is none worth looking for.
+
+    Only the pattern's top level is read (a literal inside a group, a branch or
+    a repeat may be skipped by a match), with the standard library's parser of
+    regular expressions; a pattern it cannot read (syntax only the ``regex``
+    package knows) gets no pre-filter. Whitespace ends a run, because the text
+    it is looked up in has its whitespace runs collapsed. Case-insensitive: the
+    run is looked up case-folded, and only when it is ASCII (any character the
+    regex engine takes as equal to an ASCII letter case-folds to that letter).
+    """
+    try:
+        parsed = re._parser.parse(pattern)  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - the regex package's own syntax, or anything odd
+        return None, False
+    ignore_case = not case_sensitive or bool(parsed.state.flags & re.IGNORECASE)
+    literal_op = re._constants.LITERAL  # type: ignore[attr-defined]
+    runs, run = [], []
+    for op, value in parsed:
+        if op is literal_op and not chr(value).isspace():
+            run.append(chr(value))
+            continue
+        runs.append("".join(run))
+        run = []
+    runs.append("".join(run))
+    best = max(runs, key=len)
+    if len(best) < 2 or ignore_case and not best.isascii():
+        return None, False
+    return (best.casefold(), True) if ignore_case else (best, False)
 
 
 def _fuzzy_test(match: str, case_sensitive: bool, threshold: float) -> Callable[[DocumentText], Outcome]:
