@@ -11,7 +11,7 @@ import pytest
 
 from tests.samples import make_scan, make_text_pdf
 from tests.daemon import Daemon
-from tests.helpers import archive_state, drop, failed_state, init_root, sha256
+from tests.helpers import archive_state, drop, failed_state, filed_count, init_root, sha256
 
 pytestmark = pytest.mark.slow
 
@@ -211,7 +211,7 @@ def test_files_present_at_start_and_subfolders_as_tags(daemon, tmp_path):
     drop(tmp_path / "w.pdf", ignored.parent)
     (daemon.root.inbox / "scan.pdf.part").write_bytes(b"%PDF-1.4 still uploading")
     daemon.start()
-    daemon.wait_for(lambda: len(archive_state(daemon.root)) == 1, 60, "the waiting file")
+    daemon.wait_for(lambda: filed_count(daemon.root) == 1, 60, "the waiting file")
     [doc] = archive_state(daemon.root).values()
     assert doc.tags == ("Taxes", "2017")
     assert doc.source["path"] == "inbox/Taxes/2017/w.pdf"
