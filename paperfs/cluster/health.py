@@ -26,6 +26,8 @@ from paperfs.cluster.redis_keys import redacted_url, redis_client
 from paperfs.errors import ConfigError
 
 if TYPE_CHECKING:
+    import redis
+
     from paperfs.config import Config
 
 log = logging.getLogger(__name__)
@@ -36,13 +38,15 @@ Check = Callable[[], tuple[list[str], str]]
 Wsgi = Callable[[dict, Callable], Iterable[bytes]]
 
 
-def readiness(config: Config, own: Check | None = None) -> tuple[list[str], str]:
-    """What keeps this service from working now (empty: ready), and its state."""
+def readiness(config: Config, own: Check | None = None,
+              client: "redis.Redis | None" = None) -> tuple[list[str], str]:
+    """What keeps this service from working now (empty: ready), and its state;
+    ``client``: the service's Redis client (a probe must not open a new pool each time)."""
     import redis
 
     problems = []
     try:
-        redis_client(config).ping()
+        (client or redis_client(config)).ping()
     except redis.RedisError as exc:
         problems.append(f"Redis unreachable at {redacted_url(config.queue)}: {exc}")
     state_dir = config.data_root / ".paperfs"
@@ -61,12 +65,14 @@ def endpoints_app(config: Config, own: Check | None = None,
     """A WSGI app answering /healthz, /readyz and /metrics; anything else goes to
     ``fallback`` (WebDAV) or is 404."""
 
+    client = redis_client(config)
+
     def app(environ: dict, start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path == "/healthz":
             return _answer(start_response, "200 OK", b"ok\n")
         if path == "/readyz":
-            problems, state = readiness(config, own)
+            problems, state = readiness(config, own, client)
             if problems:
                 return _answer(start_response, "503 Service Unavailable",
                                ("\n".join(problems) + "\n").encode())

@@ -23,10 +23,8 @@ the children's observations are summed into the parent's answer
 
 from __future__ import annotations
 
-import contextlib
 import os
-import time
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 from prometheus_client import (CollectorRegistry, Counter, Histogram, disable_created_metrics,
                                generate_latest)
@@ -50,16 +48,6 @@ SEARCH_SECONDS = Histogram("paperfs_search_seconds", "Seconds one search took",
 def count_result(result: object) -> None:
     """The scheduler's consumer calls this with each Result (filed or failed)."""
     JOBS.labels("failed" if getattr(result, "error", None) is not None else "filed").inc()
-
-
-@contextlib.contextmanager
-def timed_search() -> Iterator[None]:
-    """``with timed_search(): …`` around a search (WebDAV's /search and virtual folders)."""
-    started = time.perf_counter()
-    try:
-        yield
-    finally:
-        SEARCH_SECONDS.observe(time.perf_counter() - started)
 
 
 class ClusterCollector:

@@ -2,7 +2,7 @@
 
 The consumer runs unchanged over it: ``submit`` sends a PrepareTask to the
 tenant's Celery queue, ``poll`` reads the results of what is in flight (one
-MGET per poll) and hands back Outcomes as the local pool does. ``size`` bounds
+MGET every 20 ms while jobs are in flight, none while idle) and hands back Outcomes as the local pool does. ``size`` bounds
 how many jobs wait in Redis at once; the rest wait in .paperfs/work on disk.
 
 Each job has one *current* task id in Redis (``job:ID:task``). A task that is
@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any, Hashable
 from paperfs.cluster.celery_app import PREPARE_TASK, make_app, queue_name
 from paperfs.cluster.redis_keys import redacted_url, redis_client
 from paperfs.cluster.tasks import DELIVERIES_TTL_SECONDS, current_task_key, deliveries_key
-from paperfs.consume.messages import PREPARE
 # the local pool's rebuilding of a worker's error, so both pools report alike
 from paperfs.consume.pool import Outcome, _rebuild_error as rebuild_error
 from paperfs.daemon.pool_protocol import PoolUnavailable
@@ -54,9 +53,9 @@ class _Flight:
 
 
 class QueuePool:
-    def __init__(self, config: Config, func: str = PREPARE) -> None:
+    def __init__(self, config: Config) -> None:
+        # (the workers run tasks.prepare_task: the local pool's PREPARE entry point)
         self.config = config
-        self.func = func  # what the workers run (tasks.prepare_task calls the same entry point)
         self.size = max(8, DEPTH_PER_WORKER * config.workers)
         self.app = make_app(config)
         self.redis = redis_client(config)

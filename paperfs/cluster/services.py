@@ -46,11 +46,11 @@ def _now_iso(epoch: float) -> str:
 class Registration:
     """One service's record in Redis, kept fresh by a heartbeat thread until ``close``."""
 
-    def __init__(self, config: Config, role: str, *, state: str = "running", detail: str = "",
-                 client: "redis.Redis | None" = None) -> None:
+    def __init__(self, config: Config, role: str, *, state: str = "running",
+                 detail: str = "") -> None:
         if role not in ROLES:
             raise ValueError(f"unknown service role {role!r} (one of {', '.join(ROLES)})")
-        self.client = client or redis_client(config)
+        self.client = redis_client(config)
         self.every = float(config.cluster.heartbeat_seconds)
         self.role, self.host, self.pid = role, socket.gethostname(), os.getpid()
         self.id = f"{role}:{self.host}:{self.pid}"
