@@ -24,6 +24,17 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+def read_text(path: Path, error: type[Exception]) -> str | None:
+    """The file's text; None when there is no file. Unreadable (permissions, a folder,
+    not UTF-8) is *error*, so a holder keeps its last valid version as for a mistake."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"{path}: cannot read it: {exc}") from None
+
+
 def compose(text: str, source: str, error: type[Exception]) -> yaml.Node | None:
     """The YAML node tree of *text*; *error* names *source*, the line and column."""
     try:

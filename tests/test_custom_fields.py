@@ -348,3 +348,17 @@ def test_webdav_search_and_saved_folders_know_the_declared_fields(tmp_path):
         assert dav.request("MKCOL", "/saved/amount:<10").status == 201
         assert dav.names("/saved/amount:<10" + "/") == ["2024-03-16 Small.pdf"]
         assert dav.propfind("/search/nosuch:>1/").status == 404
+
+
+def test_an_unreadable_fields_file_keeps_the_last_valid_declarations(tmp_path):
+    from paperfs.archive.custom_fields import FieldsFile
+
+    path = tmp_path / "fields.yml"
+    path.write_text("due: {type: date}\n")
+    holder = FieldsFile(path)
+    assert holder.types() == {"due": "date"}
+    path.unlink()
+    path.mkdir()  # not a file any more: reading it fails
+    assert holder.types() == {"due": "date"}
+    [problem] = holder.problems()
+    assert problem.startswith(f"{path}: cannot read it")

@@ -34,7 +34,7 @@ import yaml
 
 from paperfs.archive.document import as_date
 from paperfs.errors import ConfigError, UsageError
-from paperfs.user_files import LastValid, NodeReader, compose
+from paperfs.user_files import LastValid, NodeReader, compose, read_text
 
 FIELDS_FILE = "fields.yml"
 TYPES = ("text", "integer", "number", "monetary", "boolean", "date", "url", "select",
@@ -312,13 +312,8 @@ def indexed_names(values: Mapping[str, Any]) -> Iterator[tuple[str, list[Reading
 
 def load_fields(path: Path) -> FieldSet:
     """The declarations in *path*; no file is no declarations. FieldsError if invalid."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return FieldSet()
-    except UnicodeDecodeError:
-        raise FieldsError(f"{path}: not UTF-8 text") from None
-    return parse_fields(text, str(path))
+    text = read_text(path, FieldsError)
+    return FieldSet() if text is None else parse_fields(text, str(path))
 
 
 def parse_fields(text: str, source: str) -> FieldSet:

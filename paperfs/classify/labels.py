@@ -38,7 +38,7 @@ import yaml
 
 from paperfs.classify.matching import ALGORITHMS, ALIASES, REGEX_TIMEOUT, RuleSet, compile_rule
 from paperfs.errors import ConfigError
-from paperfs.user_files import LastValid, NodeReader, compose, node_kind
+from paperfs.user_files import LastValid, NodeReader, compose, node_kind, read_text
 
 LABELS_NAME = "labels.yml"
 KINDS = ("tags", "correspondents", "document_types")
@@ -332,13 +332,8 @@ def _parsed(text: str, digest: str) -> LabelSet:
 
 def load_labels(path: Path) -> LabelSet:
     """The labels in the file; no file is no labels."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return LabelSet()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LabelsError(f"{path}: cannot read the labels file: {exc}")
-    return parse_labels(text, str(path))
+    text = read_text(path, LabelsError)
+    return LabelSet() if text is None else parse_labels(text, str(path))
 
 
 class LabelsFile(LastValid[LabelSet]):

@@ -26,7 +26,7 @@ import yaml
 
 from paperfs.classify.matching import ALGORITHMS, ALIASES, Rule, compile_rule
 from paperfs.errors import ConfigError
-from paperfs.user_files import LastValid, NodeReader, compose, node_kind
+from paperfs.user_files import LastValid, NodeReader, compose, node_kind, read_text
 from paperfs.workflows.model import (ACTIONS, FIELD_OPS, REMOVABLE, SCHEDULE_FROM, SOURCES,
                                      TRIGGERS, Action, FieldCondition, Filters, Trigger, Workflow,
                                      WorkflowSet, parse_duration)
@@ -405,13 +405,8 @@ def parse_workflows(text: str, source: str = "workflows.yml") -> WorkflowSet:
 
 def load_workflows(path: Path) -> WorkflowSet:
     """The workflows in the file; no file is no workflows."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return WorkflowSet(source=str(path))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise WorkflowsError(f"{path}: cannot read the workflows file: {exc}") from None
-    return parse_workflows(text, str(path))
+    text = read_text(path, WorkflowsError)
+    return WorkflowSet(source=str(path)) if text is None else parse_workflows(text, str(path))
 
 
 class WorkflowsFile(LastValid[WorkflowSet]):
