@@ -22,6 +22,7 @@ type, so changing a type needs no reindex.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -396,6 +397,14 @@ class FieldsFile(LastValid[FieldSet]):
 
     def types(self) -> dict[str, str]:
         return self.current().types()
+
+
+@functools.lru_cache(maxsize=64)
+def fields_of(path: Path) -> FieldsFile:
+    """The one holder of a data root's fields.yml in this process: the catalog, the
+    writer, workflows and WebDAV share it (one stat and one parse per change, and one
+    log line for an invalid edit, instead of one per holder and per WebDAV thread)."""
+    return FieldsFile(path)
 
 
 # ---------------------------------------------------------------- edits

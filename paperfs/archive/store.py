@@ -24,7 +24,7 @@ import yaml
 from paperfs.archive.atomic import (atomic_copy, atomic_move, atomic_write_text, fsync_dir,
                             prune_empty_dirs, unused_path)
 from paperfs.config import Config
-from paperfs.archive.custom_fields import FieldsFile
+from paperfs.archive.custom_fields import fields_of
 from paperfs.archive.document import Document, read_sidecar, sha256_file, write_sidecar
 from paperfs.errors import (AsnInUseError, ConsumeError, DuplicateError, NotFoundError,
                             SidecarError)
@@ -56,7 +56,7 @@ class Archive:
         #: hand to its listeners (workflows' document_updated); taken by LocalWriter
         self.changed: list[int] = []
         #: custom field declarations: edits of a declared field's value are checked
-        self.fields = FieldsFile(root.fields_file)
+        self.fields = fields_of(root.fields_file)
 
     # ------------------------------------------------------------ paths
 

@@ -161,11 +161,11 @@ def group_list(ctx: click.Context) -> None:
 
 
 def _saved(ctx: click.Context) -> Any:
-    from paperfs.archive.custom_fields import FieldsFile
+    from paperfs.archive.custom_fields import fields_of
     from paperfs.search.saved import SavedSearches
 
     runtime = runtime_of(ctx)
-    fields = FieldsFile(runtime.root.fields_file)
+    fields = fields_of(runtime.root.fields_file)
     return SavedSearches(runtime.root.root, runtime.config.dav.saved, fields.types)
 
 

@@ -12,7 +12,7 @@ from wsgidav import util
 from wsgidav.dav_error import HTTP_FORBIDDEN, HTTP_NOT_FOUND, DAVError
 
 from paperfs.archive.atomic import atomic_write_text
-from paperfs.archive.custom_fields import FieldsFile
+from paperfs.archive.custom_fields import fields_of
 from paperfs.archive.writer import DocumentWriter, HandOffWriter
 from paperfs.errors import NotFoundError, DataRootError, SearchBackendError
 from paperfs.index.base import Index
@@ -133,7 +133,7 @@ class Services:
         self.writer = writer or self._hand_off()
         self.users = UserStore(users_path(self.root.root))
         #: the declared custom fields: queries in /search and /saved may name them
-        self.fields = FieldsFile(self.root.fields_file)
+        self.fields = fields_of(self.root.fields_file)
         self.saved = SavedSearches(self.root.root, config.dav.saved, self.fields.types)
         #: for listing /trash (changes go through the writer)
         self.trash = Trash(self.root)

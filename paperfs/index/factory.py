@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from paperfs.archive.custom_fields import FieldsFile
+from paperfs.archive.custom_fields import fields_of
 from paperfs.archive.layout import DataRoot
 from paperfs.config import Config
 from paperfs.index.base import Index
@@ -61,7 +61,7 @@ def open_catalog(root: DataRoot | Path, *, readonly: bool = False,
     root = _data_root(root)
     catalog = SqliteIndex(file or root.index_db, create=create and not readonly,
                           reader=readonly)
-    catalog.fields = FieldsFile(root.fields_file)  # the custom fields queries may name
+    catalog.fields = fields_of(root.fields_file)  # the custom fields queries may name
     return catalog
 
 
@@ -106,7 +106,7 @@ def open_index(config: Config, root: DataRoot | Path, *,
     """
     root = _data_root(root)
     catalog = SqliteIndex(root.index_db, create=create)
-    catalog.fields = FieldsFile(root.fields_file)
+    catalog.fields = fields_of(root.fields_file)
     return _on_backend(config, root, catalog, readonly=readonly)
 
 

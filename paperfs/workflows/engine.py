@@ -18,7 +18,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
-from paperfs.archive.custom_fields import FieldsFile
+from paperfs.archive.custom_fields import fields_of
 from paperfs.archive.document import Document
 from paperfs.workflows.actions import assign
 from paperfs.workflows.definitions import WorkflowsFile
@@ -56,7 +56,7 @@ class WorkflowEngine:
         self.file = WorkflowsFile(root.workflows_file)
         self.runs = RunLog(root.workflow_log)
         #: custom field declarations: a workflow's values are checked and normalised
-        self.fields = FieldsFile(root.fields_file)
+        self.fields = fields_of(root.fields_file)
         self.effects = Effects(EFFECT_THREADS, self._dropped)
         self._acting = threading.local()
         self.schedule = Schedule()
