@@ -32,11 +32,11 @@ class ClassifySettings:
     regex_timeout: float = REGEX_TIMEOUT
 
     @classmethod
-    def of(cls, runtime: "Runtime") -> "ClassifySettings":
-        """The settings in force now (the last valid labels.yml)."""
+    def of(cls, runtime: "Runtime", labels: LabelSet | None = None) -> "ClassifySettings":
+        """The settings in force now: *labels*, or the last valid labels.yml."""
         config = runtime.config.classify
-        return cls(runtime.labels.current(), runtime.root.classifier_model,
-                   config.threshold, config.regex_timeout_seconds)
+        return cls(labels if labels is not None else runtime.labels.current(),
+                   runtime.root.classifier_model, config.threshold, config.regex_timeout_seconds)
 
     @property
     def learns(self) -> bool:

@@ -206,10 +206,10 @@ def retag(runtime: "Runtime", selection: Selection, *, overwrite: bool = False,
           progress: Callable[[int], None] | None = None) -> RetagReport:
     """Classify the selected documents again and apply (or, dry run, only list) the changes."""
     try:
-        load_labels(runtime.root.labels_file)
+        labels = load_labels(runtime.root.labels_file)
     except LabelsError as exc:
         raise LabelsError(f"{exc}; nothing was retagged") from None
-    settings = ClassifySettings.of(runtime)
+    settings = ClassifySettings.of(runtime, labels)
     refs = selected_documents(runtime, selection)
     if on_total:
         on_total(len(refs))

@@ -73,8 +73,8 @@ def classify_command(ctx: click.Context, target: str, ocr: bool, as_new: bool,
     from paperfs.classify.labels import load_labels
 
     runtime = runtime_of(ctx)
-    load_labels(runtime.root.labels_file)  # an invalid file: its message, and stop
-    settings = ClassifySettings.of(runtime)
+    # read directly: an invalid file gives its message and stops
+    settings = ClassifySettings.of(runtime, load_labels(runtime.root.labels_file))
     given: dict[str, Any] = {}
     if target.isdigit():
         text, about = _document_text(runtime, target)
