@@ -198,6 +198,9 @@ def test_a_pdf_put_over_a_document_is_its_new_version(tmp_path):
             missing.status, missing.body.split(b"<hr")[0].replace(b"999", str(doc_id).encode()))
         r = dav.request("PUT", f"/by-id/{doc_id}.pdf", body=second[:-200])
         assert r.status == 400 and b"nothing was changed" in r.body
+        # cut after an earlier revision's end marker: it opens, but it is not the whole file
+        r = dav.request("PUT", f"/by-id/{doc_id}.pdf", body=second + b"\n1 0")
+        assert r.status == 400 and b"cut off" in r.body
         lock = dav.request("LOCK", f"/by-id/{doc_id}.pdf", "alice", headers={
             "Content-Type": "application/xml", "Timeout": "Second-60"},
             body='<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope>'

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from wsgidav.dav_error import HTTP_BAD_REQUEST, DAVError
 
 from paperfs.archive.versions import new_request_folder
+from paperfs.consume.stages import detect
 
 if TYPE_CHECKING:
     from paperfs.dav.base import DocFile
@@ -83,14 +84,13 @@ class VersionUpload:
 
 
 def _not_a_whole_pdf(pdf: Path) -> str | None:
-    with open(pdf, "rb") as f:
-        head = f.read(1024)
-        f.seek(max(0, pdf.stat().st_size - 1024))
-        tail = f.read()
-    if b"%PDF-" not in head:
+    # the consume pipeline's own checks: the type by the bytes, and a cut-off end
+    _data, head, tail = detect.read_input(pdf)
+    if detect.magic_type(head) != detect.PDF:
         return "not a PDF (a new version must be a PDF)"
-    if b"%%EOF" not in tail.rstrip()[-16:]:
-        return "the PDF does not end with its %%EOF marker (a cut upload?)"
+    truncated = detect.pdf_truncation(tail)
+    if truncated is not None:
+        return f"the PDF is cut off: {truncated} (a broken upload?)"
     import pikepdf
 
     try:
