@@ -61,13 +61,6 @@ def _index(number: int, count: int, what: str) -> int:
     return index
 
 
-def page_count(pdf: Path) -> int:
-    import pikepdf
-
-    with pikepdf.open(pdf) as doc:
-        return len(doc.pages)
-
-
 # ------------------------------------------------------------------ operations
 
 
@@ -186,7 +179,7 @@ def make_text(task: TextTask) -> TextOutcome:
     if redo:
         _ocr_pages(task, ocr)
     return TextOutcome(task.pdf, tuple(ocr.extract_text(task.pdf)), len(redo),
-                       _is_pdfa(task.pdf))
+                       ocr.is_pdfa(task.pdf))
 
 
 def _ocr_pages(task: TextTask, ocr: object) -> None:
@@ -203,12 +196,3 @@ def _ocr_pages(task: TextTask, ocr: object) -> None:
             doc.pages[page] = redone.pages[number]
         doc.save(spliced)
     shutil.move(spliced, task.pdf)
-
-
-def _is_pdfa(pdf: Path) -> bool:
-    try:
-        from pikepdf.pdfa import validate_written
-
-        return validate_written(pdf, "2b").verdict == "pass"
-    except Exception:  # noqa: BLE001 - PDF/A is a nicety; the edited PDF is good
-        return False

@@ -17,7 +17,7 @@ import datetime as dt
 import logging
 import os
 from pathlib import Path, PurePosixPath
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import yaml
 
@@ -44,6 +44,13 @@ FAILED_INFO_SUFFIX = ".error.yml"
 
 def now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+
+
+def write_failure_info(target: Path, info: dict[str, Any]) -> None:
+    """The readable NAME.error.yml beside a file in failed/ (why, and what to do)."""
+    atomic_write_text(target.with_name(target.name + FAILED_INFO_SUFFIX),
+                      yaml.dump(info, Dumper=yaml.CSafeDumper, sort_keys=False,
+                                allow_unicode=True, width=100))
 
 
 class Archive:
@@ -279,9 +286,7 @@ class Archive:
                      "into the inbox",
         }
         target = self.root.failed / job.failed_name
-        atomic_write_text(target.with_name(target.name + FAILED_INFO_SUFFIX),
-                          yaml.dump(info, Dumper=yaml.CSafeDumper, sort_keys=False,
-                                    allow_unicode=True, width=100))
+        write_failure_info(target, info)
         self._finish_failure(job)
         log.warning("%s failed (%s): %s -> failed/%s", job.source, error.reason, error,
                     job.failed_name)

@@ -39,7 +39,7 @@ import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Container, Mapping, Sequence
 
 import yaml
 
@@ -193,13 +193,14 @@ def submit(request: EditRequest) -> EditRequest:
     return dataclasses.replace(request, folder=target)
 
 
-def pending_requests(root: DataRoot) -> list[EditRequest]:
-    """Submitted requests, oldest first; half-written ones (a crash) are removed."""
+def pending_requests(root: DataRoot, known: Container[str] = ()) -> list[EditRequest]:
+    """Submitted requests, oldest first, but those named in *known* (taken already, not
+    read again); half-written ones (a crash) are removed."""
     out = []
     if not root.edits.is_dir():
         return out
     for folder in sorted(root.edits.iterdir()):
-        if folder.name.startswith(".tmp-"):
+        if folder.name.startswith(".tmp-") or folder.name in known:
             continue
         try:
             out.append(EditRequest.load(folder))

@@ -17,9 +17,8 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-import yaml
-
-from paperfs.archive.atomic import atomic_copy, atomic_write_text, unused_path
+from paperfs.archive.atomic import atomic_copy, unused_path
+from paperfs.archive.store import FAILED_INFO_SUFFIX, write_failure_info
 from paperfs.archive.versions import EditRequest, pending_requests
 from paperfs.config import Config
 from paperfs.daemon.scheduler import ScheduledJob
@@ -34,7 +33,6 @@ log = logging.getLogger(__name__)
 #: the worker's entry point, named so that this process never imports the OCR stack
 MAKE_TEXT = "paperfs.archive.pages:make_text"
 EDITS_SECONDS = 1.0
-FAILED_INFO_SUFFIX = ".error.yml"
 
 
 class PageEdits:
@@ -63,12 +61,12 @@ class PageEdits:
     def run_pass(self, timeout: float = 0.0) -> int:
         """Take new requests, hand out texts to make, commit what is ready; returns how
         many requests finished."""
-        for request in pending_requests(self.writer.root):  # type: ignore[attr-defined]
+        root = self.writer.root  # type: ignore[attr-defined]
+        for request in pending_requests(root, known=self.requests):  # new ones only
             name = request.folder.name
-            if name not in self.requests:
-                self.requests[name] = request
-                self.texts[name] = {}
-                self.waiting.extend((name, number) for number in range(len(request.outputs)))
+            self.requests[name] = request
+            self.texts[name] = {}
+            self.waiting.extend((name, number) for number in range(len(request.outputs)))
         pool = self._pool()
         while self.waiting and pool.free > 0:
             name, number = self.waiting.pop(0)
@@ -130,9 +128,7 @@ class PageEdits:
                 "request": request.folder.name, "reason": error.reason, "message": str(error),
                 "failed_at": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
                 "retry": "the document was not changed; make the edit again"}
-        atomic_write_text(target.with_name(target.name + FAILED_INFO_SUFFIX),
-                          yaml.dump(info, Dumper=yaml.CSafeDumper, sort_keys=False,
-                                    allow_unicode=True, width=100))
+        write_failure_info(target, info)
         shutil.rmtree(request.folder, ignore_errors=True)
         log.warning("doc %d: page edit (%s) not done (%s): %s -> failed/%s", request.doc_id,
                     request.operation, error.reason, error, target.name)

@@ -433,7 +433,7 @@ def _ocr(
     except ExitCodeException as e:  # whatever the first try or a fallback raised
         raise _map_ocrmypdf_error(name, e) from e
     texts = extract_text(archive)
-    pdfa = _is_pdfa(archive)
+    pdfa = is_pdfa(archive)
     log.debug("%s: OCR (%s) done, %d page(s), PDF/A=%s", name, mode, len(texts), pdfa)
     return TextResult(archive, "\f".join(texts), len(texts), mime, True, pdfa)
 
@@ -511,7 +511,7 @@ def _born_digital_pdfa(name: str, pdf_in: Path, dest: Path, settings: OcrConfig)
     except Exception as e:  # PDF/A here is a nicety; the copy is still good
         log.info("%s: not converted to PDF/A (%s); keeping the PDF as it is", name, e)
         return False
-    if not _is_pdfa(out):
+    if not is_pdfa(out):
         log.info("%s: PDF/A conversion did not validate; keeping the PDF as it is", name)
         out.unlink(missing_ok=True)
         return False
@@ -519,7 +519,7 @@ def _born_digital_pdfa(name: str, pdf_in: Path, dest: Path, settings: OcrConfig)
     return True
 
 
-def _is_pdfa(pdf: Path) -> bool:
+def is_pdfa(pdf: Path) -> bool:
     """True if pikepdf's validator approves *pdf* as PDF/A-2b."""
     from pikepdf.pdfa import validate_written
 
