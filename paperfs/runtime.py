@@ -174,7 +174,7 @@ class Runtime:
         if self._pool is None and self.config.queue and not serial:
             from paperfs.cluster.queue_pool import QueuePool  # `paperfs worker`s do the work
 
-            self._pool = QueuePool(self.config)
+            self._pool = QueuePool(self.config, func)
         if self._pool is None:
             from paperfs.consume.pool import SerialPool, WorkerPool
 

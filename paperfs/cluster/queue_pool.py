@@ -28,6 +28,7 @@ from paperfs.cluster.celery_app import PREPARE_TASK, make_app, queue_name
 from paperfs.cluster.redis_keys import redacted_url, redis_client
 from paperfs.cluster.tasks import DELIVERIES_TTL_SECONDS, current_task_key, deliveries_key
 # the local pool's rebuilding of a worker's error, so both pools report alike
+from paperfs.consume.messages import PREPARE
 from paperfs.consume.pool import Outcome, _rebuild_error as rebuild_error
 from paperfs.daemon.pool_protocol import PoolUnavailable
 from paperfs.errors import ConsumeError, DocumentTimeoutError, WorkerCrashedError
@@ -53,9 +54,10 @@ class _Flight:
 
 
 class QueuePool:
-    def __init__(self, config: Config) -> None:
-        # (the workers run tasks.prepare_task: the local pool's PREPARE entry point)
+    def __init__(self, config: Config, func: str = PREPARE) -> None:
         self.config = config
+        #: the Pool protocol's: what the workers run (tasks.prepare_task calls this entry point)
+        self.func = func
         self.size = max(8, DEPTH_PER_WORKER * config.workers)
         self.app = make_app(config)
         self.redis = redis_client(config)
