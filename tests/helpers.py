@@ -63,6 +63,13 @@ def filed_count(root: DataRoot) -> int:
     return sum(1 for _ in root.archive.rglob("*.yml"))
 
 
+def failed_count(root: DataRoot) -> int:
+    """Inputs failed so far, with their file and its .error.yml both there: safe to poll
+    while a daemon fails one (the .error.yml is written before the file is moved)."""
+    return sum(1 for info in root.failed.glob("*.error.yml")
+               if os.path.lexists(info.with_name(info.name[: -len(".error.yml")])))
+
+
 def failed_state(root: DataRoot) -> dict[str, dict]:
     out = {}
     for info in sorted(root.failed.glob("*.error.yml")):

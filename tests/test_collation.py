@@ -17,7 +17,7 @@ from paperfs.consume.pipeline import prepare
 from paperfs.daemon.status import collect_status
 from paperfs.errors import ConsumeError
 from tests.daemon import Daemon
-from tests.helpers import (archive_state, config_for, drop, failed_state, filed_count,
+from tests.helpers import (archive_state, config_for, drop, failed_count, failed_state, filed_count,
                            init_root, page_texts, sha256)
 
 FOLDER = "double-sided"
@@ -120,7 +120,7 @@ def test_a_wrong_page_count_keeps_both_files_in_failed(daemon, root, tmp_path):
     drop(fronts, root.inbox / FOLDER)
     daemon.wait_for(lambda: daemon.status().get("double_sided_waiting"), 30, "the first pass")
     drop(backs, root.inbox / FOLDER)
-    daemon.wait_for(lambda: len(failed_state(root)) == 2, 60, "both passes in failed/")
+    daemon.wait_for(lambda: failed_count(root) == 2, 60, "both passes in failed/")
     failed = failed_state(root)
     assert set(failed) == {"fronts.pdf", "backs.pdf"}
     assert {info["reason"] for info in failed.values()} == {"double-sided"}
