@@ -5,8 +5,11 @@
 set -euo pipefail
 
 runtime=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-fra tesseract-ocr-osd ghostscript
-         unpaper pngquant poppler-utils qpdf fonts-dejavu-core libzbar0 python3-venv)
-testing=(litmus rclone cadaver davfs2 openjdk-17-jdk-headless maven redis-server iproute2)
+         unpaper pngquant poppler-utils qpdf fonts-dejavu-core libzbar0 python3-venv
+         libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-liberation2
+         libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui)
+testing=(litmus rclone cadaver davfs2 openjdk-17-jdk-headless maven redis-server iproute2
+         dovecot-imapd chromium chromium-driver)
 
 wanted=("${runtime[@]}")
 [[ "${1:-}" == "--test" ]] && wanted+=("${testing[@]}")
