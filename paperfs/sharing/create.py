@@ -1,7 +1,7 @@
 """/_share: a logged-in user makes a share link (the web page's button).
 
-    GET  /_share?kind=document&target=42    a small form (expiry) with its CSRF token;
-                                            JSON {"csrf": …} with Accept: application/json
+    GET  /_share?kind=document&target=42    a small form (expiry) with its CSRF token
+    GET  /_share (Accept: application/json) {"csrf": …}: the token for a script's form
     POST /_share  kind, target, expires_days, csrf    the link, shown once (HTML or JSON)
 
 It sits behind the Authenticator (the user is ``environ["paperfs.ctx"].user``)
@@ -106,10 +106,10 @@ class ShareCreation:
     def _form(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         query = dict(urllib.parse.parse_qsl(environ.get("QUERY_STRING", "")))
         user = environ["paperfs.ctx"].user
-        kind, target = self._target(user, query)
         token = csrf_token(user)
-        if _wants_json(environ):
+        if _wants_json(environ):  # a script's form: the token alone
             return _answer(environ, start_response, "200 OK", {"csrf": token})
+        kind, target = self._target(user, query)
         days = [d for d in FORM_DAYS if d <= self.store.max_days]
         body = pages.creation_form(kind, target, token, days or [1], 7 if 7 in days else
                                    (days or [1])[0])

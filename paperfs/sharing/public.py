@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_OURS = re.compile(r"/s(?:/|%2f|$)", re.I)
+_OURS = re.compile(r"/s(?:/|%2[fF]|$)")
 _ROUTE = re.compile(r"/s/(?P<token>[A-Za-z0-9_-]{43})(?:/(?P<file>document|[1-9][0-9]{0,5})\.pdf)?")
 BLOCK = 256 * 1024
 #: on every answer under /s
