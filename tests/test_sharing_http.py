@@ -292,3 +292,17 @@ def test_the_creation_endpoint_for_a_saved_search_and_its_form(dav: Dav):
     html = post(dav, form, headers={"Accept": "text/html"})
     assert html.status == 201 and b"/s/" in html.body and html.headers["cache-control"] == "no-store"
     assert form_page(dav, "kind=document&target=2")[0] == 403
+
+
+def test_a_broken_shares_file_answers_503_and_says_nothing(dav: Dav):
+    token = link(dav, "document", "1")
+    path = dav.root.root / "shares.yml"
+    good = path.read_text()
+    path.write_text("shares: [\n")
+    try:
+        r = get(dav, f"/s/{token}")
+        assert r.status == 503 and b"Alice" not in r.body and b"shares.yml" not in r.body
+        assert get(dav, f"/s/{'x' * 43}").status == 503
+    finally:
+        path.write_text(good)
+    assert get(dav, f"/s/{token}").status == 200
