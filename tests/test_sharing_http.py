@@ -219,7 +219,7 @@ def test_tokens_never_reach_the_log_or_the_file(dav: Dav, caplog):
     share_store(dav.config).revoke(token)
     assert get(dav, f"/s/{token}").status == 410
     assert caplog.records and token not in caplog.text
-    assert token not in (dav.root.root / "shares.yml").read_text()
+    assert token not in (dav.root.root / "shares.json").read_text()
 
 
 # ---------------------------------------------------------------- POST /_share
@@ -296,12 +296,12 @@ def test_the_creation_endpoint_for_a_saved_search_and_its_form(dav: Dav):
 
 def test_a_broken_shares_file_answers_503_and_says_nothing(dav: Dav):
     token = link(dav, "document", "1")
-    path = dav.root.root / "shares.yml"
+    path = dav.root.root / "shares.json"
     good = path.read_text()
-    path.write_text("shares: [\n")
+    path.write_text("{\"shares\": [\n")
     try:
         r = get(dav, f"/s/{token}")
-        assert r.status == 503 and b"Alice" not in r.body and b"shares.yml" not in r.body
+        assert r.status == 503 and b"Alice" not in r.body and b"shares.json" not in r.body
         assert get(dav, f"/s/{'x' * 43}").status == 503
     finally:
         path.write_text(good)

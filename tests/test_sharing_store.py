@@ -1,4 +1,4 @@
-"""shares.yml (paperfs/sharing/store.py): create, find, list, revoke, expiry on a fake
+"""shares.json (paperfs/sharing/store.py): create, find, list, revoke, expiry on a fake
 clock, what the file holds (hashes, never tokens), broken files named."""
 
 from __future__ import annotations
@@ -118,13 +118,14 @@ def test_ended_links_are_dropped_after_a_while(store, clock):
 
 def test_a_broken_file_is_named_with_the_entry(store, tmp_path):
     path = tmp_path / SHARES_FILE
-    path.write_text("shares:\n  - id: x\n    kind: document\n")
+    path.write_text('{"shares": [{"id": "x", "kind": "document"}]}')
     with pytest.raises(ConfigError, match=re.escape(f"{path}: shares[0]: missing")):
         store.links()
-    path.write_text("shares: [\n")
-    with pytest.raises(ConfigError, match="not valid YAML"):
+    path.write_text('{"shares": [\n')
+    with pytest.raises(ConfigError, match="not valid JSON"):
         store.links()
-    path.write_text("shares:\n  - {id: a, token_sha256: b, kind: folder, target: 1, "
-                    "creator: c, created: 2026-01-01T00:00:00, expires: 2026-02-01T00:00:00}\n")
+    path.write_text('{"shares": [{"id": "a", "token_sha256": "b", "kind": "folder", '
+                    '"target": "1", "creator": "c", "created": "2026-01-01T00:00:00", '
+                    '"expires": "2026-02-01T00:00:00"}]}')
     with pytest.raises(ConfigError, match="kind 'folder'"):
         store.links()

@@ -25,6 +25,7 @@ import secrets
 import urllib.parse
 from typing import TYPE_CHECKING, Callable, Iterable
 
+from paperfs.dav.guard import Refused
 from paperfs.errors import UsageError
 from paperfs.sharing import pages, view
 from paperfs.sharing.store import ShareStore
@@ -98,7 +99,7 @@ class ShareCreation:
                 return self._form(environ, start_response)
             if method == "POST":
                 return self._create(environ, start_response)
-        except _Refused as refused:
+        except Refused as refused:
             return _answer(environ, start_response, refused.status, {"error": refused.message})
         return _answer(environ, start_response, "405 Method Not Allowed",
                        {"error": "GET the form or POST it"}, [("Allow", "GET, HEAD, POST")])
@@ -119,22 +120,22 @@ class ShareCreation:
         problem = cross_site(environ, own_origin(environ, self.public_url))
         if problem:
             log.warning("/_share: refused %s for %s", problem, environ["paperfs.ctx"].user.name)
-            raise _Refused("403 Forbidden", f"refused: {problem}; make links from this "
+            raise Refused("403 Forbidden", f"refused: {problem}; make links from this "
                                             "server's own page")
         form = _read_form(environ)
         problem = self.csrf(environ, form)
         if problem:
-            raise _Refused("403 Forbidden", problem)
+            raise Refused("403 Forbidden", problem)
         user = environ["paperfs.ctx"].user
         kind, target = self._target(user, form)
         try:
             days = float(form.get("expires_days", ""))
         except ValueError:
-            raise _Refused("400 Bad Request", "expires_days: give a number of days") from None
+            raise Refused("400 Bad Request", "expires_days: give a number of days") from None
         try:
             link, token = self.store.create(kind, target, user.name, dt.timedelta(days=days))
         except UsageError as exc:
-            raise _Refused("400 Bad Request", str(exc)) from None
+            raise Refused("400 Bad Request", str(exc)) from None
         url = f"{own_origin(environ, self.public_url)}/s/{token}"
         log.info("share link %s made by %s for %s", link.id, user.name, link.describe())
         if _wants_json(environ):
@@ -149,21 +150,14 @@ class ShareCreation:
         if kind == "document":
             if not target.isdigit() or len(target) > 18 or \
                     view.may_view_document(user, int(target), self.services) is None:
-                raise _Refused("403 Forbidden", f"you cannot share document {target[:30]!r}: "
+                raise Refused("403 Forbidden", f"you cannot share document {target[:30]!r}: "
                                                 "no document you may view has this id")
             return kind, str(int(target))
         if kind == "search":
             if not view.may_view_search(user, target, self.services):
-                raise _Refused("403 Forbidden", f"you have no saved search {target[:100]!r}")
+                raise Refused("403 Forbidden", f"you have no saved search {target[:100]!r}")
             return kind, target
-        raise _Refused("400 Bad Request", "kind: give document or search")
-
-
-class _Refused(Exception):
-    def __init__(self, status: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+        raise Refused("400 Bad Request", "kind: give document or search")
 
 
 def _read_form(environ: dict) -> dict:
@@ -172,10 +166,10 @@ def _read_form(environ: dict) -> dict:
     except ValueError:
         length = -1
     if length < 0 or length > MAX_FORM_BYTES:
-        raise _Refused("413 Content Too Large", f"the form is at most {MAX_FORM_BYTES} bytes")
+        raise Refused("413 Content Too Large", f"the form is at most {MAX_FORM_BYTES} bytes")
     kind = environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
     if kind != "application/x-www-form-urlencoded":
-        raise _Refused("415 Unsupported Media Type",
+        raise Refused("415 Unsupported Media Type",
                        "send the form as application/x-www-form-urlencoded")
     body = environ["wsgi.input"].read(length).decode("utf-8", "replace")
     return dict(urllib.parse.parse_qsl(body))

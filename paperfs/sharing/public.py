@@ -96,7 +96,7 @@ class SharedLinks:
                               f"410 Gone: this share link {message}.\n".encode())
             return self._serve(environ, start_response, link, route["token"], route["file"])
         except (PaperfsError, DAVError) as exc:
-            # a broken shares.yml, the index not ready: one line for the log, none of it out
+            # a broken shares.json, the index not ready: one line for the log, none of it out
             log.error("share links: cannot answer: %s", exc)
             return _plain(start_response, "503 Service Unavailable",
                           b"503 Service Unavailable: try again later\n")

@@ -1,4 +1,4 @@
-"""shares.yml in the data root: the share links, one entry each.
+"""shares.json in the data root: the share links, one line each.
 
 A link is user intent, like saved.yml and users.yml beside it, so it lives in
 the data root, not under .paperfs/ (derived state that may be deleted and
@@ -10,6 +10,8 @@ once, when the link is made; later the link is named by its short id.
 
 Several processes change the file (the CLI, the WebDAV server's /_share): a
 change takes a flock on .paperfs/shares.lock, reads, writes atomically.
+JSON, not YAML like its neighbours: the file is written by paperfs only, and
+PyYAML reads 10,000 links in 2 s where json reads them in a few ms.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import datetime as dt
 import fcntl
 import hashlib
 import hmac
+import json
 import os
 import re
 import secrets
@@ -27,12 +30,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-import yaml
-
 from paperfs.archive.atomic import atomic_write_text
 from paperfs.errors import ConfigError, NotFoundError, UsageError
 
-SHARES_FILE = "shares.yml"
+SHARES_FILE = "shares.json"
 KINDS = ("document", "search")
 #: what secrets.token_urlsafe(32) makes
 TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{43}")
@@ -40,8 +41,6 @@ TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{43}")
 KEEP_ENDED = dt.timedelta(days=30)
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([mhdw]?)\s*")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks", "": "days"}
-_HEADER = ("# paperfs share links (manage with 'paperfs share'). Only a hash of each\n"
-           "# token is kept: the links cannot be rebuilt from this file.\n")
 
 
 def utc_now() -> dt.datetime:
@@ -129,12 +128,12 @@ class ShareStore:
 
     def _read(self) -> list[ShareLink]:
         try:
-            data = yaml.load(self.path.read_text("utf-8"), Loader=yaml.CSafeLoader) or {}
+            data = json.loads(self.path.read_text("utf-8") or "{}")
         except FileNotFoundError:
             return []
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{self.path}: not valid YAML: {exc}; fix it or remove the "
-                              "broken entry (links are then revoked)") from None
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{self.path}: not valid JSON: {exc}; fix it or remove the "
+                              "broken entry (its link then no longer works)") from None
         if not isinstance(data, dict) or not isinstance(data.get("shares") or [], list):
             raise ConfigError(f"{self.path}: expected a list under 'shares:'")
         return [self._link(i, item) for i, item in enumerate(data.get("shares") or [])]
@@ -228,9 +227,8 @@ class ShareStore:
             cutoff = self.now() - KEEP_ENDED
             links = [s for s in links if (s.revoked or s.expires) > cutoff]
             yield links
-            atomic_write_text(self.path, _HEADER + yaml.dump(
-                {"shares": [_entry(s) for s in links]}, Dumper=yaml.CSafeDumper,
-                sort_keys=False, allow_unicode=True, width=100))
+            lines = ",\n".join(json.dumps(_entry(s), ensure_ascii=False) for s in links)
+            atomic_write_text(self.path, '{"shares": [\n' + lines + '\n]}\n')
             os.chmod(self.path, 0o600)
 
 
