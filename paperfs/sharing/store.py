@@ -227,12 +227,12 @@ class ShareStore:
             cutoff = self.now() - KEEP_ENDED
             links = [s for s in links if (s.revoked or s.expires) > cutoff]
             yield links
-            lines = ",\n".join(json.dumps(_entry(s), ensure_ascii=False) for s in links)
+            lines = ",\n".join(json.dumps(link_record(s), ensure_ascii=False) for s in links)
             atomic_write_text(self.path, '{"shares": [\n' + lines + '\n]}\n')
             os.chmod(self.path, 0o600)
 
 
-def _entry(link: ShareLink) -> dict[str, Any]:
+def link_record(link: ShareLink) -> dict[str, Any]:
     return {"id": link.id, "token_sha256": link.token_sha256, "kind": link.kind,
             "target": link.target, "creator": link.creator,
             "created": link.created.isoformat(), "expires": link.expires.isoformat(),
