@@ -215,6 +215,10 @@ class DavConfig:
     throttle_failures: int = 10
     throttle_window_seconds: float = 300.0
     throttle_block_seconds: float = 300.0
+    #: share links (docs/sharing.md): the longest expiry a link may have
+    share_max_days: float = 90.0
+    #: the base of share URLs printed by `paperfs share` (empty: http(s)://dav.host:dav.port)
+    public_url: str = ""
     saved: tuple[SavedSearchConfig, ...] = ()
     #: `paperfs dav` with queue: where its local copy of the catalog lives (None:
     #: $XDG_CACHE_HOME/paperfs, /var/cache/paperfs as root, else ~/.cache/paperfs)

@@ -7,6 +7,10 @@ Request path, outermost first::
          (Solr down: 503), DirBrowser, RequestResolver -> RequestServer
          -> PaperfsProvider)
 
+Share links (paperfs/sharing/): ``SharedLinks`` answers /s/… in front of the
+access log (no login; tokens never logged), ``ShareCreation`` answers /_share
+between the Authenticator and the Guard.
+
 ``paperfs run`` starts it in the daemon with the daemon's writer
 (``DavServer(runtime, runtime.writer).start()``); ``paperfs dav`` runs it
 alone (a hand-off writer: changes are written to sidecars and the daemon
@@ -42,6 +46,9 @@ from paperfs.dav.propfind import StreamingPropfind
 from paperfs.dav.provider import PaperfsProvider
 from paperfs.errors import ConfigError, SearchBackendError
 from paperfs.index.model import User
+from paperfs.sharing.create import ShareCreation
+from paperfs.sharing.public import SharedLinks
+from paperfs.sharing.store import share_store
 
 if TYPE_CHECKING:
     from paperfs.index.factory import Readers
@@ -156,9 +163,12 @@ class DavServer:
                             dav.throttle_block_seconds)
         app: Callable = StreamingPropfind(self.dav_app, self.dav_app, self.provider)
         app = Guard(app, max_xml_bytes=dav.max_xml_bytes)
+        shares = share_store(self.config)  # share links: paperfs/sharing/
+        app = ShareCreation(app, self.services, shares, dav.public_url)  # /_share: logged in
         app = Authenticator(app, self.services.users, mode=dav.auth, throttle=throttle,
                             on_user=self._bind)
         self.app = AccessLog(app)
+        self.app = SharedLinks(self.app, self.services, shares, throttle)  # /s/: no login, no log
         self.host = host or dav.host
         self.requested_port = port if port is not None else dav.port
         self.server = wsgi.Server((self.host, self.requested_port), self.app,
