@@ -82,7 +82,11 @@ def run_import(runtime: "Runtime", source: Path, *, dry_run: bool = False,
                for s in kind.values()):
             from paperfs.classify.training import retrain_if_changed
 
-            summary.retrained = retrain_if_changed(runtime)
+            try:
+                summary.retrained = retrain_if_changed(runtime)
+            except Exception as exc:  # noqa: BLE001 - the import stands; training is redone later
+                summary.skipped.append(f"the classifier was not retrained ({exc!r}); the "
+                                       "daemon retrains it, or run 'paperfs train'")
         return summary
 
 

@@ -1,0 +1,167 @@
+"""paperfs import-paperless and paperfs export, through the CLI, on generated exports
+(tests/paperless_exports.py) of paperless-ngx 1.17, 2.x and 3.x."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from paperfs.access.users import load_users
+from paperfs.archive.trash import Trash
+from paperfs.cli import cli
+from paperfs.classify.labels import load_labels
+from tests.helpers import archive_state, init_root
+from tests.paperless_exports import make_export
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run(root, *args, code=0):
+    result = CliRunner().invoke(cli, ["--root", str(root.root), *map(str, args)])
+    assert result.exit_code == code, result.output + repr(result.exception)
+    return result.output
+
+
+def state(root):
+    return {doc.id: doc for doc in archive_state(root).values()}
+
+
+def check_clean(root):
+    out = run(root, "check")
+    assert "no problems" in out, out
+
+
+@pytest.mark.parametrize("major,split,prefix,as_zip", [
+    (1, False, False, False), (2, True, False, False), (2, False, True, True),
+    (3, False, False, False), (3, True, True, True)])
+def test_import_each_version(tmp_path, major, split, prefix, as_zip):
+    export = make_export(tmp_path / "export", major, split=split, prefix=prefix, as_zip=as_zip)
+    root = init_root(tmp_path)
+    dry = run(root, "import-paperless", export, "--dry-run")
+    assert "would import" in dry and "paperless_mail.mailaccount: 1 not carried over" in dry
+    assert not any(root.archive.rglob("*.yml")) and not root.labels_file.exists()
+    out = run(root, "import-paperless", export)
+    docs = state(root)
+    assert sorted(docs) == [1, 2] + ([4] if major >= 3 else [])
+    invoice = docs[1]
+    assert (invoice.title, invoice.asn, invoice.correspondent, invoice.document_type) == \
+        ("Invoice 4711", 17, "ACME GmbH", "Invoice")
+    assert invoice.tags == ("Finance", "Taxes") and invoice.owner == "alice"
+    assert invoice.permissions.view.users == ("bob",)
+    assert invoice.permissions.change.groups == ("family",)
+    assert [(n.text, n.author) for n in invoice.notes] == [("paid on 2023-05-10", "alice")]
+    assert invoice.created.isoformat() == "2023-05-04"
+    assert invoice.content.startswith("Invoice 4711")
+    # a document without an archive version: its original PDF is the archive PDF
+    assert docs[2].archive.sha256 == docs[2].original.sha256
+    labels = load_labels(root.labels_file)
+    assert labels.find("tags", "Taxes").parent == ("Finance" if major >= 2 else None)
+    assert labels.find("tags", "Taxes").algorithm == "exact"
+    assert labels.find("correspondents", "ACME GmbH").algorithm == "auto"
+    assert labels.find("tags", "Inbox").inbox
+    users = load_users(root.root / "users.yml")
+    assert set(users.accounts) == {"alice", "bob"} and users.groups["family"] == ("alice", "bob")
+    assert all(a.password == "" for a in users.accounts.values())
+    assert "paperfs user passwd" in out
+    if major >= 2:
+        assert dict(invoice.custom_fields) == {"amount": "EUR12.50", "due": invoice.custom_fields["due"],
+                                               "priority": "high"}
+        assert str(invoice.custom_fields["due"]) == "2023-06-01"
+        assert Trash(root).get(3) is not None  # trashed in paperless: in paperfs' trash
+    if major >= 3:
+        from paperfs.archive.versions import history
+
+        assert [v.operation for v in history(docs[4])] == ["filed", "signed"]
+    assert "tag:\"Taxes\"" in (root.root / "saved.yml").read_text()
+    check_clean(root)
+
+
+def test_broken_exports_import_nothing(tmp_path):
+    cases = {}
+    export = make_export(tmp_path / "missing", 3)
+    next(export.glob("0000002-*.pdf")).unlink()
+    cases["missing"] = (export, "document 2: its original")
+    export = make_export(tmp_path / "mismatch", 2)
+    victim = next(export.glob("0000001-*-archive.pdf"))
+    victim.write_bytes(victim.read_bytes() + b"x")
+    cases["mismatch"] = (export, "does not match the export's MD5 checksum")
+    export = make_export(tmp_path / "unknown", 3)
+    manifest = json.loads((export / "manifest.json").read_text())
+    manifest.append({"model": "documents.frobnicator", "pk": 1, "fields": {}})
+    (export / "manifest.json").write_text(json.dumps(manifest))
+    cases["unknown"] = (export, "unknown model 'documents.frobnicator'")
+    export = make_export(tmp_path / "cut", 3)
+    text = (export / "manifest.json").read_text()
+    (export / "manifest.json").write_text(text[: len(text) // 2])
+    cases["cut"] = (export, "manifest.json: not valid JSON")
+    for name, (export, message) in cases.items():
+        root = init_root(tmp_path / name)
+        result = CliRunner().invoke(cli, ["--root", str(root.root), "import-paperless",
+                                          str(export)])
+        assert result.exit_code != 0, name
+        assert message in str(result.exception) + result.output, (name, result.output)
+        assert not any(root.archive.rglob("*")) and not root.labels_file.exists(), name
+        assert not (root.root / "users.yml").exists(), name
+
+
+def test_kill_in_the_middle_then_rerun(tmp_path):
+    export = make_export(tmp_path / "export", 2, docs=1200)
+    root = init_root(tmp_path)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "paperfs", "--root", str(root.root),
+                             "import-paperless", str(export)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while sum(1 for _ in root.archive.rglob("*.yml")) < 300:
+        assert proc.poll() is None and time.monotonic() < deadline, "finished too soon"
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    filed_before = sum(1 for _ in root.archive.rglob("*.yml"))
+    assert 0 < filed_before < 1200
+    out = run(root, "import-paperless", export)
+    assert "were imported by an earlier run" in out
+    docs = state(root)
+    assert sorted(docs) == list(range(1, 1201))  # every one once, paperless' ids kept
+    assert len({d.original.sha256 for d in docs.values()}) == 1200
+    check_clean(root)
+
+
+def test_round_trip(tmp_path):
+    """paperless export → paperfs → paperfs export → paperfs: nothing lost."""
+    first = init_root(tmp_path / "one")
+    run(first, "import-paperless", make_export(tmp_path / "export", 3))
+    out = run(first, "export", tmp_path / "out")
+    assert "exported 4 documents (1 from the trash)" in out
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    docs = [r for r in manifest if r["model"] == "documents.document"]
+    assert all(len(r["fields"]["checksum"]) == 64 for r in docs)  # 3.x: SHA-256
+    assert all((tmp_path / "out" / r["__exported_file_name__"]).is_file() for r in docs)
+    second = init_root(tmp_path / "two")
+    run(second, "import-paperless", tmp_path / "out")
+
+    def comparable(root):
+        out = {}
+        for doc in state(root).values():
+            out[doc.id] = (doc.title, doc.created, doc.tags, doc.correspondent,
+                           doc.document_type, doc.asn, doc.owner, doc.permissions,
+                           dict(doc.custom_fields), doc.notes, doc.original.sha256,
+                           doc.archive.sha256, doc.content, doc.extra.get("versions"))
+        return out
+
+    assert comparable(first) == comparable(second)
+    assert Trash(second).get(3) is not None
+    assert load_labels(first.labels_file).data() == load_labels(second.labels_file).data()
+    assert first.fields_file.read_text() == second.fields_file.read_text()
+    tree = tmp_path / "tree"
+    run(first, "export", "--tree", tree)
+    assert sorted(p.name for p in (tree / "archive").rglob("*.yml")) == \
+        sorted(p.name for p in first.archive.rglob("*.yml"))
