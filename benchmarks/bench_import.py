@@ -5,8 +5,7 @@
 Generates an export of ``--docs`` documents (tests/paperless_exports.py: one
 born-digital PDF each with a text layer, no archive version, one tag), then
 times the whole import (read, checksums, filing in batches, index, trash and
-user files; the classifier's retraining is not part of it: no label is auto
-here) and, as the reference measured in the same run, copying the same files
+user files, and the classifier's retraining the export's one auto label asks for) and, as the reference measured in the same run, copying the same files
 into a fresh folder twice (an original and an archive PDF per document, as
 the import writes). Prints documents per second, the target (≥ 200 docs/s)
 and the ratio to the reference.
