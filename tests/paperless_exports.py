@@ -28,9 +28,9 @@ def _sum(data: bytes, major: int) -> str:
     return (hashlib.sha256 if major >= 3 else hashlib.md5)(data).hexdigest()
 
 
-def unique_pdf(base: bytes, n: int) -> bytes:
+def unique_pdf(base: bytes, n: int, export: str = "") -> bytes:
     """A PDF with bytes of its own (a comment after %%EOF, which readers ignore)."""
-    return base + f"\n% paperless test document {n}\n".encode()
+    return base + f"\n% paperless test document {n} of {export}\n".encode()
 
 
 def _label(pk: int, name: str, algorithm: int, match: str, major: int, **extra: Any) -> dict:
@@ -97,8 +97,36 @@ def make_export(folder: Path, major: int = 3, *, split: bool = False, prefix: bo
                                          "extra_data": {"select_options": [
                                              {"id": "aB3", "label": "low"},
                                              {"id": "x9Q", "label": "high"}]}})
+        add("documents.workflowtrigger", 1, {
+            "type": 2, "sources": "1,2,3,4", "filter_filename": "*.pdf", "filter_path": None,
+            "filter_mailrule": None, "matching_algorithm": 1, "match": "invoice",
+            "is_insensitive": True, "filter_has_tags": [1], "filter_has_all_tags": [],
+            "filter_has_not_tags": [3], "filter_has_correspondent": None,
+            "filter_has_document_type": 1})
+        add("documents.workflowtrigger", 2, {"type": 1, "sources": "3", "filter_mailrule": 1})
+        add("documents.workflowtrigger", 3, {
+            "type": 4, "schedule_offset_days": -7, "schedule_is_recurring": True,
+            "schedule_recurring_interval_days": 30, "schedule_date_field": "custom_field",
+            "schedule_date_custom_field": 2})
+        add("documents.workflowactionemail", 1, {"subject": "New: {doc_title}", "body": "see",
+                                                 "to": "me@example.org, you@example.org",
+                                                 "include_document": True})
+        add("documents.workflowactionwebhook", 1, {
+            "url": "https://hooks.example.org/x", "use_params": True, "as_json": True,
+            "params": {"title": "{{ title }}"}, "body": None, "headers": {"X-Key": "1"},
+            "include_document": False})
+        add("documents.workflowaction", 1, {
+            "type": 1, "order": 0, "assign_title": "{correspondent} {created}",
+            "assign_tags": [2], "assign_correspondent": 1, "assign_view_users": [2]})
+        add("documents.workflowaction", 2, {"type": 3, "order": 1, "email": 1})
+        add("documents.workflowaction", 3, {"type": 4, "order": 0, "webhook": 1})
+        add("documents.workflowaction", 4, {"type": 1, "assign_storage_path": 1})
         add("documents.workflow", 1, {"name": "tag new", "order": 0, "enabled": True,
-                                      "triggers": [], "actions": []})
+                                      "triggers": [1], "actions": [1, 2]})
+        add("documents.workflow", 2, {"name": "mail only", "order": 1, "enabled": True,
+                                      "triggers": [2], "actions": [4]})
+        add("documents.workflow", 3, {"name": "due soon", "order": 2, "enabled": False,
+                                      "triggers": [3], "actions": [3]})
     per_doc: dict[int, list[dict]] = {}
 
     def doc_file(pk: int, name: str, data: bytes) -> str:
@@ -110,7 +138,7 @@ def make_export(folder: Path, major: int = 3, *, split: bool = False, prefix: bo
         return rel
 
     def document(pk: int, title: str, n: int, *, archive: bool = True, **fields: Any) -> dict:
-        original = unique_pdf(base, n)
+        original = unique_pdf(base, n, folder.name)
         f = {"owner": None, "correspondent": None, "storage_path": None, "title": title,
              "document_type": None, "content": f"{title}\nInvoice 4711 from ACME",
              "mime_type": "application/pdf", "tags": [], "checksum": _sum(original, major),
@@ -130,7 +158,7 @@ def make_export(folder: Path, major: int = 3, *, split: bool = False, prefix: bo
         record = {"model": "documents.document", "pk": pk, "fields": f,
                   "__exported_file_name__": doc_file(pk, f"{pk:07d}-{title}.pdf", original)}
         if archive:
-            data = unique_pdf(base, 100_000 + n)
+            data = unique_pdf(base, 100_000 + n, folder.name)
             f["archive_checksum"] = _sum(data, major)
             f["archive_filename"] = f"{pk:07d}.pdf"
             record["__exported_archive_name__"] = doc_file(pk, f"{pk:07d}-{title}-archive.pdf",

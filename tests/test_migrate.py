@@ -76,6 +76,11 @@ def test_import_each_version(tmp_path, major, split, prefix, as_zip):
                                                "priority": "high"}
         assert str(invoice.custom_fields["due"]) == "2023-06-01"
         assert Trash(root).get(3) is not None  # trashed in paperless: in paperfs' trash
+        from paperfs.workflows.definitions import load_workflows
+
+        workflows = load_workflows(root.workflows_file)
+        assert sorted(w.name for w in workflows.workflows) == ["due soon", "tag new"]
+        assert "workflow 'mail only': an action assigns a storage path" in out
     if major >= 3:
         from paperfs.archive.versions import history
 
@@ -165,3 +170,28 @@ def test_round_trip(tmp_path):
     run(first, "export", "--tree", tree)
     assert sorted(p.name for p in (tree / "archive").rglob("*.yml")) == \
         sorted(p.name for p in first.archive.rglob("*.yml"))
+
+
+def test_import_into_an_archive_in_use(tmp_path):
+    """New ids follow the archive's; an ASN in use refuses the import before anything is
+    written; originals the archive already has are skipped and listed."""
+    root = init_root(tmp_path)
+    run(root, "import-paperless", make_export(tmp_path / "three", 3))
+    before = state(root)
+    result = CliRunner().invoke(cli, ["--root", str(root.root), "import-paperless",
+                                      str(make_export(tmp_path / "two", 2))])
+    assert result.exit_code != 0
+    assert "ASN 17 is already held by document 1" in result.output
+    assert state(root) == before
+    plain = make_export(tmp_path / "plain", 2, docs=3)
+    run(root, "import-paperless", plain)
+    after = state(root)
+    assert sorted(set(after) - set(before)) == [5, 6, 7]  # ids after the archive's
+    assert [after[i].title for i in (5, 6, 7)] == ["Document 1", "Document 2", "Document 3"]
+    manifest = json.loads((plain / "manifest.json").read_text())  # another export, same files
+    manifest[-1]["fields"]["title"] = "Renamed"
+    (plain / "manifest.json").write_text(json.dumps(manifest))
+    out = run(root, "import-paperless", plain)
+    assert out.count("its original is already document") == 3
+    assert state(root) == after
+    check_clean(root)

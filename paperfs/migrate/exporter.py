@@ -30,8 +30,8 @@ from paperfs.archive.trash import Trash
 from paperfs.archive.treesync import iter_sidecars
 from paperfs.archive.versions import history, version_file
 from paperfs.classify.labels import KINDS, load_labels
-from paperfs.migrate.manifest import ARCHIVE_NAME, FILE_NAME
-from paperfs.migrate.mapping import ALGORITHMS, FIELD_TYPES
+from paperfs.migrate.manifest import ALGORITHMS, ARCHIVE_NAME, FILE_NAME
+from paperfs.migrate.mapping import FIELD_TYPES
 from paperfs.search.saved import SavedSearches
 
 if TYPE_CHECKING:

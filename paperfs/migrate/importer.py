@@ -75,8 +75,9 @@ def run_import(runtime: "Runtime", source: Path, *, dry_run: bool = False,
             return summary
         state = scratch / _key(export.folder)
         with runtime.archive(command="import-paperless") as archive:
-            summary.added = user_files.write(runtime.root, plan, merge)
+            _check_asns(archive, plan, _known_ids(state))  # before any id is taken
             ids = _ids(archive, state, plan)
+            summary.added = user_files.write(runtime.root, plan, merge)
             _file_all(archive, state, plan, checked, ids, summary, progress)
         if any(s.get("algorithm") == "auto" for kind in plan.labels.values()
                for s in kind.values()):
@@ -101,12 +102,34 @@ def _check_values(plan: Plan, fields_text: str) -> None:
             raise ExportError(f"{doc.where}: custom fields: {'; '.join(problems)}")
 
 
+def _check_asns(archive: "Archive", plan: Plan, ids: dict[int, int]) -> None:
+    """An ASN another document of this archive holds: refused before anything is written."""
+    ours = set(ids.values())
+    for doc in plan.documents:
+        if doc.asn is None:
+            continue
+        holder = archive.index.find_asn(doc.asn)
+        if holder is not None and holder.id not in ours:
+            raise ExportError(f"{doc.where} ({doc.title}): ASN {doc.asn} is already held by "
+                              f"document {holder.id} (archive/{holder.path}.pdf); remove it "
+                              "from one of them, then import again")
+
+
+def _known_ids(state: Path) -> dict[int, int]:
+    """The id table an earlier run of this export wrote (empty: none)."""
+    table = state / "ids.json"
+    if not table.exists():
+        return {}
+    return {int(k): v for k, v in json.loads(table.read_text("utf-8")).items()}
+
+
 def _ids(archive: "Archive", state: Path, plan: Plan) -> dict[int, int]:
     """paperless pk → paperfs id, decided once (a rerun reads it back). An empty
     archive keeps paperless' ids (links and habits stay), else new ids follow on."""
+    known = _known_ids(state)
+    if known:
+        return known
     table = state / "ids.json"
-    if table.exists():
-        return {int(k): v for k, v in json.loads(table.read_text("utf-8")).items()}
     root = archive.root
     pks = [doc.pk for doc in plan.documents]
     empty = archive.index.max_id() == 0 and not any(Trash(root).entries()) \

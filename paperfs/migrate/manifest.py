@@ -29,6 +29,8 @@ from paperfs.errors import UsageError
 FILE_NAME = "__exported_file_name__"
 ARCHIVE_NAME = "__exported_archive_name__"
 THUMBNAIL_NAME = "__exported_thumbnail_name__"
+#: paperless' matching_algorithm 0–6 → paperfs' algorithms (classify/matching.py)
+ALGORITHMS = {0: "none", 1: "any", 2: "all", 3: "exact", 4: "regex", 5: "fuzzy", 6: "auto"}
 
 #: every model a 1.x–3.x export holds; the importer maps some, lists the rest
 KNOWN_MODELS = frozenset({

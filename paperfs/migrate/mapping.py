@@ -18,10 +18,9 @@ from typing import Any
 from paperfs.archive.custom_fields import NAME as FIELD_NAME, RESERVED
 from paperfs.archive.document import Grants, Permissions
 from paperfs.archive.notes import Note
-from paperfs.migrate.manifest import ARCHIVE_NAME, FILE_NAME, Export, ExportError
+from paperfs.migrate.manifest import ALGORITHMS, ARCHIVE_NAME, FILE_NAME, Export, ExportError
+from paperfs.migrate.workflows import WorkflowMapper
 
-#: paperless' matching_algorithm 0–6 → paperfs' algorithms (classify/matching.py)
-ALGORITHMS = {0: "none", 1: "any", 2: "all", 3: "exact", 4: "regex", 5: "fuzzy", 6: "auto"}
 #: paperless' custom field data_type → fields.yml type
 FIELD_TYPES = {"string": "text", "longtext": "text", "url": "url", "date": "date",
                "boolean": "boolean", "integer": "integer", "float": "number",
@@ -45,8 +44,6 @@ NOT_CARRIED = {
     "account.emailaddress": "e-mail addresses of users",
     "documents.storagepath": "storage paths: paperless templates are not paperfs path "
                              "rules; set archive.paths in paperfs.yml (docs/migration.md)",
-    "documents.workflow": "workflows: not translated; recreate them in workflows.yml "
-                          "(docs/workflows.md)",
     "documents.consumptiontemplate": "consumption templates (recreate as workflows)",
     "paperless_mail.mailaccount": "mail accounts: import after the mail feature lands "
                                   "(secrets are never imported)",
@@ -100,6 +97,7 @@ class Plan:
     users: dict[str, bool] = field(default_factory=dict)  # name → superuser
     groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
     saved: list[tuple[str, str, str | None]] = field(default_factory=list)
+    workflows: dict[str, dict[str, Any]] = field(default_factory=dict)
     documents: list[PlannedDoc] = field(default_factory=list)
     left_out: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
@@ -159,6 +157,8 @@ class Mapper:
         self._fields()
         self._documents()
         self._saved_views()
+        plan.workflows, left_out = WorkflowMapper(export, self.names, self.fields).build()
+        plan.left_out += left_out
         return plan
 
     # ------------------------------------------------------------ users, labels, fields

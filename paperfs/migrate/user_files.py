@@ -35,7 +35,7 @@ def _round_trip() -> Any:
 
 
 def _merged(path: Path, sections: dict[str, dict[str, Any]] | None,
-            top: dict[str, Any] | None) -> tuple[str, list[str], int]:
+            top: dict[str, Any] | None, what: str = "field") -> tuple[str, list[str], int]:
     """The file's text with the new entries added: (text, kept names, added count)."""
     from ruamel.yaml.comments import CommentedMap
 
@@ -44,7 +44,7 @@ def _merged(path: Path, sections: dict[str, dict[str, Any]] | None,
     data = rt.load(original) or CommentedMap()
     kept, added = [], 0
 
-    def add(into: Any, entries: dict[str, Any], what: str) -> None:
+    def add(into: Any, entries: dict[str, Any], what: str, flow: bool = True) -> None:
         nonlocal added
         known = {str(k).casefold() for k in into}
         for name, settings in entries.items():
@@ -52,7 +52,8 @@ def _merged(path: Path, sections: dict[str, dict[str, Any]] | None,
                 kept.append(f"{what} {name!r}")
                 continue
             into[name] = CommentedMap(settings)
-            into[name].fa.set_flow_style()
+            if flow:
+                into[name].fa.set_flow_style()
             added += 1
 
     if sections is not None:
@@ -62,7 +63,7 @@ def _merged(path: Path, sections: dict[str, dict[str, Any]] | None,
                     data[kind] = CommentedMap()
                 add(data[kind], entries, kind.rstrip("s").replace("_", " "))
     if top is not None:
-        add(data, top, "field")
+        add(data, top, what, flow=what == "field")
     out = io.StringIO()
     rt.dump(data, out)
     return (out.getvalue() if data else original), kept, added
@@ -72,6 +73,7 @@ def _merged(path: Path, sections: dict[str, dict[str, Any]] | None,
 class Merge:
     labels_text: str = ""
     fields_text: str = ""
+    workflows_text: str = ""
     kept: list[str] = field(default_factory=list)
     added: dict[str, int] = field(default_factory=dict)
 
@@ -97,6 +99,7 @@ def prepare(root: DataRoot, plan: Plan) -> Merge:
             raise ExportError(f"custom field {name!r} is a {decl['type']} in the export but "
                               f"a {have.type} in {root.fields_file.name}; rename one, then "
                               "import again")
+    _prepare_workflows(root, plan, merge)
     for name in [*plan.users, *plan.groups]:
         try:
             check_name(name)
@@ -106,12 +109,43 @@ def prepare(root: DataRoot, plan: Plan) -> Merge:
     return merge
 
 
+def _prepare_workflows(root: DataRoot, plan: Plan, merge: Merge) -> None:
+    """Each translated workflow checked alone (one that does not pass is listed, not
+    written), then the valid ones merged into workflows.yml."""
+    from paperfs.workflows.definitions import WorkflowsError, parse_workflows
+
+    valid = {}
+    for name, workflow in plan.workflows.items():
+        text = _round_trip_text({name: workflow})
+        try:
+            parse_workflows(text, f"workflow {name!r}")
+            valid[name] = workflow
+        except WorkflowsError as exc:
+            plan.left_out.append(f"workflow {name!r}: {exc}; recreate it in workflows.yml")
+    plan.workflows = valid
+    merge.workflows_text, kept, merge.added["workflows"] = _merged(
+        root.workflows_file, None, valid, "workflow")
+    merge.kept += kept
+    try:
+        parse_workflows(merge.workflows_text, str(root.workflows_file))
+    except WorkflowsError as exc:
+        raise ExportError(f"the export's workflows do not fit workflows.yml: {exc}") from None
+
+
+def _round_trip_text(data: dict[str, Any]) -> str:
+    out = io.StringIO()
+    _round_trip().dump(data, out)
+    return out.getvalue()
+
+
 def write(root: DataRoot, plan: Plan, merge: Merge) -> dict[str, int]:
     """Write the merged files; returns how many users, groups, saved searches were added."""
     if merge.added["labels"]:
         atomic_write_text(root.labels_file, merge.labels_text)
     if merge.added["fields"]:
         atomic_write_text(root.fields_file, merge.fields_text)
+    if merge.added["workflows"]:
+        atomic_write_text(root.workflows_file, merge.workflows_text)
     users_file = root.root / "users.yml"
     table = load_users(users_file)
     accounts, groups = dict(table.accounts), dict(table.groups)
@@ -139,5 +173,6 @@ def write(root: DataRoot, plan: Plan, merge: Merge) -> dict[str, int]:
         except UsageError as exc:
             plan.left_out.append(f"saved view {name!r}: {exc}")
     return {"users": len(new_users), "groups": new_groups, "saved searches": added_saved,
-            "labels": merge.added["labels"], "fields": merge.added["fields"]}
+            "labels": merge.added["labels"], "fields": merge.added["fields"],
+            "workflows": merge.added["workflows"]}
 
