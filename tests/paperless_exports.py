@@ -172,7 +172,8 @@ def make_export(folder: Path, major: int = 3, *, split: bool = False, prefix: bo
             documents.append(document(n, f"Document {n}", n, archive=False, tags=[1]))
     else:
         documents.append(document(1, "Invoice 4711", 1, owner=1, correspondent=1,
-                                  document_type=1, tags=[1, 2], archive_serial_number=17))
+                                  document_type=1, tags=[1, 2], archive_serial_number=17,
+                                  storage_path=1))
         documents.append(document(2, "Letter", 2, archive=False, tags=[3]))
         if major >= 2:
             documents.append(document(3, "Old receipt", 3, deleted_at="2024-02-01T08:00:00Z"))

@@ -60,6 +60,8 @@ def test_import_each_version(tmp_path, major, split, prefix, as_zip):
     assert [(n.text, n.author) for n in invoice.notes] == [("paid on 2023-05-10", "alice")]
     assert invoice.created.isoformat() == "2023-05-04"
     assert invoice.content.startswith("Invoice 4711")
+    assert invoice.source["storage_path"] == "By year"
+    assert "path: '{created:%Y}/{title}'" in out  # the storage path as a suggested path rule
     # a document without an archive version: its original PDF is the archive PDF
     assert docs[2].archive.sha256 == docs[2].original.sha256
     labels = load_labels(root.labels_file)

@@ -166,7 +166,8 @@ def _document(archive: "Archive", doc: PlannedDoc, checked: checks.Checked, doc_
         correspondent=doc.correspondent, document_type=doc.document_type, tags=doc.tags,
         asn=doc.asn, owner=doc.owner, permissions=doc.permissions, custom_fields=values,
         notes=doc.notes, content=doc.content,
-        source={"kind": "paperless", "paperless_id": doc.pk, "paperless_version": version})
+        source={"kind": "paperless", "paperless_id": doc.pk, "paperless_version": version,
+                **({"storage_path": doc.storage_path} if doc.storage_path else {})})
 
 
 def _with_versions(archive: "Archive", doc: Document, planned: PlannedDoc,

@@ -42,8 +42,6 @@ NOT_CARRIED = {
     "socialaccount.socialaccount": "social logins", "socialaccount.socialapp": "social logins",
     "socialaccount.socialtoken": "social login tokens", "mfa.authenticator": "MFA devices",
     "account.emailaddress": "e-mail addresses of users",
-    "documents.storagepath": "storage paths: paperless templates are not paperfs path "
-                             "rules; set archive.paths in paperfs.yml (docs/migration.md)",
     "documents.consumptiontemplate": "consumption templates (recreate as workflows)",
     "paperless_mail.mailaccount": "mail accounts: import after the mail feature lands "
                                   "(secrets are never imported)",
@@ -85,6 +83,8 @@ class PlannedDoc:
     custom_fields: dict[str, Any] = field(default_factory=dict)
     notes: tuple[Note, ...] = ()
     trashed: dt.datetime | None = None
+    #: the name of its storage path in paperless (recorded in the sidecar's source)
+    storage_path: str | None = None
     #: 3.x: the later versions, oldest first (the last is the current PDF)
     versions: list[Version] = field(default_factory=list)
 
@@ -139,6 +139,26 @@ def label_name(name: str) -> str:
     return " ".join(name.replace("/", "-").split()) or "unnamed"
 
 
+#: paperless storage path placeholders → paperfs path template fields (archive/naming.py)
+PATH_FIELDS = {"created_year": "{created:%Y}", "created_month": "{created:%m}",
+               "created_day": "{created:%d}", "created": "{created:%Y-%m-%d}",
+               "added_year": "{added:%Y}", "added_month": "{added:%m}", "added_day": "{added:%d}",
+               "added": "{added:%Y-%m-%d}", "title": "{title}", "correspondent": "{correspondent}",
+               "document_type": "{document_type}", "asn": "{asn}", "owner_username": "{owner}",
+               "original_name": "{original_name}", "tag_list": "{tags}", "doc_pk": "{id}"}
+
+
+def path_template(template: str) -> str | None:
+    """A storage path's template as a paperfs path template, or None when it uses what
+    paperfs' templates cannot say (custom fields, tag lookups, Jinja logic)."""
+    text = re.sub(r"\{\{\s*(\w+)\s*\}\}", r"{\1}", template.strip().strip("/"))
+    if not text or any(name not in PATH_FIELDS for name in re.findall(r"\{([^{}]*)\}", text)):
+        return None
+    if re.sub(r"\{\w+\}", "", text).count("{") or re.sub(r"\{\w+\}", "", text).count("}"):
+        return None
+    return re.sub(r"\{(\w+)\}", lambda m: PATH_FIELDS[m.group(1)], text)
+
+
 class Mapper:
     def __init__(self, export: Export) -> None:
         self.export = export
@@ -157,6 +177,7 @@ class Mapper:
         self._fields()
         self._documents()
         self._saved_views()
+        self._storage_paths()
         plan.workflows, left_out = WorkflowMapper(export, self.names, self.fields).build()
         plan.left_out += left_out
         return plan
@@ -179,6 +200,8 @@ class Mapper:
                     members[groups[group]].append(users[record["pk"]])
         self.plan.groups = {g: tuple(sorted(m)) for g, m in members.items()}
         self.names["user"], self.names["group"] = users, groups
+        self.names["storage_paths"] = {r["pk"]: r["fields"].get("name")
+                                       for r in self.export.of("documents.storagepath")}
 
     def _labels(self) -> None:
         for kind, model in LABEL_MODELS.items():
@@ -332,6 +355,8 @@ class Mapper:
                 custom_fields=values.get(pk, {}),
                 notes=tuple(notes.get(pk, [])),
                 trashed=_parse_time(f["deleted_at"], where) if f.get("deleted_at") else None)
+            if f.get("storage_path") is not None:
+                doc.storage_path = self.names["storage_paths"].get(f["storage_path"])
             self.plan.documents.append(doc)
         by_pk = {doc.pk: doc for doc in self.plan.documents}
         for root, versions in later.items():
@@ -346,6 +371,31 @@ class Mapper:
                     record["pk"], folder / name, str(checksum or ""),
                     record["fields"].get("version_label"),
                     _parse_time(record["fields"].get("added"), f"document {record['pk']}")))
+
+    # ------------------------------------------------------------ storage paths
+
+    def _storage_paths(self) -> None:
+        """Suggested path rules: paperless chose a storage path per document; paperfs
+        chooses by a query in paperfs.yml, which is the operator's to write."""
+        used: dict[Any, int] = {}
+        for record in self.export.of("documents.document"):
+            pk = record["fields"].get("storage_path")
+            if pk is not None:
+                used[pk] = used.get(pk, 0) + 1
+        for record in self.export.of("documents.storagepath"):
+            name = record["fields"].get("name")
+            template = path_template(str(record["fields"].get("path") or ""))
+            count = used.get(record["pk"], 0)
+            if template is None:
+                self.plan.left_out.append(
+                    f"storage path {name!r} ({count} documents): its template "
+                    f"{record['fields'].get('path')!r} uses what paperfs path templates "
+                    "cannot say; write a rule in archive.paths of paperfs.yml")
+            else:
+                self.plan.left_out.append(
+                    f"storage path {name!r} ({count} documents): not applied; as a path "
+                    f"rule in archive.paths of paperfs.yml: {{when: QUERY, path: "
+                    f"'{template}'}} (the sidecars record it as source.storage_path)")
 
     # ------------------------------------------------------------ saved views
 
