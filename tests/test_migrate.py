@@ -223,3 +223,25 @@ def test_hand_checked_fixtures(tmp_path, name, major, split, prefix):
     assert f"imported {2 if major == 1 else 3 if major == 2 else 4} documents" in out
     assert state(root)[1].tags == ("Finance", "Taxes")
     check_clean(root)
+
+
+def test_older_select_options_and_path_templates(tmp_path):
+    """2.x before option ids: options are plain labels and a value is the option's index."""
+    from paperfs.migrate.manifest import Export
+    from paperfs.migrate.mapping import Mapper, path_template
+
+    export = Export(folder=tmp_path, version="2.5.0", records={
+        "documents.customfield": [{"pk": 1, "fields": {
+            "name": "Priority", "data_type": "select",
+            "extra_data": {"select_options": ["low", "high"]}}}],
+        "documents.customfieldinstance": [{"pk": 1, "fields": {
+            "document": 1, "field": 1, "value_select": 1}}],
+        "documents.document": [{"pk": 1, "__exported_file_name__": "a.pdf", "fields": {
+            "title": "A", "created": "2023-01-01T00:00:00+01:00", "added": "2023-01-02T00:00:00Z",
+            "checksum": "x", "tags": []}}]})
+    plan = Mapper(export).build()
+    assert plan.fields == {"priority": {"type": "select", "options": ["low", "high"]}}
+    assert plan.documents[0].custom_fields == {"priority": "high"}
+    assert path_template("{created_year}/{correspondent}/{title}") == \
+        "{created:%Y}/{correspondent}/{title}"
+    assert path_template("{{ custom_fields.x }}/{title}") is None
