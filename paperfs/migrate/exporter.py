@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from paperfs.access.users import load_users
-from paperfs.archive.custom_fields import load_fields
+from paperfs.archive.custom_fields import FieldDecl, FieldSet, load_fields
 from paperfs.archive.document import Document, read_sidecar
 from paperfs.archive.trash import Trash
 from paperfs.archive.treesync import iter_sidecars
@@ -160,6 +160,9 @@ def _write(runtime: "Runtime", target: Path,
                                             "content_type": DOCUMENT_CT,
                                             "codename": f"{action}_document"})
     fields = load_fields(root.fields_file)
+    undeclared = sorted({name for doc, _, _ in docs for name in doc.custom_fields
+                         if name not in fields})  # free-form values go as text fields
+    fields = FieldSet({**fields.fields, **{n: FieldDecl(n, "text") for n in undeclared}})
     field_pks: dict[str, int] = {}
     options: dict[str, dict[str, str]] = {}
     for pk, decl in enumerate(fields, 1):
@@ -274,6 +277,8 @@ def _value(kind: str, value: Any, options: dict[str, str]) -> dict[str, Any]:
         key = "value_long_text"
     if kind == "select" and value is not None:
         value = options.get(str(value), str(value))
+    if kind == "text" and value is not None and not isinstance(value, str):
+        value = json.dumps(value, default=str) if isinstance(value, (list, dict)) else str(value)
     if isinstance(value, (dt.date, dt.datetime)):
         value = value.isoformat()
     return {key: value}
