@@ -181,6 +181,13 @@ def make_export(folder: Path, major: int = 3, *, split: bool = False, prefix: bo
             documents.append(document(4, "Contract", 4))
             documents.append(document(5, "Contract", 5, root_document=4, version_index=1,
                                       version_label="signed"))
+            # a text file: paperless made no archive version of it
+            text = f"Shopping list of {folder.name}\nmilk, bread\n".encode()
+            record = document(6, "Shopping list", 6, archive=False, mime_type="text/plain",
+                              original_filename="list.txt", checksum=_sum(text, major))
+            (folder / record["__exported_file_name__"]).unlink()
+            record["__exported_file_name__"] = doc_file(6, "0000006-Shopping list.txt", text)
+            documents.append(record)
         per_doc[1].append({"model": "documents.note", "pk": 1, "fields": {
             "note": "paid on 2023-05-10", "created": "2023-05-10T12:00:00Z", "document": 1,
             "user": 1, **({"deleted_at": None} if major >= 2 else {})}})

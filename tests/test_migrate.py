@@ -50,7 +50,7 @@ def test_import_each_version(tmp_path, major, split, prefix, as_zip):
     assert not any(root.archive.rglob("*.yml")) and not root.labels_file.exists()
     out = run(root, "import-paperless", export)
     docs = state(root)
-    assert sorted(docs) == [1, 2] + ([4] if major >= 3 else [])
+    assert sorted(docs) == [1, 2] + ([4, 6] if major >= 3 else [])
     invoice = docs[1]
     assert (invoice.title, invoice.asn, invoice.correspondent, invoice.document_type) == \
         ("Invoice 4711", 17, "ACME GmbH", "Invoice")
@@ -87,6 +87,10 @@ def test_import_each_version(tmp_path, major, split, prefix, as_zip):
         from paperfs.archive.versions import history
 
         assert [v.operation for v in history(docs[4])] == ["filed", "signed"]
+        # a text file without an archive version: made into a PDF, paperless' text kept
+        assert docs[6].original.mime_type == "text/plain" and docs[6].archive.pages == 1
+        assert docs[6].original.path.endswith(".txt")
+        assert docs[6].archive.sha256 != docs[6].original.sha256
     assert "tag:\"Taxes\"" in (root.root / "saved.yml").read_text()
     check_clean(root)
 
@@ -150,7 +154,7 @@ def test_round_trip(tmp_path):
     letter.write_text(letter.read_text().replace("custom_fields: {}", "custom_fields:\n  shelf: B4"))
     run(first, "check", "--fix")
     out = run(first, "export", tmp_path / "out")
-    assert "exported 4 documents (1 from the trash)" in out
+    assert "exported 5 documents (1 from the trash)" in out
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     docs = [r for r in manifest if r["model"] == "documents.document"]
     assert all(len(r["fields"]["checksum"]) == 64 for r in docs)  # 3.x: SHA-256
@@ -198,8 +202,8 @@ def test_import_into_an_archive_in_use(tmp_path):
     plain = make_export(tmp_path / "plain", 2, docs=3)
     run(root, "import-paperless", plain)
     after = state(root)
-    assert sorted(set(after) - set(before)) == [5, 6, 7]  # ids after the archive's
-    assert [after[i].title for i in (5, 6, 7)] == ["Document 1", "Document 2", "Document 3"]
+    assert sorted(set(after) - set(before)) == [7, 8, 9]  # ids after the archive's
+    assert [after[i].title for i in (7, 8, 9)] == ["Document 1", "Document 2", "Document 3"]
     manifest = json.loads((plain / "manifest.json").read_text())  # another export, same files
     manifest[-1]["fields"]["title"] = "Renamed"
     (plain / "manifest.json").write_text(json.dumps(manifest))

@@ -68,13 +68,33 @@ def is_pdf(path: Path, mime: str) -> bool:
     return mime == "application/pdf" or path.suffix.lower() == ".pdf"
 
 
-def check_document(doc: PlannedDoc, pages: int | None) -> Checked:
+def converted(doc: PlannedDoc, scratch: Path) -> Path:
+    """A text file or an image without an archive version made into its PDF, as the
+    pipeline's convert stage does (paperless' text is kept: no OCR)."""
+    from paperfs.consume.stages import convert, detect  # lazily: PIL, img2pdf
+    from paperfs.errors import ConsumeError
+
+    target = scratch / f"{doc.pk}.pdf"
+    try:
+        convert.to_pdf(doc.original, target, detect.detect(doc.original))
+    except (ConsumeError, OSError) as exc:
+        raise ExportError(f"{doc.where}: {doc.original_name} ({doc.mime_type}) has no archive "
+                          f"PDF in the export and cannot be made into one ({exc}); export "
+                          "again without --no-archive") from None
+    return target
+
+
+def check_document(doc: PlannedDoc, pages: int | None, scratch: Path | None = None) -> Checked:
     original = _verified(doc.original, doc.checksum, "original", doc.where)
     if doc.archive is not None:
         pdf, pdf_sha = doc.archive, _verified(doc.archive, doc.archive_checksum,
                                               "archive file", doc.where)
     elif is_pdf(doc.original, doc.mime_type):
         pdf, pdf_sha = doc.original, original  # born-digital: the original is the PDF
+    elif scratch is not None:
+        pdf = converted(doc, scratch)
+        pdf_sha = digests(pdf)[1]
+        pages = None
     else:
         raise ExportError(f"{doc.where}: {doc.original_name} ({doc.mime_type}) has no archive "
                           "PDF in the export; export again without --no-archive")
@@ -85,14 +105,14 @@ def check_document(doc: PlannedDoc, pages: int | None) -> Checked:
     return Checked(original, pdf, pdf_sha, pages or page_count(pdf), tuple(versions))
 
 
-def check_plan(plan: Plan, pages: dict[int, int],
-               progress: Callable[[], None] | None = None) -> dict[int, Checked]:
+def check_plan(plan: Plan, pages: dict[int, int], progress: Callable[[], None] | None = None,
+               scratch: Path | None = None) -> dict[int, Checked]:
     """Each document's files verified (by paperless pk); ExportError names all that fail."""
     checked: dict[int, Checked] = {}
     problems: list[str] = []
     for doc in plan.documents:
         try:
-            checked[doc.pk] = check_document(doc, pages.get(doc.pk))
+            checked[doc.pk] = check_document(doc, pages.get(doc.pk), scratch)
         except ExportError as problem:
             problems.append(str(problem))
         if progress is not None:

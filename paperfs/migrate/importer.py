@@ -15,8 +15,10 @@ the archive already holds (filed before the import) is skipped and listed.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
+import tempfile
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,13 +64,18 @@ def run_import(runtime: "Runtime", source: Path, *, dry_run: bool = False,
     """Import the export at *source*; *progress(label, total)* gives an update(n) callback."""
     runtime = runtime.initialised()
     scratch = runtime.root.state / "migrate"
-    with opened(source, scratch) as export:
+    scratch.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        export = stack.enter_context(opened(source, scratch))
         plan = Mapper(export).build()
         merge = user_files.prepare(runtime.root, plan)
         pages = {r["pk"]: r["fields"].get("page_count") for r in export.of("documents.document")
                  if r["fields"].get("page_count")}
         tick = progress("checking files", len(plan.documents)) if progress else None
-        checked = checks.check_plan(plan, pages, (lambda: tick(1)) if tick else None)
+        converted = stack.enter_context(tempfile.TemporaryDirectory(prefix="converted-",
+                                                                     dir=scratch))
+        checked = checks.check_plan(plan, pages, (lambda: tick(1)) if tick else None,
+                                    Path(converted))
         _check_values(plan, merge.fields_text)
         summary = Summary(plan, dry_run, kept=merge.kept)
         if dry_run:
