@@ -14,21 +14,13 @@ import click
 from paperfs.cli.app import cli, progress_bar, runtime_of
 
 
-def _progress() -> tuple[Callable[[str, int], Callable[[int], None]], contextlib.ExitStack]:
-    """A progress(label, total) for the core that opens one click bar per stage."""
-    stack = contextlib.ExitStack()
-
-    def start(label: str, total: int) -> Callable[[int], None]:
-        bar = stack.enter_context(progress_bar(total, label))
-        return bar.update
-
-    return start, stack
-
-
 @contextlib.contextmanager
 def _bars() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
-    start, stack = _progress()
-    with stack:
+    """A progress(label, total) for the core that opens one click bar per stage."""
+    with contextlib.ExitStack() as stack:
+        def start(label: str, total: int) -> Callable[[int], None]:
+            return stack.enter_context(progress_bar(total, label)).update
+
         yield start
 
 
