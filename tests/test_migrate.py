@@ -300,3 +300,25 @@ def test_older_select_options_and_path_templates(tmp_path):
     assert path_template("{created_year}/{correspondent}/{title}") == \
         "{created:%Y}/{correspondent}/{title}"
     assert path_template("{{ custom_fields.x }}/{title}") is None
+
+
+def test_an_interrupted_batch_is_completed_or_undone(tmp_path):
+    """What kill -9 leaves in the middle of a batch: a document whose files are all there
+    stays; one whose sidecar (the commit point) is missing is removed and filed again."""
+    export = make_export(tmp_path / "export", 2, docs=3)
+    root = init_root(tmp_path)
+    run(root, "import-paperless", export)
+    docs = {doc.id: doc for doc in state(root).values()}
+    paths = {doc.id: str(next(root.archive.rglob(f"*Document {doc.id}.yml"))
+                         .relative_to(root.archive))[:-4] for doc in docs.values()}
+    # as if the batch of documents 2 and 3 stopped after 3's PDF, before its sidecar
+    sidecar3 = root.archive / (paths[3] + ".yml")
+    sidecar3.unlink()
+    state_dir = next((root.root / ".paperfs" / "migrate").glob("*/ids.json")).parent
+    (state_dir / "batch.json").write_text(json.dumps(
+        [{"id": i, "path": paths[i], "original": docs[i].original.path} for i in (2, 3)]))
+    out = run(root, "import-paperless", export)
+    assert "imported 1 documents" in out and "2 were imported by an earlier run" in out
+    assert sorted(state(root)) == [1, 2, 3]
+    assert not (state_dir / "batch.json").exists()
+    check_clean(root)
