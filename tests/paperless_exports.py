@@ -180,7 +180,7 @@ def make_export(folder: Path, major: int = 3, *, split: bool = False, prefix: bo
         if major >= 3:
             documents.append(document(4, "Contract", 4))
             documents.append(document(5, "Contract", 5, root_document=4, version_index=1,
-                                      version_label="signed"))
+                                      version_label="signed", content="Contract, signed"))
             # a text file: paperless made no archive version of it
             text = f"Shopping list of {folder.name}\nmilk, bread\n".encode()
             record = document(6, "Shopping list", 6, archive=False, mime_type="text/plain",

@@ -87,6 +87,7 @@ def test_import_each_version(tmp_path, major, split, prefix, as_zip):
         from paperfs.archive.versions import history
 
         assert [v.operation for v in history(docs[4])] == ["filed", "signed"]
+        assert docs[4].content.strip() == "Contract, signed"  # the newest version's text
         # a text file without an archive version: made into a PDF, paperless' text kept
         assert docs[6].original.mime_type == "text/plain" and docs[6].archive.pages == 1
         assert docs[6].original.path.endswith(".txt")

@@ -58,6 +58,8 @@ class Version:
     checksum: str
     label: str | None
     added: dt.datetime
+    #: its text (the newest version's is the document's content)
+    content: str = ""
 
 
 @dataclass
@@ -236,6 +238,11 @@ class Mapper:
                                           f"{f.get('data_type')!r} is unknown; values left out")
                 continue
             name = field_name(f.get("name", ""))
+            taken = {n for n, _, _ in fields.values()}
+            base, number = name, 2
+            while name in taken:  # "Due" and "due date!" may make the same name
+                name = f"{base[:60]}_{number}"
+                number += 1
             decl: dict[str, Any] = {"type": kind}
             options: dict[str, str] = {}
             if kind == "select":
@@ -370,7 +377,10 @@ class Mapper:
                 by_pk[root].versions.append(Version(
                     record["pk"], folder / name, str(checksum or ""),
                     record["fields"].get("version_label"),
-                    _parse_time(record["fields"].get("added"), f"document {record['pk']}")))
+                    _parse_time(record["fields"].get("added"), f"document {record['pk']}"),
+                    record["fields"].get("content") or ""))
+            if by_pk[root].versions[-1].content:
+                by_pk[root].content = by_pk[root].versions[-1].content
 
     # ------------------------------------------------------------ storage paths
 
