@@ -26,6 +26,7 @@ BENCHMARKS: dict[str, str] = {
     "barcodes": "benchmarks.bench_barcodes",
     "queue": "benchmarks.bench_queue",
     "share": "benchmarks.bench_share",
+    "import": "benchmarks.bench_import",
 }
 
 

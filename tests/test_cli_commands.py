@@ -101,6 +101,8 @@ SAMPLE_ARGS: dict[tuple[str, ...], list[str]] = {
     ("solr", "status"): [],
     ("status",): [],
     ("train",): [],
+    ("import-paperless",): ["{file}", "--dry-run"],
+    ("export",): ["{file}.export"],
     ("user", "add"): ["bob", "--password-stdin"],
     ("user", "list"): [],
     ("user", "passwd"): ["bob", "--password-stdin"],

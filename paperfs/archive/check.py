@@ -46,6 +46,7 @@ from paperfs.archive.store import EDIT_ERROR_SUFFIX
 from paperfs.archive.atomic import atomic_copy
 from paperfs.config import Config
 from paperfs.archive.document import Document, read_sidecar, sha256_file
+from paperfs.archive.trash import Trash
 from paperfs.archive.versions import version_folders, version_problems
 from paperfs.classify.labels import LabelsError, load_labels
 from paperfs.errors import DataRootError, NotFoundError, SidecarError
@@ -205,6 +206,9 @@ class Checker:
                             "'paperfs check --fix' adopts it: a copy goes into the inbox and "
                             "is filed as a new document; or move it back beside its sidecar",
                             fixable=True))
+        # A trashed document keeps its original until the trash expires.
+        referenced.update(read_sidecar(e.sidecar).original.path
+                          for e in Trash(self.root).entries())
         self._check_originals(report, referenced)
         self._check_versions(report, set(by_id))
         self._check_index(report, docs, invalid)

@@ -1,0 +1,1 @@
+"""Moving in from paperless-ngx and out again (docs/migration.md)."""
