@@ -88,7 +88,7 @@ class MailRule:
             if getattr(self, attr):
                 parts[key] = getattr(self, attr)
         if self.max_age_days:
-            parts["date_gte"] = (today or dt.date.today()) - dt.timedelta(days=self.max_age_days)
+            parts["sent_date_gte"] = (today or dt.date.today()) - dt.timedelta(days=self.max_age_days)
         # What the action leaves behind is not searched again (records would skip it too).
         if self.action == "mark_read":
             parts["seen"] = False
