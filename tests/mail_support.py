@@ -38,15 +38,17 @@ def message(subject: str = "Invoice 1", sender: str = "ACME Billing <billing@acm
 
 
 def mail_root(tmp_path: Path, server: DovecotServer, rules: str, *, extra: str = "",
-              password: str = PASSWORD, name: str = "work") -> DataRoot:
-    """A data root with one account on *server* (password in a file) and mail.yml."""
+              password: str = PASSWORD, name: str = "work", more_accounts: str = "") -> DataRoot:
+    """A data root with one account on *server* (password in a file) and mail.yml;
+    *more_accounts*: further YAML list items of mail.accounts."""
     secret = tmp_path / "imap-password"
     secret.write_text(password + "\n")
     secret.chmod(0o600)
     root = init_root(tmp_path, extra=(
         f"mail:\n  poll_seconds: 300\n{extra}  accounts:\n"
         f"    - name: {name}\n      host: 127.0.0.1\n      port: {server.port}\n"
-        f"      security: none\n      user: {USER}\n      password_file: {secret}\n"))
+        f"      security: none\n      user: {USER}\n      password_file: {secret}\n"
+        + more_accounts))
     (root.root / RULES_NAME).write_text(rules)
     return root
 
