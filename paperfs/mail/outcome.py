@@ -95,10 +95,9 @@ class Outcomes:
             # in this order: a mail moves from the hand-off to the work queue to failed/
             in_handoff = self.handoff.pending_keys()
             in_work = keys_in_work(self.root)
-            failures = failures_in(self.root)
-            for record in pending:
-                if record.key in in_handoff or record.key in in_work:
-                    continue
+            ended = [r for r in pending if r.key not in in_handoff and r.key not in in_work]
+            failures = failures_in(self.root) if ended else {}
+            for record in ended:
                 failure = failures.get(record.key)
                 if failure is None:
                     self.records.done(record.key)
@@ -132,8 +131,10 @@ class Outcomes:
         """Its file from failed/ back to the intake with the same settings."""
         failed = self.root.failed / record.failed_file
         if not record.failed_file or not failed.is_file():
-            log.warning("mail %s: its file failed/%s is gone; it cannot be retried",
+            # moved out by hand ('paperfs retry' puts it into the inbox): no longer ours
+            log.warning("mail %s: its file failed/%s is gone (moved by hand?); not retried",
                         record.key, record.failed_file)
+            self.records.done(record.key)
             return False
         name = record.name or failed.name
         self.handoff.prepare_from(record.key, name, failed, record.settings)

@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 #: how often the consumer claims handed-over mails and settles outcomes (seconds)
 HANDOVER_SECONDS = 1.0
+#: after an error the account is tried again this soon at the latest (seconds)
+RECONNECT_SECONDS = 60.0
 #: IMAP IDLE is renewed well within RFC 2177's 29 minutes
 IDLE_MAX_SECONDS = 25 * 60.0
 
@@ -73,14 +75,15 @@ class AccountThread:
                 if self.service.config.idle and rules and "IDLE" in box.client.capabilities:
                     self._idle(box, rules[0].folder)
                     continue
+                wait = self.service.config.poll_seconds
             except MailAccountError as exc:
                 self._set_problem(str(exc))
-                box = None
+                box, wait = None, min(self.service.config.poll_seconds, RECONNECT_SECONDS)
             except Exception as exc:  # noqa: BLE001 - a lost connection, a server error
                 self._set_problem(f"mail account {self.account.name}: {exc.__class__.__name__}: "
                                   f"{exc}")
-                box = _close(box)
-            self.wake.wait(self.service.config.poll_seconds)
+                box, wait = _close(box), min(self.service.config.poll_seconds, RECONNECT_SECONDS)
+            self.wake.wait(wait)
             self.wake.clear()
         _close(box)
 
