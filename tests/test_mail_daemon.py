@@ -22,6 +22,7 @@ from paperfs.archive.document import read_sidecar
 from paperfs.mail.records import RECORDS_NAME, MailRecords
 from tests.daemon import Daemon
 from tests.dovecot_server import dovecot  # noqa: F401 (fixture)
+from tests.redis_server import redis_server  # noqa: F401 (fixture)
 from tests.mail_support import TINY_PDF, Parts, mail_root, message
 
 WRONG = "wrong-password-never-shown"
@@ -173,3 +174,32 @@ def test_kill_9_between_handoff_and_action(tmp_path, dovecot):
         assert box.uids() == []
         box.folder.set("Done")
         assert sorted(m.subject for m in box.fetch(mark_seen=False)) == ["Invoice 1", "Invoice 2"]
+
+
+def test_split_deployment_only_the_active_scheduler_takes_mail(tmp_path, dovecot, redis_server):
+    """Two `paperfs scheduler`s: the active one polls and hands the mail to the queue's
+    intake (a job in the work queue; no worker runs), the standby never polls."""
+    from tests.cluster_services import start, wait_for
+
+    dovecot.append([message("Invoice 1")])
+    root = mail_root(tmp_path, dovecot, "work:\n  - {name: all, action: mark_read}\n",
+                     extra="  idle: false\n")
+    with open(root.root / "paperfs.yml", "a") as config:
+        config.write(f"queue: {redis_server.url}\ntenant: mail\n"
+                     "cluster:\n  leader_lease_seconds: 3\n")
+    schedulers = [start(root, f"scheduler{i}", "scheduler") for i in range(2)]
+    try:
+        wait_for(lambda: records(root).select(account="work"), 60, "the mail handed over",
+                 schedulers)
+        wait_for(lambda: not list(Parts(root).handoff.ready()), 30, "the mail claimed",
+                 schedulers)
+        [job] = [yaml.safe_load((folder / "job.yml").read_text())
+                 for folder in root.work.iterdir()]
+        [record] = records(root)
+        assert job["source"] == "mail" and job["filename"] == "Invoice 1.eml"
+        assert job["settings"]["mail"]["record"] == record.key
+        polling = [s for s in schedulers if "mail: 1 account(s)" in s.log()]
+        assert len(polling) == 1, [s.log()[-2000:] for s in schedulers]
+    finally:
+        for scheduler in schedulers:
+            scheduler.kill()
