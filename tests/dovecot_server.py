@@ -34,15 +34,13 @@ from typing import Iterable, Iterator
 
 import pytest
 
+from tests.redis_server import _in_ci, free_port
+
 DOVECOT = "/usr/sbin/dovecot"
 START_TIMEOUT = 10.0
 #: mail is read and written as this user (dovecot refuses root for mail access)
 MAIL_USER = "nobody"
 USER, PASSWORD = "alice", "alice-secret"
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
 def require_dovecot() -> str:
@@ -66,12 +64,6 @@ def require_dovecot() -> str:
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
     return binary
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 _CONFIG = """\

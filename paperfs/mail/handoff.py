@@ -64,13 +64,17 @@ class Handoff:
     def folder_of(self, key: str) -> Path:
         return self.dir / hashlib.sha256(key.encode()).hexdigest()[:24]
 
-    def prepare(self, key: str, name: str, raw: bytes, settings: dict[str, Any]) -> None:
-        """Write the mail and its settings, not yet visible to the consumer."""
+    def _new_folder(self, key: str, name: str, settings: dict[str, Any]) -> Path:
         folder = self.folder_of(key)
         shutil.rmtree(folder, ignore_errors=True)  # a dropped attempt of the same mail
         folder.mkdir(parents=True)
         atomic_write_text(folder / SETTINGS, yaml.safe_dump(
             {"record": key, "name": name, "settings": settings}, allow_unicode=True))
+        return folder
+
+    def prepare(self, key: str, name: str, raw: bytes, settings: dict[str, Any]) -> None:
+        """Write the mail and its settings, not yet visible to the consumer."""
+        folder = self._new_folder(key, name, settings)
         with open(folder / (name + PART), "wb") as f:
             f.write(raw)
             f.flush()
@@ -79,11 +83,7 @@ class Handoff:
 
     def prepare_from(self, key: str, name: str, source: Path, settings: dict[str, Any]) -> None:
         """As prepare, with the message moved from *source* (a retry from failed/)."""
-        folder = self.folder_of(key)
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
-        atomic_write_text(folder / SETTINGS, yaml.safe_dump(
-            {"record": key, "name": name, "settings": settings}, allow_unicode=True))
+        folder = self._new_folder(key, name, settings)
         atomic_move(source, folder / (name + PART))
 
     def release(self, key: str) -> None:
