@@ -94,6 +94,8 @@ broken:
                         "refused: wrong user or password (the server said: authentication "
                         "failed)"), line
         assert "work (alice@" in status.stdout and ": ok, last poll" in status.stdout
+        [logged] = [l for l in daemon.log().splitlines() if "mail account broken" in l]
+        assert " ERROR paperfs.mail.service: mail account broken: login as alice" in logged
         status_json = cli(root, "status", "--json").stdout
         for text in (status.stdout, status_json, daemon.log(),
                      (root.root / RECORDS_NAME).read_text()):

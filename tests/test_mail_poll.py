@@ -220,3 +220,33 @@ def test_crash_between_record_and_handoff_completes_it(tmp_path, dovecot):
     parts.handoff.recover(lambda key: parts.records.get(key) is not None)
     assert [h.key for h in parts.handoff.ready()] == [item.key]
     assert yaml.safe_load((item.folder / "settings.yml").read_text())["record"] == item.key
+
+
+def test_mail_test_command(tmp_path, dovecot):
+    import subprocess
+    import sys
+
+    dovecot.append([message("Invoice 1", attachment=TINY_PDF)])
+    root = mail_root(tmp_path, dovecot, "work:\n  - {name: invoices, subject: Invoice, "
+                                        "action: delete}\n  - {name: x, folder: Nope}\n")
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "paperfs", "--root", str(root.root),
+                               "mail", "test", *args], capture_output=True, text=True,
+                              timeout=60)
+
+    out = run("work")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == f"work (alice@127.0.0.1:{dovecot.port}, none): logged in"
+    assert lines[1].startswith("rule 'invoices' (INBOX; (SUBJECT \"Invoice\"); consume both; "
+                               "then delete):")
+    assert lines[2:5] == ["  1 match, 0 taken before, 1 would be taken now",
+                          lines[3], "      attachments: invoice.pdf"]
+    assert "from ACME Billing" not in lines[3] and lines[3].endswith(
+        "from billing@acme.example: Invoice 1")
+    assert lines[6].startswith("  ERROR: mail account work, rule 'x': the server has no folder "
+                               "'Nope'; its folders: INBOX")
+    assert flags(dovecot) == {"Invoice 1": set()}  # nothing deleted, not even read
+    unknown = run("home")
+    assert unknown.returncode == 2 and "no mail account 'home'" in unknown.stderr

@@ -78,6 +78,10 @@ class MailRecords:
         self._uids: dict[tuple[str, str, int, str], set[str]] = {}
         #: (account, rule, Message-ID, sha256) of every mail recorded
         self._mails: set[tuple[str, str, str, str]] = set()
+        #: keys whose job has not ended, and keys whose action is not done: kept as the
+        #: events come, so the checks each second and each poll do not walk every record
+        self._pending: set[str] = set()
+        self._unacted: set[str] = set()
         self._offset = 0
         self._lock = threading.RLock()
         self.refresh()
@@ -116,16 +120,22 @@ class MailRecords:
             self._uids.setdefault((record.account, record.folder, record.uidvalidity,
                                    record.rule), set()).add(record.uid)
             self._mails.add((record.account, record.rule, record.message_id, record.sha256))
+            if kind == "handed":
+                self._pending.add(key)
+                self._unacted.add(key)
             return
         record = self.records.get(key)
         if record is None:
             return
         if kind == "acted":
             record.acted = True
+            self._unacted.discard(key)
         elif kind == "done":
             record.outcome = "done"
+            self._pending.discard(key)
         elif kind == "failed":
             record.outcome = "failed"
+            self._pending.discard(key)
             record.failures = int(event.get("failures", record.failures + 1))
             record.reason = event.get("reason", "")
             record.message = event.get("message", "")
@@ -133,6 +143,7 @@ class MailRecords:
             record.failed_file = event.get("file", "")
         elif kind == "handed_again":
             record.outcome = None
+            self._pending.add(key)
             record.handed_at = event.get("at", 0.0)
             if event.get("reset"):
                 record.failures = 0
@@ -153,8 +164,14 @@ class MailRecords:
     def select(self, *, account: str | None = None, pending: bool | None = None,
                unacted: bool = False, outcome: str | None = None) -> list[MailRecord]:
         with self._lock:
+            if pending:
+                candidates = [self.records[key] for key in self._pending]
+            elif unacted:
+                candidates = [self.records[key] for key in self._unacted]
+            else:
+                candidates = list(self.records.values())
             out = []
-            for record in self.records.values():
+            for record in candidates:
                 if account is not None and record.account != account:
                     continue
                 if pending is not None and record.pending != pending:
