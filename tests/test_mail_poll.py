@@ -53,6 +53,8 @@ def test_filters_are_server_side_searches(tmp_path, dovecot):
         message("Newsletter", body="nothing to see"),
         message("Invoice 9 old", date=old),
         message("Letter to Bob", to="bob@example.org", body="your contract number 4711"),
+        message("Other letter to Bob", to="bob@example.org", body="no number"),
+        message("Letter to Alice", body="her contract number 4711"),
     ])
     root = mail_root(tmp_path, dovecot, """
 work:

@@ -49,6 +49,7 @@ class PollReport:
     handed: dict[str, list[str]] = field(default_factory=dict)
     #: one line per rule that could not run (its folder is missing …)
     problems: list[str] = field(default_factory=list)
+    missing_folders: set[str] = field(default_factory=set)
     seconds: float = 0.0
 
     @property
@@ -122,6 +123,7 @@ class AccountPoller:
                 if rule.folder not in names:
                     report.problems.append(missing_folder(self.account.name, rule,
                                                           rule.folder, names))
+                    report.missing_folders.add(rule.folder)
                     continue
                 raise
             box.folder.set(rule.folder, readonly=False)

@@ -72,8 +72,9 @@ class AccountThread:
                 self.handed += report.count
                 self.last_poll = time.time()
                 self._set_problem("; ".join(report.problems) or None)
-                if self.service.config.idle and rules and "IDLE" in box.client.capabilities:
-                    self._idle(box, rules[0].folder)
+                folders = [r.folder for r in rules if r.folder not in report.missing_folders]
+                if self.service.config.idle and folders and "IDLE" in box.client.capabilities:
+                    self._idle(box, folders[0])
                     continue
                 wait = self.service.config.poll_seconds
             except MailAccountError as exc:
