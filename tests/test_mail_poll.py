@@ -252,3 +252,15 @@ def test_mail_test_command(tmp_path, dovecot):
     assert flags(dovecot) == {"Invoice 1": set()}  # nothing deleted, not even read
     unknown = run("home")
     assert unknown.returncode == 2 and "no mail account 'home'" in unknown.stderr
+
+
+def test_non_ascii_filters_search_in_utf8(tmp_path, dovecot):
+    dovecot.append([message("Rechnung für März"), message("Rechnung fur April"),
+                    message("Überweisung", body="Grüße aus Köln")])
+    root = mail_root(tmp_path, dovecot, "work:\n  - {name: a, subject: Rechnung für, "
+                                        "action: none}\n  - {name: b, body: Köln, action: none}\n")
+    parts = Parts(root)
+    assert {rule: len(keys) for rule, keys in poll(parts).handed.items()} == {"a": 1, "b": 1}
+    # the files are named by the decoded subject
+    assert sorted(item["name"] for item in handed(parts).values()) == \
+        ["Rechnung für März.eml", "Überweisung.eml"]

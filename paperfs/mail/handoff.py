@@ -138,7 +138,7 @@ class Handoff:
 
     def _data(self, folder: Path) -> dict[str, Any] | None:
         try:
-            data = yaml.safe_load((folder / SETTINGS).read_text("utf-8"))
+            data = yaml.load((folder / SETTINGS).read_text("utf-8"), Loader=yaml.CSafeLoader)
         except (OSError, yaml.YAMLError):
             return None
         return data if isinstance(data, dict) and "record" in data else None
