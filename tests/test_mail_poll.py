@@ -14,6 +14,7 @@ import yaml
 
 from paperfs.mail.accounts import MailAccountError, connect
 from paperfs.mail.dry_run import preview
+from paperfs.mail.outcome import Outcomes
 from paperfs.mail.poll import AccountPoller
 from tests.dovecot_server import DovecotServer, dovecot  # noqa: F401 (fixture)
 from tests.mail_support import TINY_PDF, Parts, mail_root, message
@@ -219,9 +220,17 @@ def test_crash_between_record_and_handoff_completes_it(tmp_path, dovecot):
     [item] = parts.handoff.ready()
     item.eml.rename(item.eml.with_name(item.eml.name + ".part"))  # as before the rename
     parts.handoff.prepare("work/INBOX/1/99/all", "never recorded.eml", b"x", {})
+    (parts.handoff.dir / ".building-0123").mkdir()  # a folder being made when it stopped
     parts.handoff.recover(lambda key: parts.records.get(key) is not None)
     assert [h.key for h in parts.handoff.ready()] == [item.key]
     assert yaml.safe_load((item.folder / "settings.yml").read_text())["record"] == item.key
+    assert sorted(p.name for p in parts.handoff.dir.iterdir()) == [item.folder.name]
+    # a retry stopped after its copy was in place: the failure it came from is dropped
+    stale = root.failed / "Invoice 1.eml"
+    stale.write_bytes(b"x")
+    stale.with_name(stale.name + ".error.yml").write_text(f"mail_record: {item.key}\n")
+    Outcomes(root, parts.config.mail, parts.records, parts.handoff).drop_stale()
+    assert list(root.failed.iterdir()) == []
 
 
 def test_mail_test_command(tmp_path, dovecot):

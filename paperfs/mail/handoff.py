@@ -3,7 +3,8 @@
 ``handoff/<digest of the record key>/`` holds ``settings.yml`` (the job's
 settings and the record key) and the raw message, first as ``NAME.eml.part``
 (invisible to the consumer), then — once the record is written — renamed to
-``NAME.eml``: that rename is the hand-off. The consumer claims the ``.eml``
+``NAME.eml``: that rename is the hand-off. The folder itself is made under a
+hidden name and renamed into place whole. The consumer claims the ``.eml``
 on its own thread (``claim_all``) like an inbox file with folder-rule
 settings, then removes the folder.
 
@@ -24,7 +25,7 @@ from typing import Any, Callable, Iterator
 
 import yaml
 
-from paperfs.archive.atomic import atomic_move, atomic_write_text, fsync_dir
+from paperfs.archive.atomic import atomic_write_text, fsync_dir
 from paperfs.archive.layout import DataRoot
 from paperfs.archive.naming import clean_component
 
@@ -32,6 +33,8 @@ log = logging.getLogger(__name__)
 
 SETTINGS = "settings.yml"
 PART = ".part"
+#: the prefix of a mail's folder while it is made
+TMP = ".building-"
 #: the source of every job a mail becomes (workflows filter on source kind "mail")
 MAIL_SOURCE = "mail"
 
@@ -64,27 +67,41 @@ class Handoff:
     def folder_of(self, key: str) -> Path:
         return self.dir / hashlib.sha256(key.encode()).hexdigest()[:24]
 
-    def _new_folder(self, key: str, name: str, settings: dict[str, Any]) -> Path:
-        folder = self.folder_of(key)
-        shutil.rmtree(folder, ignore_errors=True)  # a dropped attempt of the same mail
-        folder.mkdir(parents=True)
-        atomic_write_text(folder / SETTINGS, yaml.safe_dump(
+    def _build(self, key: str, name: str, settings: dict[str, Any],
+               fill: Callable[[Path], None]) -> None:
+        """The mail's folder, made under a hidden name and renamed into place whole:
+        the consumer never sees a folder without its settings and its file."""
+        final = self.folder_of(key)
+        building = self.dir / (TMP + final.name)
+        shutil.rmtree(building, ignore_errors=True)
+        building.mkdir(parents=True)
+        fill(building / (name + PART))
+        atomic_write_text(building / SETTINGS, yaml.safe_dump(
             {"record": key, "name": name, "settings": settings}, allow_unicode=True))
-        return folder
+        fsync_dir(building)
+        shutil.rmtree(final, ignore_errors=True)  # an unrecorded attempt of the same mail
+        os.rename(building, final)
+        fsync_dir(self.dir)
 
     def prepare(self, key: str, name: str, raw: bytes, settings: dict[str, Any]) -> None:
         """Write the mail and its settings, not yet visible to the consumer."""
-        folder = self._new_folder(key, name, settings)
-        with open(folder / (name + PART), "wb") as f:
-            f.write(raw)
-            f.flush()
-            os.fsync(f.fileno())
-        fsync_dir(folder)
+        def fill(target: Path) -> None:
+            with open(target, "wb") as f:
+                f.write(raw)
+                f.flush()
+                os.fsync(f.fileno())
+
+        self._build(key, name, settings, fill)
 
     def prepare_from(self, key: str, name: str, source: Path, settings: dict[str, Any]) -> None:
-        """As prepare, with the message moved from *source* (a retry from failed/)."""
-        folder = self._new_folder(key, name, settings)
-        atomic_move(source, folder / (name + PART))
+        """As prepare, with a copy of *source* (a retry from failed/; the caller removes
+        it once the copy is in place, so a crash loses neither)."""
+        def fill(target: Path) -> None:
+            shutil.copyfile(source, target)
+            with open(target, "rb") as f:
+                os.fsync(f.fileno())
+
+        self._build(key, name, settings, fill)
 
     def release(self, key: str) -> None:
         """The hand-off: the .part becomes the .eml the consumer takes."""
@@ -95,6 +112,8 @@ class Handoff:
 
     def recover(self, recorded: Callable[[str], bool]) -> None:
         """After a crash: finish hand-offs that were recorded, drop the others."""
+        for building in self.dir.glob(TMP + "*"):  # never shown, never recorded
+            shutil.rmtree(building, ignore_errors=True)
         for folder in self._folders():
             key = self._key_of(folder)
             parts = list(folder.glob("*" + PART))
@@ -132,7 +151,8 @@ class Handoff:
 
     def _folders(self) -> list[Path]:
         try:
-            return sorted(p for p in self.dir.iterdir() if p.is_dir())
+            return sorted(p for p in self.dir.iterdir()
+                          if p.is_dir() and not p.name.startswith(TMP))
         except FileNotFoundError:
             return []
 

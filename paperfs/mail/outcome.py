@@ -113,6 +113,17 @@ class Outcomes:
                             if given_up else "; it is handed over again later")
         self.retry_due(now)
 
+    def drop_stale(self) -> None:
+        """At start: a failure in failed/ of a mail that is being handed over again is
+        what a crash in the middle of a retry left; the hand-off holds its copy."""
+        failures = failures_in(self.root)
+        for key in self.handoff.pending_keys() & set(failures):
+            path, _info = failures[key]
+            log.info("mail %s: dropping failed/%s, handed over again before a stop",
+                     key, path.name)
+            path.with_name(path.name + FAILED_INFO_SUFFIX).unlink(missing_ok=True)
+            path.unlink(missing_ok=True)
+
     def retry_due(self, now: float) -> None:
         for record in self.records.select(outcome="failed"):
             if record.failures > self.config.retries:
@@ -137,10 +148,13 @@ class Outcomes:
             self.records.done(record.key)
             return False
         name = record.name or failed.name
+        # a copy in place first, then failed/ emptied: a crash in between leaves a recorded
+        # hand-off (completed at the start, which drops the stale failure: drop_stale)
         self.handoff.prepare_from(record.key, name, failed, record.settings)
+        failed.with_name(failed.name + FAILED_INFO_SUFFIX).unlink(missing_ok=True)
+        failed.unlink(missing_ok=True)
         self.records.handed_again(record.key, reset=reset)
         self.handoff.release(record.key)
-        failed.with_name(failed.name + FAILED_INFO_SUFFIX).unlink(missing_ok=True)
         log.info("mail %s: handed over again (failure %d)", record.key, record.failures)
         return True
 

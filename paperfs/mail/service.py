@@ -141,6 +141,7 @@ class MailService:
     def start(self) -> None:
         # what a crash left between the record and the hand-off
         self.handoff.recover(lambda key: self.records.get(key) is not None)
+        self.outcomes.drop_stale()
         self.rules.current()  # an invalid mail.yml is logged at start
         scheduler = self.consumer.scheduler
         scheduler.add(ScheduledJob("polling mail", self.config.poll_seconds, self.wake_all))
