@@ -95,5 +95,8 @@ def retry_mails(ctx: click.Context, records: tuple[str, ...]) -> None:
     retried = _outcomes(ctx).retry(records or None)
     for record in retried:
         click.echo(f"handed over again: {record.key}")
+    for key in sorted(set(records) - {record.key for record in retried}):
+        click.echo(f"not retried: {key} is not among 'paperfs mail failed' (a mail still "
+                   "retried automatically waits for its turn)", err=True)
     if not retried:
         click.echo("no failed mails to retry")

@@ -165,8 +165,8 @@ class Outcomes:
         for record in self.records.select(outcome="failed"):
             if wanted is not None and record.key not in wanted:
                 continue
-            if wanted is None and record.failures <= self.config.retries:
-                continue  # still being retried automatically
+            if record.failures <= self.config.retries:
+                continue  # still retried automatically (by the daemon: not twice at once)
             if self.hand_again(record, reset=True):
                 out.append(record)
         return out
