@@ -62,6 +62,7 @@ def test_password_sources(tmp_path):
     ("work:\n  - {name: a, consume: everything}\n",
      "line 2: rule 'a': consume: 'everything' is not one of attachments, mail, both"),
     ("work:\n  - name: a\n    action: move\n", "line 2: rule 'a': action: move and move_to"),
+    ("work:\n  - {name: a, action: move, move_to: INBOX}\n", "'INBOX' is the rule's own folder"),
     ("work:\n  - name: a\n    colour: red\n", "line 3: rule 'a': unknown key 'colour'"),
     ("work:\n  - {name: a}\n  - {name: a}\n", "line 3: rule name 'a' is used twice"),
     ("home:\n  - {name: a}\n", "line 1: no mail account 'home' in paperfs.yml; its accounts: work"),

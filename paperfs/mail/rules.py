@@ -232,6 +232,8 @@ class _Reader(NodeReader):
             raise self.fail(node, "correspondent_from: fixed needs correspondent: NAME", who)
         if (rule.action == "move") != bool(rule.move_to):
             raise self.fail(node, "action: move and move_to: FOLDER go together", who)
+        if rule.action == "move" and rule.move_to == rule.folder:
+            raise self.fail(node, f"move_to: {rule.move_to!r} is the rule's own folder", who)
         if (rule.action == "keyword") != bool(rule.keyword):
             raise self.fail(node, "action: keyword and keyword: WORD go together", who)
         if rule.keyword and (not rule.keyword.isascii() or any(c in rule.keyword
