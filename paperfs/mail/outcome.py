@@ -29,22 +29,27 @@ from paperfs.mail.records import MailRecord, MailRecords
 log = logging.getLogger(__name__)
 
 
-def keys_in_work(root: DataRoot) -> set[str]:
-    """Record keys of the mail jobs in the work queue (claimed, not finished)."""
-    keys = set()
+def keys_in_work(root: DataRoot, known: dict[str, str] | None = None) -> set[str]:
+    """Record keys of the mail jobs in the work queue (claimed, not finished). *known*:
+    job folder -> its key ('' for other jobs), filled and pruned here, so each job.yml
+    is read once (its settings never change)."""
+    known = {} if known is None else known
     try:
-        folders = list(root.work.iterdir())
+        folders = {p.name: p for p in root.work.iterdir()}
     except FileNotFoundError:
-        return keys
-    for folder in folders:
+        folders = {}
+    for gone in set(known) - set(folders):
+        del known[gone]
+    for name, folder in folders.items():
+        if name in known:
+            continue
         try:
             data = yaml.load((folder / "job.yml").read_text("utf-8"), Loader=yaml.CSafeLoader)
         except (OSError, yaml.YAMLError):
-            continue
+            continue  # being claimed: read at the next look
         mail = ((data or {}).get("settings") or {}).get("mail") or {}
-        if data.get("source") == "mail" and mail.get("record"):
-            keys.add(mail["record"])
-    return keys
+        known[name] = mail.get("record", "") if data.get("source") == "mail" else ""
+    return {key for key in known.values() if key}
 
 
 def failures_in(root: DataRoot) -> dict[str, tuple[Path, dict[str, Any]]]:
@@ -80,8 +85,10 @@ class Outcomes:
         self.config = config
         self.records = records
         self.handoff = handoff
-        #: the accounts' threads settle one at a time (a failure is counted once)
+        #: one settling at a time (the consumer's thread does it; a failure is counted once)
         self._lock = threading.Lock()
+        #: job folder -> the record key of its mail ('' for other jobs): keys_in_work
+        self._job_keys: dict[str, str] = {}
 
     def settle(self, now: float | None = None) -> None:
         """Record the outcome of every finished job; retry what is due."""
@@ -94,7 +101,7 @@ class Outcomes:
         if pending:
             # in this order: a mail moves from the hand-off to the work queue to failed/
             in_handoff = self.handoff.pending_keys()
-            in_work = keys_in_work(self.root)
+            in_work = keys_in_work(self.root, self._job_keys)
             ended = [r for r in pending if r.key not in in_handoff and r.key not in in_work]
             failures = failures_in(self.root) if ended else {}
             for record in ended:
