@@ -27,6 +27,7 @@ BENCHMARKS: dict[str, str] = {
     "queue": "benchmarks.bench_queue",
     "share": "benchmarks.bench_share",
     "import": "benchmarks.bench_import",
+    "mail": "benchmarks.bench_mail",
 }
 
 

@@ -243,6 +243,38 @@ class ClusterConfig:
 
 
 @dataclass(frozen=True)
+class MailAccount:
+    """One IMAP account of the mail section (docs/mail.md); its password never in here."""
+
+    name: str
+    host: str
+    user: str
+    #: 0: the usual port of the security (993 with tls, else 143)
+    port: int = 0
+    security: str = "tls"
+    password_file: Path | None = None
+    password_env: str = ""
+    #: refused with a clear error: a password belongs in password_file or password_env
+    password: str = ""
+    timeout_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
+class MailConfig:
+    """The mail section: IMAP accounts; their rules are in mail.yml (docs/mail.md)."""
+
+    accounts: tuple[MailAccount, ...] = ()
+    #: how often every account's rules are run (IDLE brings new mail sooner)
+    poll_seconds: float = 300.0
+    #: wait with IMAP IDLE between polls where the server supports it
+    idle: bool = True
+    #: a mail whose consumption failed is handed over again this many times
+    retries: int = 3
+    #: the first retry's delay; each later one waits twice as long
+    retry_seconds: float = 600.0
+
+
+@dataclass(frozen=True)
 class Config:
     data_root: Path = Path(".")
     log_level: str = "INFO"
@@ -261,6 +293,7 @@ class Config:
     barcodes: BarcodeConfig = field(default_factory=BarcodeConfig)
     double_sided: DoubleSidedConfig = field(default_factory=DoubleSidedConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    mail: MailConfig = field(default_factory=MailConfig)
     #: the file this was loaded from (None: defaults only); not a config key
     source: Path | None = field(default=None, compare=False)
 
@@ -362,6 +395,7 @@ class _Loader:
             raise self.fail("archive.paths", "give at least one rule, such as "
                                              f"[{{path: {DEFAULT_PATH_TEMPLATE!r}}}]")
         self.check_path_rules(config.archive.paths)
+        self.check_mail(config.mail)
 
     def check_path_rules(self, rules: tuple[PathRule, ...]) -> None:
         from paperfs.archive.naming import PathTemplate
@@ -375,6 +409,20 @@ class _Loader:
                     compile_condition(rule.when, key=f"{key}.when")
             except ConfigError as exc:  # it names the key already
                 raise ConfigError(f"{self.source}: {exc}") from None
+
+
+    def check_mail(self, mail: MailConfig) -> None:
+        """Account names once each; every account's password from exactly one place."""
+        seen: set[str] = set()
+        for i, account in enumerate(mail.accounts):
+            key = f"mail.accounts[{i}]"
+            if account.name.casefold() in seen:
+                raise self.fail(f"{key}.name", f"{account.name!r} is used twice")
+            seen.add(account.name.casefold())
+            if (account.password_file is None) == (not account.password_env):
+                raise self.fail(key, f"account {account.name!r}: give password_file (a file "
+                                     "holding the password) or password_env (an environment "
+                                     "variable's name), one of them")
 
 
 def _check_section(section: str, values: Any) -> None:

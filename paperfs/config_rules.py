@@ -24,6 +24,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "index.backend": ("sqlite", "solr"),
     "dav.auth": ("basic", "digest", "both"),
     "smtp.security": ("none", "starttls", "tls"),
+    "mail.accounts.security": ("none", "starttls", "tls"),
     # zxing-cpp's symbologies by the names paperfs.yml gives them (consume/barcodes.py)
     "barcodes.formats": ("aztec", "codabar", "code39", "code93", "code128", "databar",
                          "datamatrix", "ean8", "ean13", "itf", "maxicode", "microqr", "pdf417",
@@ -255,6 +256,18 @@ _RULES: dict[str, Rule] = {
     "double_sided.folder": _folder_name,
     "double_sided.window_seconds": _SECONDS,
     "dav.saved.name": _saved_name,
+    "mail.accounts.name": _text("an account's name"),
+    "mail.accounts.host": host_problem,
+    "mail.accounts.user": _text("the user"),
+    "mail.accounts.port": lambda port: None if port == 0 else port_problem(port),
+    "mail.accounts.password": lambda value: None if not value else (
+        "a password is never written in paperfs.yml: put it in a file readable only by "
+        "paperfs and name it with password_file, or name an environment variable with "
+        "password_env"),
+    "mail.accounts.timeout_seconds": _SECONDS,
+    "mail.poll_seconds": _SECONDS,
+    "mail.retries": _within(0, 100, "a number of retries (0–100)"),
+    "mail.retry_seconds": _SECONDS,
     "dav.saved.query": _saved_query,
 }
 

@@ -285,6 +285,9 @@ class Archive:
             "retry": "fix the cause, then run 'paperfs retry' or move the file back "
                      "into the inbox",
         }
+        mail = (job.settings or {}).get("mail") or {}
+        if mail.get("record"):  # the IMAP intake finds its mail's outcome by it
+            info["mail_record"] = mail["record"]
         target = self.root.failed / job.failed_name
         write_failure_info(target, info)
         self._finish_failure(job)

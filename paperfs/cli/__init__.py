@@ -12,6 +12,7 @@ from paperfs.cli import pages_commands  # noqa: F401
 from paperfs.cli import cluster_commands  # noqa: F401
 from paperfs.cli import share_commands  # noqa: F401
 from paperfs.cli import migrate_commands  # noqa: F401
+from paperfs.cli import mail_commands  # noqa: F401
 from paperfs.cli.app import cli
 
 __all__ = ["cli", "main"]

@@ -386,6 +386,10 @@ def status(ctx: click.Context, as_json: bool) -> None:
     click.echo(f"failed:      {len(data['failed'])}")
     for item in data["failed"]:
         click.echo(f"  failed/{item['file']}: {item.get('reason')}: {item.get('message')}")
+    if data.get("mail"):  # IMAP accounts: one line each, failed mails
+        from paperfs.mail.status import status_lines
+
+        click.echo("\n".join(status_lines(data["mail"])))
 
 
 @cli.command()

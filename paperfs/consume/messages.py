@@ -65,6 +65,8 @@ class PrepareTask:
                 barcodes: BarcodeConfig = BarcodeConfig(),
                 first_pass: Job | None = None) -> "PrepareTask":
         kind = "cli" if os.path.isabs(job.source) else "inbox"
+        if job.source == "mail":  # handed over by the IMAP intake (paperfs/mail/handoff.py)
+            kind = "mail"
         rules = folder_rules.Settings(job.settings or {})
         source: dict[str, Any] = {"kind": kind, "path": job.source}
         if rules.files:

@@ -104,6 +104,8 @@ class Consumer:
         self.classify_problems: collections.deque[str] = collections.deque(maxlen=20)
         #: the daemon's upkeep (open() adds it) and polling intake sources, run by run()
         self.scheduler = Scheduler(())
+        #: more of status.json, by key (mail: its accounts' state), added by the services
+        self.status_parts: dict[str, Callable[[], object]] = {}
 
     # ------------------------------------------------------------ lifecycle
 
@@ -220,6 +222,22 @@ class Consumer:
                 raise problem.with_note(LEFT_QUEUED) from None
             count += 1
         return count
+
+    def claim_handed(self, path: Path, *, source: str, settings: dict) -> bool:
+        """A file another intake source hands over with its job settings (mail:
+        paperfs/mail/handoff.py), claimed on this thread; False: it waits (no room)."""
+        if self.room.paused:
+            return False
+        try:
+            with storage_errors():
+                job = self.queue.claim(path, source=source, owner=settings.get("owner"),
+                                       tags=tuple(settings.get("tags") or ()),
+                                       settings=settings)
+        except (StorageError, OSError) as exc:
+            log.error("cannot claim %s: %s", path, exc)
+            return False
+        self.jobs.append(job)
+        return True
 
     # ------------------------------------------------------------ the loop
 
@@ -448,6 +466,7 @@ class Consumer:
             "labels_problems": self.runtime.labels.problems(),
             "classify_problems": list(self.classify_problems),
             "workflows_problems": self.workflows.problems() if self.workflows else [],
+            **{key: part() for key, part in self.status_parts.items()},
         }
 
     def status_line(self) -> str:

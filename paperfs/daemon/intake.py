@@ -6,7 +6,8 @@
   (paperfs/dav/inbox.py); the hand-over that moves them into the inbox is a
   job of the process that serves WebDAV, since only it knows the uploads in
   progress and the locks held.
-* next: mail (an IMAP poll is a scheduled job that drops attachments here).
+* mail: IMAP accounts hand each mail over as one .eml with its rule's settings
+  (paperfs/mail/: polled on threads of their own, claimed on the consumer's thread).
 """
 
 from __future__ import annotations

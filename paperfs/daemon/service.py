@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from paperfs.daemon.consumer import Consumer, Result
 from paperfs.daemon.intake import UPLOADS_SECONDS, webdav_uploads
@@ -40,6 +40,8 @@ class Daemon:
         #: False for `paperfs scheduler`: WebDAV is `paperfs dav`'s there
         self.webdav = webdav
         self.dav: DavServer | None = None
+        #: the IMAP accounts (paperfs/mail/service.py), when paperfs.yml names any
+        self.mail: Any = None
 
     def run(self, notify: Callable[[str], None] = lambda s: None) -> None:
         """Open, serve until stop(), close."""
@@ -58,8 +60,15 @@ class Daemon:
                 assert self.runtime.writer is not None
                 self.consumer.scheduler.add(handoff_job(
                     self.runtime.config, self.runtime.writer, self.runtime.root.archive))
+            if self.runtime.config.mail.accounts:
+                from paperfs.mail.service import MailService
+
+                self.mail = MailService(self.runtime, self.consumer)
+                self.mail.start()
             self.consumer.run(notify=notify)
         finally:
+            if self.mail is not None:
+                self.mail.stop()
             if self.dav is not None:
                 self.dav.stop()
             self.consumer.close()

@@ -60,6 +60,15 @@ def _daemon(root: DataRoot) -> dict[str, Any]:
     return data
 
 
+def _mail(runtime: Runtime, daemon: dict[str, Any]) -> dict[str, Any] | None:
+    """With mail accounts: their state, mail.yml, the failed mails (paperfs/mail/status.py)."""
+    if not runtime.config.mail.accounts:
+        return None
+    from paperfs.mail.status import mail_status
+
+    return mail_status(runtime, daemon)
+
+
 def _cluster(config: Config) -> dict[str, Any] | None:
     """With ``queue`` set: services, the active scheduler and the queue, from Redis."""
     if not config.queue:
@@ -164,4 +173,5 @@ def collect_status(runtime: Runtime | Config) -> dict[str, Any]:
                                            root.root),
         "labels": _labels(runtime, daemon),
         "cluster": _cluster(config),
+        "mail": _mail(runtime, daemon),
     }

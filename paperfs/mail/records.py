@@ -1,0 +1,237 @@
+"""The mail records: which mail (account, folder, UIDVALIDITY, UID, rule) became which job.
+
+An append-only file of JSON lines in the data root (``mail-records.jsonl``),
+each line fsynced before anything it records is acted on. It is the truth
+about mail as the archive tree is about documents, so it is not under
+``.paperfs/`` (which may be deleted): losing it would consume every mail
+still on the server again. Events of one record, by its key:
+
+* ``handed``   the .eml is handed to the intake (written before the hand-off
+  completes and before the action on the server); carries the rule's
+  settings, the Message-ID and the SHA-256 of the raw message
+* ``acted``    the rule's action was done on the server
+* ``seen``     the same mail (Message-ID and checksum) under a new
+  UIDVALIDITY: recorded, not consumed again
+* ``done``     its job ended without a failure (documents filed, or none)
+* ``failed``   its job failed (the reason, the attempt, its file in failed/)
+* ``handed_again``  a retry (automatic with back-off, or ``paperfs mail retry``)
+
+The whole file is read once (a few ms for 10,000 mails); later lines,
+written by this process or by ``paperfs mail retry`` beside it, are read on
+the next ``refresh``. A poll asks only in memory (``known_uids``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+RECORDS_NAME = "mail-records.jsonl"
+
+
+def record_key(account: str, folder: str, uidvalidity: int, uid: str, rule: str) -> str:
+    return f"{account}/{folder}/{uidvalidity}/{uid}/{rule}"
+
+
+@dataclass
+class MailRecord:
+    key: str
+    account: str
+    folder: str
+    uidvalidity: int
+    uid: str
+    rule: str
+    message_id: str = ""
+    sha256: str = ""
+    #: the .eml's name (the job's file name; failed/NAME after a failure)
+    name: str = ""
+    settings: dict[str, Any] = field(default_factory=dict)
+    handed_at: float = 0.0
+    acted: bool = False
+    #: None: consumption not finished; "done"; "failed"; "seen" (a duplicate, never handed)
+    outcome: str | None = None
+    failures: int = 0
+    reason: str = ""
+    message: str = ""
+    failed_at: float = 0.0
+    #: the file in failed/ its last failure left
+    failed_file: str = ""
+
+    @property
+    def pending(self) -> bool:
+        """Handed over, and its job's outcome not known yet."""
+        return self.outcome is None
+
+
+class MailRecords:
+    """The records file, read into memory; appends are fsynced, one line each."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.records: dict[str, MailRecord] = {}
+        #: (account, folder, uidvalidity, rule) -> UIDs recorded
+        self._uids: dict[tuple[str, str, int, str], set[str]] = {}
+        #: (account, rule, Message-ID, sha256) of every mail recorded
+        self._mails: set[tuple[str, str, str, str]] = set()
+        #: keys whose job has not ended, and keys whose action is not done: kept as the
+        #: events come, so the checks each second and each poll do not walk every record
+        self._pending: set[str] = set()
+        self._unacted: set[str] = set()
+        self._offset = 0
+        self._lock = threading.RLock()
+        self.refresh()
+
+    # ------------------------------------------------------------ reading
+
+    def refresh(self) -> None:
+        """Read the lines appended since the last read (by anyone)."""
+        with self._lock:
+            try:
+                with open(self.path, "rb") as f:
+                    f.seek(self._offset)
+                    data = f.read()
+            except FileNotFoundError:
+                return
+            end = data.rfind(b"\n") + 1  # a torn last line (a crash mid-append) is skipped
+            for line in data[:end].splitlines():
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    continue
+                self._apply(event)
+            self._offset += end
+
+    def _apply(self, event: dict[str, Any]) -> None:
+        kind, key = event.get("e"), event.get("key", "")
+        if kind in ("handed", "seen"):
+            record = MailRecord(key=key, account=event["account"], folder=event["folder"],
+                                uidvalidity=int(event["uidvalidity"]), uid=str(event["uid"]),
+                                rule=event["rule"], message_id=event.get("message_id", ""),
+                                sha256=event.get("sha256", ""), name=event.get("name", ""),
+                                settings=event.get("settings") or {},
+                                handed_at=event.get("at", 0.0),
+                                outcome="seen" if kind == "seen" else None)
+            self.records[key] = record
+            self._uids.setdefault((record.account, record.folder, record.uidvalidity,
+                                   record.rule), set()).add(record.uid)
+            self._mails.add((record.account, record.rule, record.message_id, record.sha256))
+            if kind == "handed":
+                self._pending.add(key)
+                self._unacted.add(key)
+            return
+        record = self.records.get(key)
+        if record is None:
+            return
+        if kind == "acted":
+            record.acted = True
+            self._unacted.discard(key)
+        elif kind == "done":
+            record.outcome = "done"
+            self._pending.discard(key)
+        elif kind == "failed":
+            record.outcome = "failed"
+            self._pending.discard(key)
+            record.failures = int(event.get("failures", record.failures + 1))
+            record.reason = event.get("reason", "")
+            record.message = event.get("message", "")
+            record.failed_at = event.get("at", 0.0)
+            record.failed_file = event.get("file", "")
+        elif kind == "handed_again":
+            record.outcome = None
+            self._pending.add(key)
+            record.handed_at = event.get("at", 0.0)
+            if event.get("reset"):
+                record.failures = 0
+
+    def known_uids(self, account: str, folder: str, uidvalidity: int, rule: str) -> set[str]:
+        with self._lock:
+            return self._uids.get((account, folder, uidvalidity, rule), set())
+
+    def has_mail(self, account: str, rule: str, message_id: str, sha256: str) -> bool:
+        """Whether this very mail was recorded for the rule before (under any UIDVALIDITY)."""
+        with self._lock:
+            return (account, rule, message_id, sha256) in self._mails
+
+    def get(self, key: str) -> MailRecord | None:
+        with self._lock:
+            return self.records.get(key)
+
+    def select(self, *, account: str | None = None, pending: bool | None = None,
+               unacted: bool = False, outcome: str | None = None) -> list[MailRecord]:
+        with self._lock:
+            if pending:
+                candidates = [self.records[key] for key in self._pending]
+            elif unacted:
+                candidates = [self.records[key] for key in self._unacted]
+            else:
+                candidates = list(self.records.values())
+            out = []
+            for record in candidates:
+                if account is not None and record.account != account:
+                    continue
+                if pending is not None and record.pending != pending:
+                    continue
+                if unacted and (record.acted or record.outcome == "seen"):
+                    continue
+                if outcome is not None and record.outcome != outcome:
+                    continue
+                out.append(record)
+            return out
+
+    # ------------------------------------------------------------ writing
+
+    def append(self, events: Iterable[dict[str, Any]], *, sync: bool = True) -> None:
+        """Write events as lines, fsynced (the caller acts only after this returns)."""
+        with self._lock:
+            self.refresh()  # lines of others first: the offset then covers ours
+            lines = []
+            for event in events:
+                event.setdefault("at", time.time())
+                lines.append(json.dumps(event, ensure_ascii=False, separators=(",", ":")))
+            if not lines:
+                return
+            data = ("\n".join(lines) + "\n").encode()
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(fd, data)  # one write: whole lines even beside another writer
+                if sync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            self.refresh()
+
+    def handed(self, record: MailRecord) -> None:
+        self.append([{"e": "handed", **_identity(record), "name": record.name,
+                      "settings": record.settings}])
+
+    def seen(self, record: MailRecord) -> None:
+        self.append([{"e": "seen", **_identity(record)}])
+
+    def acted(self, key: str) -> None:
+        self.append([{"e": "acted", "key": key}])
+
+    def done(self, key: str) -> None:
+        self.append([{"e": "done", "key": key}])
+
+    def failed(self, key: str, *, failures: int, reason: str, message: str,
+               file: str) -> None:
+        self.append([{"e": "failed", "key": key, "failures": failures, "reason": reason,
+                      "message": message, "file": file}])
+
+    def handed_again(self, key: str, *, reset: bool) -> None:
+        self.append([{"e": "handed_again", "key": key, "reset": reset}])
+
+    def __iter__(self) -> Iterator[MailRecord]:
+        with self._lock:
+            return iter(list(self.records.values()))
+
+
+def _identity(record: MailRecord) -> dict[str, Any]:
+    return {"key": record.key, "account": record.account, "folder": record.folder,
+            "uidvalidity": record.uidvalidity, "uid": record.uid, "rule": record.rule,
+            "message_id": record.message_id, "sha256": record.sha256}
