@@ -33,6 +33,7 @@ from paperfs.consume.jobs import Job, Part
 from paperfs.consume.messages import ProposedDocument
 from paperfs.archive.layout import DataRoot
 from paperfs.archive.naming import PathRules, clean_component, with_collision_suffix
+from paperfs.mail_documents.links import with_mail_links
 
 log = logging.getLogger(__name__)
 
@@ -171,11 +172,16 @@ class Archive:
         done = [self.committed(part) for part in job.parts]
         self._refuse_duplicates(job, proposals, done)
         self._refuse_asns_in_use(job, proposals, done)
+        placed: dict[int, Document] = {}
+        for number, proposal in enumerate(proposals):
+            if done[number] is None:  # every id decided before any sidecar: links need them
+                job, placed[number] = self._place(job, number, proposal)
+        ids = [part.doc_id for part in job.parts]
         filed = []
         for number, proposal in enumerate(proposals):
             doc = done[number]
             if doc is None:
-                job, doc = self._place(job, number, proposal)
+                doc = with_mail_links(placed[number], proposal, ids)
                 self._write(job.parts[number], proposal, doc)
             rel = job.parts[number].archive_path
             assert rel is not None

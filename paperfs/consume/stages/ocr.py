@@ -148,7 +148,8 @@ def run(item: WorkItem) -> WorkItem:
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     settings = item.task.ocr
     archive = item.scratch / ARCHIVE_NAME
-    if item.mime == det.TEXT:
+    if item.mime == det.TEXT or (item.pdf is not None and item.text is not None):
+        # a text file, an office document, a mail: rendered with their exact text
         result = _from_text(item, archive, settings)
     elif item.mime in det.IMAGE_TYPES:
         result = _from_image(item, archive, settings)
