@@ -33,7 +33,7 @@ from paperfs.consume.jobs import Job, Part
 from paperfs.consume.messages import ProposedDocument
 from paperfs.archive.layout import DataRoot
 from paperfs.archive.naming import PathRules, clean_component, with_collision_suffix
-from paperfs.mail_documents.links import with_mail_links
+from paperfs.mail_documents.links import ids_by_number, known_attachments, with_mail_links
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +168,11 @@ class Archive:
         then the sidecar: the commit point), index. Repeatable with the job as
         job.yml records it: parts already committed are only indexed, a part
         that stopped halfway (a crash, a full disk) is completed."""
+        # a mail's attachment the archive has already: linked to, not filed again
+        known = known_attachments(proposals, self.index.find_checksum,
+                                  {part.doc_id for part in job.parts})
+        every = proposals
+        proposals = [p for number, p in enumerate(every) if number not in known]
         job = self._sized(job, len(proposals))
         done = [self.committed(part) for part in job.parts]
         self._refuse_duplicates(job, proposals, done)
@@ -176,7 +181,7 @@ class Archive:
         for number, proposal in enumerate(proposals):
             if done[number] is None:  # every id decided before any sidecar: links need them
                 job, placed[number] = self._place(job, number, proposal)
-        ids = [part.doc_id for part in job.parts]
+        ids = ids_by_number(len(every), known, [part.doc_id for part in job.parts])
         filed = []
         for number, proposal in enumerate(proposals):
             doc = done[number]

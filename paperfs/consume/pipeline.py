@@ -109,7 +109,8 @@ def _run(stage: Stage, item: WorkItem, failed: list[tuple[WorkItem, str]]) -> Se
         if not (item.mail and item.mail.get("role") == "attachment"):
             raise
         message = str(exc).replace(str(item.original), item.filename)
-        failed.append((item, message.replace(item.original.name, item.filename)))
+        message = message.replace(item.original.name, item.filename)
+        failed.append((item, mail_links.short_reason(message, item.filename)))
         return ()
 
 

@@ -17,7 +17,7 @@ Light on purpose: the writer imports it.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 if TYPE_CHECKING:
     from paperfs.archive.document import Document
@@ -61,6 +61,13 @@ def settle(items: Sequence[WorkItem], failed: Sequence[tuple[WorkItem, str]]
     return kept, links
 
 
+def short_reason(message: str, filename: str) -> str:
+    """A part's error as its mail lists it: without its name in front or the list
+    of supported types at the end."""
+    message = message.removeprefix(f"{filename}: ")
+    return message.split("; supported types:", 1)[0]
+
+
 def resolve(link: Mapping[str, Any] | None, ids: Sequence[int | None]) -> dict[str, Any] | None:
     """The sidecar's ``mail`` field of a link, part numbers turned into document ids."""
     if not link:
@@ -80,6 +87,32 @@ def resolve(link: Mapping[str, Any] | None, ids: Sequence[int | None]) -> dict[s
             out["of"] = ids[number]
         out["name"] = link.get("name")
     return out
+
+
+def known_attachments(proposals: Sequence[ProposedDocument],
+                      find_checksum: Callable[[str], Any], ours: set[int | None]
+                      ) -> dict[int, int]:
+    """Part number -> id, for the attachments the archive already holds (another
+    mail brought the same file): the mail links to that document instead of
+    failing as a duplicate. A document this job filed itself is not one of them
+    (a restart decides the same)."""
+    known = {}
+    for number, proposal in enumerate(proposals):
+        if not proposal.mail or proposal.mail.get("role") != "attachment":
+            continue
+        existing = find_checksum(proposal.original_sha256)
+        if existing is not None and existing.id not in ours:
+            log.info("%s: already in the archive as document %d; linked, not filed again",
+                     proposal.original_filename, existing.id)
+            known[number] = existing.id
+    return known
+
+
+def ids_by_number(count: int, known: Mapping[int, int], filed: Sequence[int | None]
+                  ) -> list[int | None]:
+    """The id of each of the job's *count* proposals: a known one's, else the next filed."""
+    rest = iter(filed)
+    return [known[n] if n in known else next(rest, None) for n in range(count)]
 
 
 def with_mail_links(doc: Document, proposal: ProposedDocument,

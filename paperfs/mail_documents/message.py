@@ -107,7 +107,12 @@ def header(message: Message, key: str) -> str:
         value = message.get_all(key, [None])[0] if hasattr(message, "get_all") else None
     if value is None:
         return ""
-    return " ".join(fix_8bit(str(value)).split())
+    text = str(value)
+    if "\ufffd" in text:  # the policy replaced raw 8-bit bytes: decode them ourselves
+        raw = next((v for k, v in message.raw_items() if k.lower() == key), None)
+        if isinstance(raw, str) and (fixed := fix_8bit(raw)) != raw:
+            text = fixed
+    return " ".join(text.split())
 
 
 def fix_8bit(value: str) -> str:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from paperfs.consume.stages import detect as det
 from paperfs.errors import ConsumeError
 from paperfs.mail_documents import message as mail_message
+from paperfs.mail_documents.links import short_reason
 from paperfs.mail_documents.render import Listed, mail_text, render_pdf
 from paperfs.mail_documents.settings import MailSettings
 
@@ -132,8 +133,8 @@ def _attachment(part_item: WorkItem, mail: mail_message.Mail, settings: MailSett
 
 
 def _reason(exc: ConsumeError, item: WorkItem) -> str:
-    return str(exc).replace(str(item.original), item.filename).replace(item.original.name,
-                                                                       item.filename)
+    message = str(exc).replace(str(item.original), item.filename)
+    return short_reason(message.replace(item.original.name, item.filename), item.filename)
 
 
 def _safe_name(filename: str) -> str:
