@@ -5,7 +5,11 @@ pipeline and writer (a one-shot consumer); the PDFs checked by their text."""
 from __future__ import annotations
 
 import http.server
+import json
 import logging
+import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -177,16 +181,42 @@ def test_attachments_by_their_bytes_and_what_is_not_consumed(root, tmp_path, cor
     assert b"files.zip" in (root.root / mail.original.path).read_bytes()
 
 
-def test_a_50_mb_attachment_is_skipped_undecoded(root, tmp_path):
+_PEAK_PROBE = """
+import json, sys
+from pathlib import Path
+from paperfs.config import DateConfig, OcrConfig
+from paperfs.consume.messages import PrepareTask
+from paperfs.consume.pipeline import prepare
+eml, scratch = Path(sys.argv[1]), Path(sys.argv[2])
+task = PrepareTask(job_id="j", input=eml, scratch=scratch, filename=eml.name, file_mtime=0,
+                   ocr=OcrConfig(), dates=DateConfig())
+proposals = prepare(task)
+# VmHWM: this program's peak (ru_maxrss would count the forked test process's pages too)
+status = Path("/proc/self/status").read_text()
+peak_kb = int(status.split("VmHWM:")[1].split()[0])
+print(json.dumps({"peak_mb": peak_kb // 1024,
+                  "names": [p.original_filename for p in proposals],
+                  "skipped": proposals[0].mail["skipped"]}))
+"""
+
+
+def test_a_50_mb_attachment_is_skipped_unread(tmp_path):
     big = bytes(50 * 1024 * 1024)
     mail = make_mail(attachments=[("huge.pdf", big, "application/pdf"),
-                                  ("small.txt", b"small part\n", "text/plain")])
-    consume(root, write_mail(tmp_path / "big.eml", mail))
-    [doc], parts = by_role(archive_state(root))
-    assert [p.original.filename for p in parts] == ["small.txt"]
-    [skipped] = doc.extra["mail"]["skipped"]
-    assert skipped["name"] == "huge.pdf" and "ocr.mail_attachment_max_mb (25 MB)" in \
-        skipped["reason"]
+                                  ("small.pdf", pdf_bytes(tmp_path, "small"), "application/pdf")])
+    eml = write_mail(tmp_path / "big.eml", mail)
+    del big, mail
+    done = subprocess.run([sys.executable, "-c", _PEAK_PROBE, str(eml), str(tmp_path / "s")],
+                          capture_output=True, text=True, cwd=Path(__file__).parents[1],
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    assert done.returncode == 0, done.stderr
+    got = json.loads(done.stdout)
+    assert got["names"] == ["big.eml", "small.pdf"]
+    [skipped] = got["skipped"]
+    assert skipped["name"] == "huge.pdf"
+    assert "50.0 MB is more than ocr.mail_attachment_max_mb (25 MB)" in skipped["reason"]
+    # the 70 MB .eml is never held whole: the parser alone took 636 MB for it
+    assert got["peak_mb"] < 200, got
 
 
 def test_rules_settings_choose_parts_and_the_record_is_copied(root, tmp_path):

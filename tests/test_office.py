@@ -147,3 +147,20 @@ def _soffice_processes(marker: str) -> list[int]:
         if marker in cmdline and "soffice" in cmdline and state != "Z":
             pids.append(int(entry.name))
     return sorted(pids)
+
+
+def test_a_timeout_kills_the_converters_whole_process_group(tmp_path, monkeypatch):
+    # A converter that hangs for good, with a helper process of its own (as soffice's
+    # oosplash starts soffice.bin): both must be gone after the timeout.
+    fake = tmp_path / "bin" / "soffice"
+    fake.parent.mkdir()
+    fake.write_text(f"#!/bin/sh\nsleep 300 &\necho $! > {tmp_path}/helper.pid\nwait\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    src = tmp_path / "document.odt"
+    src.write_bytes(b"whatever")
+    with pytest.raises(DocumentTimeoutError, match="document.odt: LibreOffice did not convert"):
+        libreoffice.to_pdf(src, tmp_path / "out", timeout=0.5)
+    helper = int((tmp_path / "helper.pid").read_text())
+    assert not Path(f"/proc/{helper}").exists() or \
+        (Path(f"/proc/{helper}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z")

@@ -11,6 +11,7 @@ any helper), not just the shell wrapper; only that document fails.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import shutil
@@ -27,12 +28,30 @@ log = logging.getLogger(__name__)
 _one_at_a_time = threading.Lock()
 
 
+_PROFILE_PREFIX = f"paperfs-libreoffice-{os.getuid()}-"
+_cleaned = False
+
+
 def profile_dir() -> Path:
-    """This process's LibreOffice profile (PAPERFS_OFFICE_PROFILE overrides: tests share one)."""
+    """This process's LibreOffice profile (PAPERFS_OFFICE_PROFILE overrides: tests share one).
+    Removed when the process exits; those of processes that were killed, at the next use."""
+    global _cleaned
     chosen = os.environ.get("PAPERFS_OFFICE_PROFILE")
     if chosen:
         return Path(chosen)
-    return Path(tempfile.gettempdir()) / f"paperfs-libreoffice-{os.getuid()}-{os.getpid()}"
+    profile = Path(tempfile.gettempdir()) / f"{_PROFILE_PREFIX}{os.getpid()}"
+    if not _cleaned:
+        _cleaned = True
+        _remove_stale_profiles(profile.parent)
+        atexit.register(shutil.rmtree, profile, ignore_errors=True)
+    return profile
+
+
+def _remove_stale_profiles(folder: Path) -> None:
+    for old in folder.glob(_PROFILE_PREFIX + "*"):
+        pid = old.name[len(_PROFILE_PREFIX):]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def soffice() -> str:

@@ -23,6 +23,7 @@ from email import policy
 from email.message import EmailMessage, Message
 
 from paperfs.errors import BrokenFileError
+from paperfs.mail_documents.slim import omitted_size
 
 _BODY_TYPES = ("text/plain", "text/html")
 
@@ -194,7 +195,12 @@ def _part(current: Message, number: int, *, inline: bool) -> Part:
         else:
             filename = f"part {number}{_EXTENSIONS.get(content_type, '')}"
     raw = current.get_payload()
-    size = len(raw) if isinstance(raw, (str, bytes)) else len(current.as_bytes())
+    if isinstance(raw, str) and (omitted := omitted_size(raw)) is not None:
+        size = omitted  # left out unread: too large to consume (slim.py)
+    elif isinstance(raw, (str, bytes)):  # line breaks are no part of the content
+        size = len(raw) - raw.count("\n" if isinstance(raw, str) else b"\n")
+    else:
+        size = len(current.as_bytes())
     content_id = current.get("Content-ID")
     return Part(number=number, filename=filename.replace("/", "_").replace("\\", "_"),
                 content_type=content_type, inline=inline,

@@ -28,6 +28,7 @@ from paperfs.mail_documents import message as mail_message
 from paperfs.mail_documents.links import short_reason
 from paperfs.mail_documents.render import Listed, mail_text, render_pdf
 from paperfs.mail_documents.settings import MailSettings
+from paperfs.mail_documents.slim import slimmed
 
 if TYPE_CHECKING:
     from paperfs.consume.messages import WorkItem
@@ -41,7 +42,11 @@ def run(item: WorkItem) -> WorkItem | tuple[WorkItem, ...]:
     if item.mime != det.MAIL:
         return item
     settings = MailSettings.of(item.task.mail)
-    data = item.data if item.data is not None else item.original.read_bytes()
+    limit = int(item.task.ocr.mail_attachment_max_mb * 1024 * 1024)
+    if item.original.stat().st_size > limit:
+        data = slimmed(item.original, limit)  # parts too large to consume are not even read
+    else:
+        data = item.data if item.data is not None else item.original.read_bytes()
     mail = mail_message.parse(data, item.filename)
     key = "mail"
     taken, listed, skipped = _choose(item, mail, settings, key)
