@@ -16,9 +16,9 @@ import pytest
 
 from paperfs.consume import libreoffice
 from paperfs.consume.stages import detect
-from paperfs.daemon.consumer import Consumer
 from paperfs.errors import BrokenFileError, DocumentTimeoutError
-from tests.helpers import archive_state, config_for, failed_state, init_root, page_texts
+from tests.helpers import archive_state, failed_state, init_root, page_texts
+from tests.test_consumer import consume
 
 pytestmark = pytest.mark.skipif(shutil.which("soffice") is None,
                                 reason="LibreOffice (soffice) is not installed")
@@ -44,16 +44,6 @@ def soffice_convert(src: Path, fmt: str, out: Path) -> Path:
     return out / f"{src.stem}.{fmt.split(':')[0]}"
 
 
-def consume(root, *paths: Path) -> list:
-    consumer = Consumer(config_for(root), serial=True)
-    consumer.open()
-    try:
-        consumer.claim_files(paths)
-        return consumer.consume_now()
-    finally:
-        consumer.close()
-
-
 def test_corpus_and_generated_office_files_are_filed_with_their_text(tmp_path, corpus):
     made = tmp_path / "made"
     made.mkdir()
@@ -67,7 +57,7 @@ def test_corpus_and_generated_office_files_are_filed_with_their_text(tmp_path, c
     lying = made / "report.pdf"  # an .odt named .pdf: the bytes decide
     shutil.copyfile(corpus / "office/pngx-sample.odt", lying)
     root = init_root(tmp_path)
-    consume(root, corpus / "office/pngx-sample.docx", xlsx, made / "letter.rtf", doc, lying)
+    consume(root, [corpus / "office/pngx-sample.docx", xlsx, made / "letter.rtf", doc, lying])
     docs = {d.original.filename: d for d in archive_state(root).values()}
     assert set(docs) == {"pngx-sample.docx", "budget.xlsx", "letter.rtf", "memo.doc",
                          "report.pdf"}
@@ -91,7 +81,7 @@ def test_a_hung_converter_is_stopped_and_only_its_document_fails(tmp_path, corpu
     root = init_root(tmp_path, "ocr:\n  office_timeout_seconds: 0.2\n")
     pdf = tmp_path / "plain.txt"
     pdf.write_text("a plain text beside it\n")
-    consume(root, corpus / "office/pngx-sample.odt", pdf)
+    consume(root, [corpus / "office/pngx-sample.odt", pdf])
     [filed] = archive_state(root).values()
     assert filed.original.filename == "plain.txt"
     failed = failed_state(root)["pngx-sample.odt"]

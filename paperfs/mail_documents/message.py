@@ -104,8 +104,8 @@ def header(message: Message, key: str) -> str:
     """A header as text: RFC 2047 decoded, stray 8-bit bytes decoded, one line."""
     try:
         value = message.get(key)
-    except Exception:  # noqa: BLE001 - the policy raises on some broken headers
-        value = message.get_all(key, [None])[0] if hasattr(message, "get_all") else None
+    except Exception:  # noqa: BLE001 - the policy's header parser fails on some broken ones
+        value = next((v for k, v in message.raw_items() if k.lower() == key), None)
     if value is None:
         return ""
     text = str(value)
