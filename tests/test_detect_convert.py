@@ -172,13 +172,19 @@ def test_utf8_cut_at_sniff_boundary_is_still_text(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [b"<!DOCTYPE html><html><body>x</body></html>", b"<svg xmlns='x'></svg>", b"{\\rtf1 hello}", b"%!PS-Adobe-3.0\n"],
+    [b"<!DOCTYPE html><html><body>x</body></html>", b"<svg xmlns='x'></svg>", b"%!PS-Adobe-3.0\n"],
 )
 def test_markup_formats_are_refused(tmp_path: Path, data: bytes) -> None:
     path = tmp_path / "doc.txt"
     path.write_bytes(data)
     with pytest.raises(UnsupportedFileError, match="doc.txt"):
         detect.detect(path)
+
+
+def test_rtf_is_an_office_document(tmp_path: Path) -> None:
+    path = tmp_path / "doc.txt"  # LibreOffice converts it (stages/office.py)
+    path.write_bytes(b"{\\rtf1 hello}")
+    assert detect.detect(path) == detect.RTF
 
 
 # --------------------------------------------------------------- conversion
