@@ -235,6 +235,7 @@ def test_rules_settings_choose_parts_and_the_record_is_copied(root, tmp_path):
     assert doc.original.filename == "statement.PDF" and doc.title == "Statement 03/2023"
     assert doc.extra["mail"] == {"role": "attachment", "record": "acct/INBOX/7/42",
                                  "name": "statement.PDF"}  # no mail document: no "of"
+    assert doc.source["kind"] == "mail"  # what workflows filter on (source: mail)
 
 
 def test_consume_mail_only_and_inline_parts(root, tmp_path):

@@ -1,6 +1,7 @@
 """Office documents through LibreOffice (headless soffice from Debian): the
 corpus and generated files filed with their text; a converter that hangs or
-is killed fails only its document. One warm profile for the whole module."""
+is killed fails only its document. The conversions in this process share its
+warm profile (libreoffice.profile_dir)."""
 
 from __future__ import annotations
 
@@ -24,21 +25,9 @@ pytestmark = pytest.mark.skipif(shutil.which("soffice") is None,
                                 reason="LibreOffice (soffice) is not installed")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def shared_profile(tmp_path_factory):
-    profile = tmp_path_factory.mktemp("lo-profile")
-    old = os.environ.get("PAPERFS_OFFICE_PROFILE")
-    os.environ["PAPERFS_OFFICE_PROFILE"] = str(profile)
-    yield profile
-    if old is None:
-        os.environ.pop("PAPERFS_OFFICE_PROFILE", None)
-    else:
-        os.environ["PAPERFS_OFFICE_PROFILE"] = old
-
-
 def soffice_convert(src: Path, fmt: str, out: Path) -> Path:
     """A fixture made by LibreOffice itself (python-docx is not installed)."""
-    subprocess.run(["soffice", f"-env:UserInstallation={Path(os.environ['PAPERFS_OFFICE_PROFILE']).as_uri()}",
+    subprocess.run(["soffice", f"-env:UserInstallation={libreoffice.profile_dir().as_uri()}",
                     "--headless", "--convert-to", fmt, "--outdir", str(out), str(src)],
                    check=True, capture_output=True, timeout=120)
     return out / f"{src.stem}.{fmt.split(':')[0]}"
@@ -154,3 +143,19 @@ def test_a_timeout_kills_the_converters_whole_process_group(tmp_path, monkeypatc
     helper = int((tmp_path / "helper.pid").read_text())
     assert not Path(f"/proc/{helper}").exists() or \
         (Path(f"/proc/{helper}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z")
+
+
+def test_the_daemon_files_office_documents_dropped_into_the_inbox(tmp_path, corpus):
+    from tests.daemon import Daemon
+
+    daemon = Daemon(init_root(tmp_path), tmp_path / "daemon.log").start()
+    try:
+        for name in ("pngx-sample.docx", "pngx-sample.odt"):
+            shutil.copyfile(corpus / "office" / name, daemon.root.inbox / name)
+        daemon.wait_settled(120)
+        docs = {d.original.filename: d for d in archive_state(daemon.root).values()}
+        assert "This is an DOCX test document" in docs["pngx-sample.docx"].content
+        assert "This is an ODT test document" in docs["pngx-sample.odt"].content
+        assert failed_state(daemon.root) == {}
+    finally:
+        assert daemon.stop() == 0

@@ -33,12 +33,10 @@ _cleaned = False
 
 
 def profile_dir() -> Path:
-    """This process's LibreOffice profile (PAPERFS_OFFICE_PROFILE overrides: tests share one).
-    Removed when the process exits; those of processes that were killed, at the next use."""
+    """This process's LibreOffice profile, made by the first conversion and kept warm.
+    Removed at the interpreter's exit (atexit; a pool worker ends with os._exit, so
+    there it is not); the profiles of processes that are gone, at the next first use."""
     global _cleaned
-    chosen = os.environ.get("PAPERFS_OFFICE_PROFILE")
-    if chosen:
-        return Path(chosen)
     profile = Path(tempfile.gettempdir()) / f"{_PROFILE_PREFIX}{os.getpid()}"
     if not _cleaned:
         _cleaned = True

@@ -67,6 +67,8 @@ class PrepareTask:
                 barcodes: BarcodeConfig = BarcodeConfig(),
                 first_pass: Job | None = None) -> "PrepareTask":
         kind = "cli" if os.path.isabs(job.source) else "inbox"
+        if job.source == "mail":  # handed over by a mail rule (the IMAP half of issue 15)
+            kind = "mail"
         rules = folder_rules.Settings(job.settings or {})
         source: dict[str, Any] = {"kind": kind, "path": job.source}
         if rules.files:
