@@ -159,3 +159,14 @@ def test_the_daemon_files_office_documents_dropped_into_the_inbox(tmp_path, corp
         assert failed_state(daemon.root) == {}
     finally:
         assert daemon.stop() == 0
+
+
+def test_an_office_upload_is_taken_only_when_whole(tmp_path, corpus):
+    from paperfs.consume.watcher import looks_complete
+
+    whole = (corpus / "office/pngx-sample.docx").read_bytes()
+    cut = tmp_path / "cut.docx"
+    cut.write_bytes(whole[: len(whole) // 2])  # the central directory is at the end
+    assert not looks_complete(cut, cut.stat().st_size)
+    cut.write_bytes(whole)
+    assert looks_complete(cut, cut.stat().st_size)
