@@ -20,6 +20,7 @@ import pytest
 import paperfs.archive.store as store
 from paperfs.archive.check import check
 from paperfs.archive.document import read_sidecar
+from paperfs.archive.reindex import reindex
 from paperfs.daemon.consumer import Consumer
 from tests.helpers import archive_state, config_for, failed_state, init_root, page_texts
 from tests.mail_samples import make_mail, write_mail
@@ -89,6 +90,9 @@ def test_corpus_mails_become_documents(root, corpus):
     assert "Some Text" in page and "Attachments 600+kbfile.txt (not consumed: left out" in page
     assert _images_on_first_page(html_pdf) == 1  # the inline cid: image; the remote one not
     assert check(config_for(root)).ok
+    report = reindex(config_for(root))  # from the sidecars alone: their links stay as they are
+    assert report.problems == [] and report.documents == 3
+    assert archive_state(root) == docs
 
 
 def test_a_broken_eml_that_is_no_mail_is_plain_text(root, corpus):
@@ -293,8 +297,9 @@ def test_a_forwarded_message_is_a_mail_document_of_its_own(root, tmp_path):
 
 def test_an_attachment_already_archived_is_linked_not_refused(root, tmp_path):
     pdf = pdf_bytes(tmp_path, "Terms and conditions")
-    for n in (1, 2):
-        mail = make_mail(f"Order {n}", attachments=[("terms.pdf", pdf, "application/pdf")])
+    for n in (1, 2):  # the first mail has it twice, under two names
+        twice = [("terms.pdf", pdf, "application/pdf")] + [("AGB.pdf", pdf, "application/pdf")]
+        mail = make_mail(f"Order {n}", attachments=twice[:3 - n])
         consume(root, write_mail(tmp_path / f"o{n}.eml", mail))
     mails, [terms] = by_role(archive_state(root))
     assert sorted(m.title for m in mails) == ["Order 1", "Order 2"]

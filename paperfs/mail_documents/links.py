@@ -41,7 +41,7 @@ def settle(items: Sequence[WorkItem], failed: Sequence[tuple[WorkItem, str]]
         log.warning("job %s: %s not filed: %s", item.task.job_id, item.filename, reason)
         late.setdefault(item.mail.get("of", ""), []).append(
             {"name": item.filename, "reason": reason})
-    kept = [item for item in items
+    kept = [item for item in _once(items)
             if not (item.mail and item.mail.get("fallback") and not late.get(item.mail["key"]))]
     mails = {item.mail["key"]: number for number, item in enumerate(kept)
              if item.mail and item.mail.get("role") == "mail"}
@@ -59,6 +59,25 @@ def settle(items: Sequence[WorkItem], failed: Sequence[tuple[WorkItem, str]]
             link["mail_part"] = mails.get(link.get("of", ""))
         links.append(link)
     return kept, links
+
+
+def _once(items: Sequence[WorkItem]) -> list[WorkItem]:
+    """The items without a mail's second copy of one attachment (the same bytes under
+    two names, as some mailers send): the writer would refuse it as a duplicate."""
+    from paperfs.archive.document import sha256_file
+
+    seen: set[str] = set()
+    out = []
+    for item in items:
+        if item.mail and item.mail.get("role") == "attachment":
+            digest = sha256_file(item.original)
+            if digest in seen:
+                log.info("job %s: %s is the same file as an attachment before it; filed once",
+                         item.task.job_id, item.filename)
+                continue
+            seen.add(digest)
+        out.append(item)
+    return out
 
 
 def short_reason(message: str, filename: str) -> str:
