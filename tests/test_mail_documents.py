@@ -271,14 +271,16 @@ def test_a_mail_with_nothing_to_consume_is_done_without_documents(root, tmp_path
     assert "no consumable part" in caplog.text
 
 
-def test_broken_mime_keeps_what_can_be_read(root, tmp_path):
+def test_broken_mime_keeps_what_can_be_read(root, tmp_path, caplog):
     pdf = pdf_bytes(tmp_path, "Readable part")
     mail = bytes(make_mail("Broken structure", attachments=[
         ("good.pdf", pdf, "application/pdf"), ("bad.txt", b"x" * 300, "text/plain")]))
     # cut the closing boundary and garble the last part's base64
     mail = mail[:mail.rindex(b"--")].rstrip() + b"\r\n!!!not base64!!!\r\n"
     (tmp_path / "broken.eml").write_bytes(mail)
-    consume(root, tmp_path / "broken.eml")
+    with caplog.at_level(logging.WARNING):
+        consume(root, tmp_path / "broken.eml")
+    assert "broken.eml: broken MIME structure (" in caplog.text
     [doc], parts = by_role(archive_state(root))
     assert doc.title == "Broken structure"
     assert "good.pdf" in [p.original.filename for p in parts]

@@ -26,7 +26,7 @@ from paperfs.consume.stages import detect as det
 from paperfs.errors import ConsumeError
 from paperfs.mail_documents import message as mail_message
 from paperfs.mail_documents.links import short_reason
-from paperfs.mail_documents.render import Listed, mail_text, render_pdf
+from paperfs.mail_documents.render import Listed, html_to_text, mail_text, render_pdf
 from paperfs.mail_documents.settings import MailSettings
 from paperfs.mail_documents.slim import slimmed
 
@@ -48,9 +48,12 @@ def run(item: WorkItem) -> WorkItem | tuple[WorkItem, ...]:
     else:
         data = item.data if item.data is not None else item.original.read_bytes()
     mail = mail_message.parse(data, item.filename)
+    if mail.defects:
+        log.warning("%s: broken MIME structure (%s); read as far as it goes", item.filename,
+                    ", ".join(sorted(set(mail.defects))))
     key = "mail"
     taken, listed, skipped = _choose(item, mail, settings, key)
-    attachments = [_attachment(part_item, mail, settings) for part_item in taken]
+    attachments = [_forwarded(part_item) for part_item in taken]
     wanted = settings.mail_document or bool(attachments)
     if not wanted:
         log.info("job %s: %s: no consumable part (consume: %s); nothing to file",
@@ -72,8 +75,8 @@ def mail_document(item: WorkItem, mail: mail_message.Mail, listed: list[Listed])
     except Exception as exc:  # noqa: BLE001 - WeasyPrint on hostile HTML: the text still counts
         log.warning("%s: the HTML body could not be rendered (%s); rendered as text", item.filename,
                     exc)
-        pages = render_pdf(dataclasses.replace(mail, html=None, text=mail_text(mail, ())),
-                           listed, target)
+        text = mail.text if mail.text is not None else html_to_text(mail.html or "")
+        pages = render_pdf(dataclasses.replace(mail, html=None, text=text), listed, target)
     created = mail.date.date() if mail.date else None
     return item.but(pdf=target, text=mail_text(mail, listed), pages=pages,
                     title=mail.subject or item.title, created=created, data=None)
@@ -125,16 +128,18 @@ def _written(item: WorkItem, part: mail_message.Part, number: int, settings: Mai
                                "name": part.filename})
 
 
-def _attachment(part_item: WorkItem, mail: mail_message.Mail, settings: MailSettings
-                ) -> WorkItem:
+def _forwarded(part_item: WorkItem) -> WorkItem:
+    """An attached message as a mail document of its own (titled by its subject, like
+    every mail document), its attachments listed in it, not consumed."""
     if part_item.mime != det.MAIL:
         return part_item
-    # A forwarded message: a mail document of its own, its attachments listed in it.
-    nested = mail_message.parse(part_item.original.read_bytes(), part_item.filename)
+    try:
+        nested = mail_message.parse(part_item.original.read_bytes(), part_item.filename)
+    except ConsumeError as exc:  # the text stage fails this part alone, with the reason
+        log.warning("%s: %s", part_item.filename, exc)
+        return part_item
     listed = [Listed(p.filename, "") for p in nested.attachments]
-    document = mail_document(part_item, nested, listed)
-    return document if settings.title_from == "subject" else \
-        document.but(title=nested.subject or part_item.title)
+    return mail_document(part_item, nested, listed)
 
 
 def _reason(exc: ConsumeError, item: WorkItem) -> str:
