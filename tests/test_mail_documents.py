@@ -355,3 +355,13 @@ def _images_on_first_page(pdf: Path) -> int:
                    if obj.type == pdfium.raw.FPDF_PAGEOBJ_IMAGE)
     finally:
         doc.close()
+
+
+def test_invalid_mail_settings_fail_the_mail_with_the_reason(root, tmp_path):
+    eml = write_mail(tmp_path / "x.eml", make_mail("X"))
+    consume(root, eml, mail={"consume": "everything", "include": "*.pdf"})
+    [failed] = failed_state(root).values()
+    assert failed["message"].startswith("x.eml: the mail rule's settings are invalid: ")
+    assert "consume must be one of attachments, mail, both" in failed["message"]
+    assert "include must be a list of file-name patterns" in failed["message"]
+    assert archive_state(root) == {}

@@ -46,8 +46,9 @@ class MailSettings:
         return not any(fnmatch.fnmatchcase(name, g.lower()) for g in self.exclude)
 
     @classmethod
-    def of(cls, data: Mapping[str, Any] | None) -> "MailSettings":
-        """The settings of a job; a value no rule could have written is refused."""
+    def of(cls, data: Mapping[str, Any] | None, name: str) -> "MailSettings":
+        """The settings of the job of the mail *name*; a value no rule could have
+        written is refused."""
         data = dict(data or {})
         problems = []
         if data.get("consume", "both") not in CONSUME:
@@ -61,7 +62,8 @@ class MailSettings:
             if not isinstance(globs, (list, tuple)) or not all(isinstance(g, str) for g in globs):
                 problems.append(f"{key} must be a list of file-name patterns")
         if problems:
-            raise ConsumeError(f"the job's mail settings are invalid: {'; '.join(problems)}")
+            raise ConsumeError(f"{name}: the mail rule's settings are invalid: "
+                               f"{'; '.join(problems)}; fix the rule, then paperfs retry")
         record = data.get("record")
         return cls(consume=data.get("consume", "both"), inline=data.get("inline", False),
                    include=tuple(data.get("include") or ()),

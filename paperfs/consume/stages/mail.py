@@ -41,7 +41,7 @@ MAIL_PDF = "mail.pdf"
 def run(item: WorkItem) -> WorkItem | tuple[WorkItem, ...]:
     if item.mime != det.MAIL:
         return item
-    settings = MailSettings.of(item.task.mail)
+    settings = MailSettings.of(item.task.mail, item.filename)
     limit = int(item.task.ocr.mail_attachment_max_mb * 1024 * 1024)
     if item.original.stat().st_size > limit:
         data = slimmed(item.original, limit)  # parts too large to consume are not even read
