@@ -28,6 +28,7 @@ BENCHMARKS: dict[str, str] = {
     "share": "benchmarks.bench_share",
     "import": "benchmarks.bench_import",
     "mail": "benchmarks.bench_mail",
+    "mail_documents": "benchmarks.bench_mail_documents",
 }
 
 

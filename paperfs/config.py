@@ -78,6 +78,10 @@ class OcrConfig:
     image_dpi: int = 300  # assumed for images without a DPI
     min_text_chars: int = 20  # per page; fewer means the page needs OCR
     tesseract_timeout: float = 180.0
+    #: LibreOffice's time for one office document (stages/office.py); past it only that document fails
+    office_timeout_seconds: float = 120.0
+    #: a mail attachment larger than this is not consumed (noted in the mail document)
+    mail_attachment_max_mb: float = 25.0
 
     def __post_init__(self) -> None:
         # The loader checks each value already; this catches settings built in

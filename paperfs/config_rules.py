@@ -205,6 +205,8 @@ _RULES: dict[str, Rule] = {
     "ocr.image_dpi": _within(10, 2400, "a resolution in dpi (10–2400)"),
     "ocr.min_text_chars": _within(0, 1_000_000, "a number of characters (0–1000000)"),
     "ocr.tesseract_timeout": _SECONDS,
+    "ocr.office_timeout_seconds": _SECONDS,
+    "ocr.mail_attachment_max_mb": _within(0, 1_000_000, "a size in MB (0–1000000)", above=True),
     "consume.workers": _within(0, 1024, "a number of workers: 0 (one per CPU core) to 1024"),
     "consume.timeout_seconds": _SECONDS,
     "consume.worker_idle_seconds": _SECONDS,

@@ -50,7 +50,7 @@ def test_names_are_stable_unique_and_per_user(dav: Dav):
     assert dav.names("/years/") == ["2024", "2023", "2022"]
     assert dav.names("/types/") == ["Letter"]
     assert dav.names("/") == ["inbox", "archive", "tags", "correspondents", "types", "years",
-                              "saved", "search", "asn", "by-id", "trash"]
+                              "saved", "search", "asn", "by-id", "mail", "trash"]
 
 
 def test_etag_last_modified_get_and_ranges(dav: Dav):

@@ -75,12 +75,22 @@ def test_detect_corpus(corpus: Path, name: str, mime: str) -> None:
     assert detect.detect(corpus / name) == mime
 
 
-@pytest.mark.parametrize("name", ["office/pngx-sample.docx", "office/pngx-sample.odt"])
-def test_office_documents_are_refused_with_a_hint(corpus: Path, name: str) -> None:
-    with pytest.raises(UnsupportedFileError) as e:
-        detect.detect(corpus / name)
-    assert Path(name).name in str(e.value)
-    assert "export" in str(e.value) and "PDF" in str(e.value)
+@pytest.mark.parametrize("name,mime", [("office/pngx-sample.docx", detect.DOCX),
+                                       ("office/pngx-sample.odt", detect.ODT)])
+def test_office_documents_by_their_bytes(corpus: Path, tmp_path: Path, name: str,
+                                         mime: str) -> None:
+    lying = tmp_path / "scan.pdf"  # the name lies; the bytes decide
+    lying.write_bytes((corpus / name).read_bytes())
+    assert detect.detect(corpus / name) == detect.detect(lying) == mime
+
+
+def test_a_zip_that_is_no_office_document_is_refused(tmp_path: Path) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "files.docx", "w") as archive:
+        archive.writestr("readme.txt", "not a document")
+    with pytest.raises(UnsupportedFileError, match="files.docx: ZIP archives are not supported"):
+        detect.detect(tmp_path / "files.docx")
 
 
 @pytest.mark.parametrize(
@@ -162,13 +172,19 @@ def test_utf8_cut_at_sniff_boundary_is_still_text(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [b"<!DOCTYPE html><html><body>x</body></html>", b"<svg xmlns='x'></svg>", b"{\\rtf1 hello}", b"%!PS-Adobe-3.0\n"],
+    [b"<!DOCTYPE html><html><body>x</body></html>", b"<svg xmlns='x'></svg>", b"%!PS-Adobe-3.0\n"],
 )
 def test_markup_formats_are_refused(tmp_path: Path, data: bytes) -> None:
     path = tmp_path / "doc.txt"
     path.write_bytes(data)
     with pytest.raises(UnsupportedFileError, match="doc.txt"):
         detect.detect(path)
+
+
+def test_rtf_is_an_office_document(tmp_path: Path) -> None:
+    path = tmp_path / "doc.txt"  # LibreOffice converts it (stages/office.py)
+    path.write_bytes(b"{\\rtf1 hello}")
+    assert detect.detect(path) == detect.RTF
 
 
 # --------------------------------------------------------------- conversion

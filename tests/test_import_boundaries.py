@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-OCR_STACK = ("ocrmypdf", "pypdfium2", "PIL", "img2pdf")
+OCR_STACK = ("ocrmypdf", "pypdfium2", "PIL", "img2pdf", "weasyprint")
 REPO = Path(__file__).resolve().parent.parent
 
 ENTRY_MODULES = [

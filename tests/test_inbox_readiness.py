@@ -75,21 +75,19 @@ def test_pdf_rules_apply_to_pdf_content_whatever_its_name(daemon, corpus, tmp_pa
     assert daemon.stop() == 0
 
 
-def test_mail_files_are_refused_with_what_to_do(daemon, corpus):
+def test_mail_files_are_filed_as_mail_and_attachments(daemon, corpus):
     daemon.start()
-    mails = ["pngx-simple_text.eml", "pngx-html.eml", "pngx-eml_with_umlaut.eml"]
+    mails = ["pngx-simple_text.eml", "pngx-html.eml"]
     for name in mails + ["pngx-broken.eml"]:
         shutil.copyfile(corpus / "mail" / name, daemon.root.inbox / name)
     daemon.wait_settled(120)
-    failed = failed_state(daemon.root)
-    assert set(failed) == set(mails)
-    for name in mails:
-        message = failed[name]["message"]
-        assert failed[name]["reason"] == "unsupported"
-        assert name in message and "not supported yet" in message, message
-        assert "attachment" in message and "inbox" in message, message
-        assert "mail stage" not in message, message
+    assert failed_state(daemon.root) == {}
+    docs = {d.original.filename: d for d in archive_state(daemon.root).values()}
+    assert set(docs) == set(mails) | {"600+kbfile.txt", "pngx-broken.eml"}
+    html, attachment = docs["pngx-html.eml"], docs["600+kbfile.txt"]
+    assert html.extra["mail"]["attachments"] == [attachment.id]
+    assert attachment.extra["mail"]["of"] == html.id
+    assert docs["pngx-simple_text.eml"].title == "Simple Text Mail"
     # "This is not a valid eml." is plain text, and is filed as such.
-    [doc] = archive_state(daemon.root).values()
-    assert doc.original.filename == "pngx-broken.eml"
+    assert docs["pngx-broken.eml"].original.mime_type == "text/plain"
     assert daemon.stop() == 0

@@ -193,13 +193,13 @@ def test_empty_and_unsupported(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["pngx-simple_text.eml", "pngx-html.eml", "pngx-eml_with_umlaut.eml"])
-def test_mail_is_not_supported_yet(corpus: Path, tmp_path: Path, name: str) -> None:
-    # There is no mail stage yet: say so, and what to do instead.
+def test_a_mail_is_not_one_archive_file(corpus: Path, tmp_path: Path, name: str) -> None:
+    # A mail becomes several documents (tests/test_mail_documents.py): say how to file it.
     with pytest.raises(UnsupportedFileError) as e:
         produce_archive(corpus / "mail" / name, tmp_path, OcrConfig())
     message = str(e.value)
-    assert message.startswith(f"{name}: ") and "not supported yet" in message
-    assert "attachment" in message and "inbox" in message and "mail stage" not in message
+    assert message.startswith(f"{name}: ") and "several documents" in message
+    assert "inbox" in message
 
 
 # -------------------------------------------------------------------- text

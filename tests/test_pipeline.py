@@ -63,8 +63,8 @@ class Crash(BaseException):
 
 
 def test_the_recipe_names_its_stages_in_order():
-    assert [s.name for s in PREPARE_STAGES] == ["collate", "detect", "convert", "split", "text",
-                                               "dates", "classify"]
+    assert [s.name for s in PREPARE_STAGES] == ["collate", "detect", "mail", "office", "convert",
+                                               "split", "text", "dates", "classify"]
     assert COMMIT_STAGES == ("place", "write", "index")
 
 

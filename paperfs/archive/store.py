@@ -33,6 +33,7 @@ from paperfs.consume.jobs import Job, Part
 from paperfs.consume.messages import ProposedDocument
 from paperfs.archive.layout import DataRoot
 from paperfs.archive.naming import PathRules, clean_component, with_collision_suffix
+from paperfs.mail_documents.links import ids_by_number, known_attachments, with_mail_links
 
 log = logging.getLogger(__name__)
 
@@ -167,15 +168,25 @@ class Archive:
         then the sidecar: the commit point), index. Repeatable with the job as
         job.yml records it: parts already committed are only indexed, a part
         that stopped halfway (a crash, a full disk) is completed."""
+        # a mail's attachment the archive has already: linked to, not filed again
+        known = known_attachments(proposals, self.index.find_checksum,
+                                  {part.doc_id for part in job.parts})
+        every = proposals
+        proposals = [p for number, p in enumerate(every) if number not in known]
         job = self._sized(job, len(proposals))
         done = [self.committed(part) for part in job.parts]
         self._refuse_duplicates(job, proposals, done)
         self._refuse_asns_in_use(job, proposals, done)
+        placed: dict[int, Document] = {}
+        for number, proposal in enumerate(proposals):
+            if done[number] is None:  # every id decided before any sidecar: links need them
+                job, placed[number] = self._place(job, number, proposal)
+        ids = ids_by_number(len(every), known, [part.doc_id for part in job.parts])
         filed = []
         for number, proposal in enumerate(proposals):
             doc = done[number]
             if doc is None:
-                job, doc = self._place(job, number, proposal)
+                doc = with_mail_links(placed[number], proposal, ids)
                 self._write(job.parts[number], proposal, doc)
             rel = job.parts[number].archive_path
             assert rel is not None

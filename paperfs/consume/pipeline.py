@@ -26,13 +26,14 @@ import shutil
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence, Union
+from typing import Any, Callable, Mapping, Sequence, Union
 
 from paperfs.archive.document import ArchiveInfo, sha256_file
 from paperfs.consume.messages import PrepareTask, ProposedDocument, WorkItem
 from paperfs.consume import collation
-from paperfs.consume.stages import classify, content_dates, convert, detect, ocr, split
+from paperfs.consume.stages import classify, content_dates, convert, detect, mail, ocr, office, split
 from paperfs.errors import ConsumeError
+from paperfs.mail_documents import links as mail_links
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,8 @@ class Stage:
 PREPARE_STAGES: tuple[Stage, ...] = (
     Stage("collate", collation.run),  # two passes of a double-sided scan become one PDF
     Stage("detect", detect.run),  # the type, from the bytes (stages/detect.py)
+    Stage("mail", mail.run),  # an .eml: the mail document and its attachments (stages/mail.py)
+    Stage("office", office.run),  # an office document becomes a PDF (LibreOffice)
     Stage("convert", convert.run),  # an image or a text file becomes a PDF
     Stage("split", split.run),  # one input, several documents: barcodes (consume/barcodes.py)
     Stage("text", ocr.run),  # the text layer: kept, or OCRmyPDF; the PDF to file
@@ -76,14 +79,16 @@ def prepare(task: PrepareTask,
                       title=title_from_filename(task.first_pass_name or task.filename),
                       tags=task.tags, correspondent=task.correspondent,
                       document_type=task.document_type)]
+    failed: list[tuple[WorkItem, str]] = []  # a mail's attachments that a stage failed
     try:
         for stage in stages:
-            items = [out for item in items for out in _outputs(stage.run(item))]
+            items = [out for item in items for out in _run(stage, item, failed)]
     except ConsumeError as exc:
         # Messages should name the user's file, not the job's internal copy.
         message = str(exc).replace(str(task.input), task.filename)
         raise type(exc)(message.replace(task.input.name, task.filename)) from None
-    proposals = tuple(propose(item) for item in items)
+    items, links = mail_links.settle(items, failed)
+    proposals = tuple(propose(item, link) for item, link in zip(items, links))
     for p in proposals:
         log.info("job %s: %d page(s), %s, ocr=%s", task.job_id, p.archive.pages, p.mime_type,
                  p.archive.ocr)
@@ -96,7 +101,20 @@ def _outputs(result: StageResult) -> Sequence[WorkItem]:
     return (result,) if isinstance(result, WorkItem) else result
 
 
-def propose(item: WorkItem) -> ProposedDocument:
+def _run(stage: Stage, item: WorkItem, failed: list[tuple[WorkItem, str]]) -> Sequence[WorkItem]:
+    """The stage's outputs; a mail's attachment that fails is noted, not the whole job."""
+    try:
+        return _outputs(stage.run(item))
+    except ConsumeError as exc:
+        if not (item.mail and item.mail.get("role") == "attachment"):
+            raise
+        message = str(exc).replace(str(item.original), item.filename)
+        message = message.replace(item.original.name, item.filename)
+        failed.append((item, mail_links.short_reason(message, item.filename)))
+        return ()
+
+
+def propose(item: WorkItem, mail: Mapping[str, Any] | None = None) -> ProposedDocument:
     """The finished item as a document for the writer."""
     if item.archive_pdf is None or item.created is None:
         raise RuntimeError(f"{item.filename}: the recipe has no text or no dates stage")
@@ -119,6 +137,7 @@ def propose(item: WorkItem) -> ProposedDocument:
         source={**item.task.source, **item.provenance},
         asn=item.asn,
         classify_problems=item.classify_problems,
+        mail=mail,
     )
 
 

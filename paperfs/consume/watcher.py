@@ -108,9 +108,24 @@ def is_pdf(path: Path) -> bool:
     return magic == detect.PDF if magic is not None else path.suffix.lower() == ".pdf"
 
 
+def zip_looks_complete(path: Path) -> bool:
+    """A ZIP upload (.docx, .odt, …) is whole once its central directory, at the
+    end, can be read; anything else is not a ZIP and passes."""
+    import zipfile
+
+    try:
+        with open(path, "rb") as f:
+            if f.read(4) != b"PK\x03\x04":
+                return True
+    except OSError:
+        return True  # unreadable: the pipeline will say why
+    return zipfile.is_zipfile(path)
+
+
 def looks_complete(path: Path, size: int) -> bool:
     """Whether a file whose size has settled is a whole document."""
-    return size > 0 and (not is_pdf(path) or pdf_looks_complete(path))
+    return size > 0 and (not is_pdf(path) or pdf_looks_complete(path)) \
+        and zip_looks_complete(path)
 
 
 class InboxWatcher:

@@ -12,17 +12,19 @@ from paperfs.dav import inbox
 from paperfs.dav.base import Collection, DocFile
 from paperfs.dav.context import Services, ctx_of, forbidden
 from paperfs.dav.labels_file import LABELS_NAME, LabelsYml, may_see
+from paperfs.dav.mail_folder import MailRoot
 from paperfs.dav.trash_folder import TrashDoc, TrashFolder
 from paperfs.dav.tree import ArchiveFolder, ArchiveNote, ArchiveSidecar
 from paperfs.dav.virtual import (AsnRoot, ByIdRoot, CorrespondentsRoot, SavedRoot, SearchRoot,
                                  TagsRoot, TypesRoot, YearsRoot)
 
 TOP = ("inbox", "archive", "tags", "correspondents", "types", "years", "saved", "search",
-       "asn", "by-id", "trash")
+       "asn", "by-id", "mail", "trash")
 _VIRTUAL: dict[str, type[Collection]] = {
     "tags": TagsRoot, "correspondents": CorrespondentsRoot, "types": TypesRoot,
     "years": YearsRoot, "saved": SavedRoot, "search": SearchRoot, "asn": AsnRoot,
     "by-id": ByIdRoot, "trash": TrashFolder,
+    "mail": MailRoot,
 }
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PROPFIND"})
 

@@ -138,6 +138,8 @@ def _pattern(languages: tuple[str, ...]) -> tuple[re.Pattern[str], dict[str, int
 
 def run(item: WorkItem) -> WorkItem:
     """The dates stage: the created date from the text, else the file's mtime."""
+    if item.created is not None:
+        return item  # a stage before knew it (a mail's Date)
     dates = item.task.dates
     created = find_created_date(item.text or "", date_order=dates.date_order,
                                 languages=list(dates.date_languages), min_year=dates.min_year)

@@ -19,8 +19,10 @@ decodes as text, tried in this order:
    "Pantothensäure" instead of failing or turning into replacement characters.
 
 E-mail (RFC 822 headers followed by a blank line) is reported as
-``message/rfc822`` so that the raw source is not archived as text (e-mail is
-not supported yet); HTML, SVG and RTF are markup, not text, and are refused.
+``message/rfc822`` (the mail stage makes its documents, stages/mail.py);
+office documents (OOXML and OpenDocument packages, OLE2 .doc, RTF) by their
+own types (the office stage converts them); HTML and SVG are markup, not
+text, and are refused.
 
 Whether a PDF is complete is also judged from its bytes
 (:func:`pdf_truncation`): the inbox asks before taking a file, the text
@@ -54,6 +56,16 @@ GIF = "image/gif"
 BMP = "image/bmp"
 TEXT = "text/plain"
 MAIL = "message/rfc822"
+#: office documents, converted with LibreOffice (stages/office.py)
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PPTX = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+ODT = "application/vnd.oasis.opendocument.text"
+ODS = "application/vnd.oasis.opendocument.spreadsheet"
+ODP = "application/vnd.oasis.opendocument.presentation"
+MS_OLE = "application/msword"  # .doc, and the other OLE2 formats (.xls, .ppt): LibreOffice tells
+RTF = "application/rtf"
+OFFICE_TYPES: frozenset[str] = frozenset({DOCX, XLSX, PPTX, ODT, ODS, ODP, MS_OLE, RTF})
 
 #: MIME type -> short human name, in the order shown in error messages.
 SUPPORTED_TYPES: dict[str, str] = {
@@ -67,6 +79,10 @@ SUPPORTED_TYPES: dict[str, str] = {
     GIF: "GIF",
     BMP: "BMP",
     TEXT: "plain text (UTF-8, UTF-16 with BOM, or Windows-1252)",
+    MAIL: "e-mail (.eml)",
+    DOCX: "Word (.docx)", ODT: "OpenDocument text (.odt)", MS_OLE: "Word 97 (.doc)",
+    RTF: "RTF", XLSX: "Excel (.xlsx)", ODS: "OpenDocument spreadsheet (.ods)",
+    PPTX: "PowerPoint (.pptx)", ODP: "OpenDocument presentation (.odp)",
 }
 IMAGE_TYPES: frozenset[str] = frozenset({PNG, JPEG, TIFF, WEBP, HEIC, HEIF, GIF, BMP})
 
@@ -126,7 +142,7 @@ def detect(path: Path, head: bytes | None = None) -> str:
             f"{path.name}: the file is empty (0 bytes); the upload or scan was probably "
             "interrupted — send it again"
         )
-    mime = magic_type(head)
+    mime = magic_type(head) or office_type(path, head)
     if mime is not None:
         return mime
     reason = _sniff_refused(head)
@@ -176,6 +192,45 @@ def magic_type(head: bytes) -> str | None:
     return None
 
 
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+#: the folder an OOXML package keeps its part in -> its type
+_OOXML_FOLDERS = ((b"word/", DOCX), (b"xl/", XLSX), (b"ppt/", PPTX))
+_ODF_TYPES = {ODT.encode(): ODT, ODS.encode(): ODS, ODP.encode(): ODP}
+
+
+def office_type(path: Path, head: bytes) -> str | None:
+    """The office format of a file, from its bytes: RTF, OLE2 (.doc), or a ZIP
+    package holding an OpenDocument ``mimetype`` or the OOXML part folders."""
+    if head.startswith(b"{\\rtf"):
+        return RTF
+    if head.startswith(_OLE2):
+        return MS_OLE
+    if not head.startswith(b"PK\x03\x04"):
+        return None
+    if head[30:38] == b"mimetype":  # ODF stores it first, uncompressed
+        for name, mime in _ODF_TYPES.items():
+            if head[38:38 + len(name)] == name:
+                return mime
+    names = head
+    if not any(folder in head for folder, _ in _OOXML_FOLDERS):
+        names = _zip_names(path)  # the parts may be listed only at the end
+    for folder, mime in _OOXML_FOLDERS:
+        if folder in names and b"[Content_Types].xml" in names:
+            return mime
+    return None
+
+
+def _zip_names(path: Path) -> bytes:
+    """The member names of a ZIP (its central directory only), or b"" if unreadable."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return "\n".join(archive.namelist()).encode("utf-8", "replace")
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return b""
+
+
 def _sniff_isobmff(head: bytes) -> str | None:
     """HEIC/HEIF: an ISO-BMFF 'ftyp' box whose major or compatible brand says so."""
     size = int.from_bytes(head[0:4], "big")
@@ -192,11 +247,7 @@ def _sniff_isobmff(head: bytes) -> str | None:
 def _sniff_refused(head: bytes) -> str | None:
     """Recognise common formats we refuse, to give a more helpful message."""
     if head.startswith(b"PK\x03\x04"):
-        if b"word/" in head or b"opendocument" in head or b"xl/" in head or b"ppt/" in head:
-            return "office documents (.docx, .odt, .xlsx…) are not supported yet; export the document to PDF and drop the PDF instead"
         return "ZIP archives are not supported; unpack it and drop the files inside"
-    if head.startswith(b"{\\rtf"):
-        return "RTF documents are not supported; export the document to PDF"
     if head.startswith(b"%!PS"):
         return "PostScript is not supported; convert it to PDF (e.g. ps2pdf)"
     if head[4:8] == b"ftyp":
@@ -302,11 +353,6 @@ def run(item: WorkItem) -> WorkItem:
     except IsADirectoryError:
         raise UnsupportedFileError(f"{item.original}: is a directory, not a file") from None
     mime = detect(item.original, head=head)
-    if mime == MAIL:
-        raise UnsupportedFileError(
-            f"{item.original.name}: e-mail files are not supported yet; save the attachments "
-            "(or print the message to PDF) in your mail program and drop those into the inbox"
-        )
     return item.but(mime=mime, data=data, head=head, tail=tail)
 
 

@@ -96,6 +96,7 @@ from paperfs.errors import (
     EncryptedFileError,
     MissingDependencyError,
     OcrError,
+    UnsupportedFileError,
 )
 
 log = logging.getLogger(__name__)
@@ -148,7 +149,8 @@ def run(item: WorkItem) -> WorkItem:
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     settings = item.task.ocr
     archive = item.scratch / ARCHIVE_NAME
-    if item.mime == det.TEXT:
+    if item.mime == det.TEXT or (item.pdf is not None and item.text is not None):
+        # a text file, an office document, a mail: rendered with their exact text
         result = _from_text(item, archive, settings)
     elif item.mime in det.IMAGE_TYPES:
         result = _from_image(item, archive, settings)
@@ -172,7 +174,13 @@ def produce_archive(src: Path, workdir: Path, settings: OcrConfig) -> TextResult
     task = PrepareTask(job_id="", input=src, scratch=workdir, filename=src.name, file_mtime=0.0,
                        ocr=settings, dates=DateConfig())
     item = WorkItem(task=task, original=src, filename=src.name, scratch=workdir, title=src.stem)
-    item = run(convert.run(det.run(item)))
+    item = det.run(item)
+    if item.mime == det.MAIL:
+        raise UnsupportedFileError(
+            f"{src.name}: an e-mail becomes several documents (the mail and its attachments); "
+            "drop it into the inbox or use paperfs consume")
+    from paperfs.consume.stages import office  # it imports this module
+    item = run(convert.run(office.run(item)))
     assert item.archive_pdf is not None and item.text is not None
     return TextResult(item.archive_pdf, item.text, item.pages, item.mime, item.ocr_performed,
                       item.pdfa)

@@ -1,0 +1,42 @@
+"""/mail/<id>/ over WebDAV: a mail and its attachments seen from each other."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from paperfs.config import DateConfig, OcrConfig
+from paperfs.consume.jobs import WorkQueue
+from paperfs.consume.messages import PrepareTask
+from paperfs.consume.pipeline import prepare
+from tests.dav_support import running
+from tests.mail_samples import make_mail, write_mail
+
+
+def test_a_mail_and_its_attachments_in_one_folder(tmp_path: Path):
+    eml = write_mail(tmp_path / "order.eml", make_mail("Order 77", attachments=[
+        ("terms.txt", b"Terms of sale\n", "text/plain"),
+        ("delivery.txt", b"Delivery note 77\n", "text/plain")]))
+    filed = []
+
+    def file_mail(archive):
+        queue = WorkQueue(archive.root.work)
+        job = queue.claim(eml, source=str(eml), copy=True)
+        task = PrepareTask.for_job(job, ocr=OcrConfig(), dates=DateConfig())
+        _, docs = archive.commit(job, prepare(task))
+        queue.finish(job)
+        filed.extend(doc for doc, _ in docs)
+
+    with running(tmp_path / "dav", file_mail) as dav:
+        mail, *attachments = filed
+        assert mail.extra["mail"]["role"] == "mail" and len(attachments) == 2
+        listed = dav.names(f"/mail/{mail.id}/")
+        assert len(listed) == 3 and any("Order 77" in n for n in listed)
+        assert any("terms" in n for n in listed) and any("delivery" in n for n in listed)
+        # from an attachment's id: the same folder
+        assert dav.names(f"/mail/{attachments[0].id}/") == listed
+        [terms] = [n for n in listed if "terms" in n]
+        got = dav.request("GET", f"/mail/{attachments[0].id}/{terms}")
+        assert got.status == 200 and got.body.startswith(b"%PDF")
+        # a document that is not part of a mail, or no document: no folder
+        assert dav.request("PROPFIND", "/mail/99999/", headers={"Depth": "1"}).status == 404
+        assert dav.names("/mail/") == []
