@@ -42,6 +42,7 @@ from paperfs.dav.propfind import StreamingPropfind
 from paperfs.dav.provider import PaperfsProvider
 from paperfs.errors import ConfigError, SearchBackendError
 from paperfs.index.model import User
+from paperfs.web.routing import WebSite
 
 if TYPE_CHECKING:
     from paperfs.index.factory import Readers
@@ -156,8 +157,13 @@ class DavServer:
                             dav.throttle_block_seconds)
         app: Callable = StreamingPropfind(self.dav_app, self.dav_app, self.provider)
         app = Guard(app, max_xml_bytes=dav.max_xml_bytes)
+        # the web page for browsers (paperfs/web/routing.py): login and sessions in
+        # front of the Authenticator, the page or WebDAV behind it
+        self.web = WebSite(self.services, throttle, self._bind)
+        app = inner = self.web.dispatch(app)
         app = Authenticator(app, self.services.users, mode=dav.auth, throttle=throttle,
                             on_user=self._bind)
+        app = self.web.front(app, inner)
         self.app = AccessLog(app)
         self.host = host or dav.host
         self.requested_port = port if port is not None else dav.port
