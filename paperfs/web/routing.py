@@ -198,6 +198,10 @@ class WebSite:
             except DAVError as exc:  # the editor's checks: 403, 404, 423
                 return self.error(req, start_response, f"{exc.value} {_reason(exc.value)}",
                                   exc.context_info or _reason(exc.value))
+            except Exception:  # noqa: BLE001 - a page, not a dropped connection
+                log.exception("web page: %s %s", req.method, req.path)
+                return self.error(req, start_response, "500 Internal Server Error",
+                                  "Something went wrong; the server's log has the details.")
         if any(p.fullmatch(req.path) for _m, p, _h in ROUTES):
             return respond(start_response, "405 Method Not Allowed", "405 Method Not Allowed\n",
                            "text/plain; charset=utf-8", [("Allow", "GET, HEAD, POST")])
