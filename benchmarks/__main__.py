@@ -25,6 +25,7 @@ BENCHMARKS: dict[str, str] = {
     "pages": "benchmarks.bench_pages",
     "barcodes": "benchmarks.bench_barcodes",
     "queue": "benchmarks.bench_queue",
+    "web": "benchmarks.bench_web",
 }
 
 
