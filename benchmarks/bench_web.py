@@ -10,11 +10,12 @@ session (cookie) asks for:
 
 1. the search page of a high-hit word (in more than 20 % of the documents), as
    a user who is not a superuser (the permission filter is in every query):
-   time to first byte and to the last byte, p50 and p95 over ``--reps``
-   requests of several such words (each word warmed once). Reference, in the
-   same run: the same work through the index directly (in this process: the
-   first page with snippets plus the facet counts), so the page's own cost
-   shows as a ratio. Target (issue 16): p95 ≤ 100 ms at 100k documents.
+   time to the first byte (the results: the page is sent in parts, the facet
+   counts last) and to the last byte, p50 and p95 over ``--reps`` requests of
+   several such words (each word warmed once). Reference, in the same run: the
+   same work through the index directly in this process (the first page with
+   snippets; that plus the facet counts), so the page's own cost shows as a
+   ratio. Target (issue 16): time to first byte p95 ≤ 100 ms at 100k documents.
 2. page weight: the HTML of that result page plus its style sheet and script,
    without thumbnails. Target ≤ 100 KB.
 3. thumbnails: the first request of a document's thumbnail (rendered with
@@ -103,8 +104,9 @@ class Session:
         started = time.perf_counter()
         self.conn.request(method, path, body=body, headers=h)
         r = self.conn.getresponse()
+        data = r.read(1)  # the first byte of the body (the page is sent in parts)
         first = time.perf_counter() - started
-        data = r.read()
+        data += r.read()
         last = time.perf_counter() - started
         cookie = r.getheader("Set-Cookie")
         if cookie:
@@ -112,8 +114,9 @@ class Session:
         return r.status, data, first, last
 
 
-def direct(root: Path, words: list[str], reps: int) -> list[float]:
-    """The same searches through the index in this process (first page + facets)."""
+def direct(root: Path, words: list[str], reps: int) -> tuple[list[float], list[float]]:
+    """The same searches through the index in this process, each word warmed once:
+    (the first page with snippets, that plus the facet counts)."""
     from paperfs.config import load_config
     from paperfs.index.model import User
     from paperfs.runtime import Runtime
@@ -121,17 +124,21 @@ def direct(root: Path, words: list[str], reps: int) -> list[float]:
     runtime = Runtime(load_config(root / "paperfs.yml", environ={}))
     readers = runtime.open_readers()
     user = User(USER)
-    times = []
+    first, whole = [], []
     try:
+        for word in words:
+            readers.search.search(word, user=user, limit=20)
+            readers.search.facets(word, user=user)
         for i in range(reps):
             word = words[i % len(words)]
             started = time.perf_counter()
             readers.search.search(word, user=user, limit=20)
+            first.append(time.perf_counter() - started)
             readers.search.facets(word, user=user)
-            times.append(time.perf_counter() - started)
+            whole.append(time.perf_counter() - started)
     finally:
         readers.close()
-    return times
+    return first, whole
 
 
 def main(argv: list[str]) -> int:
@@ -172,20 +179,21 @@ def main(argv: list[str]) -> int:
         rss = server.peak_rss_mb()
     finally:
         server.stop()
-    reference = direct(root, words, args.reps)
+    ref_first, ref_whole = direct(root, words, args.reps)
     ms = lambda seconds: seconds * 1000  # noqa: E731
     p95 = ms(pct(first, 0.95))
-    ref95 = ms(pct(reference, 0.95))
     print(f"\n{args.docs:,} documents; high-hit words {', '.join(words)} "
           f"({hits.group(1).decode() if hits else '?'} hits for the last), as {USER} "
           "(not a superuser)")
     print(f"{'measure':<44} {'p50':>9} {'p95':>9}")
     print(f"{'search page, time to first byte':<44} {ms(pct(first, .5)):>7.1f}ms {p95:>7.1f}ms"
           f"   target p95 ≤ {TARGET_P95_MS:.0f} ms: {'met' if p95 <= TARGET_P95_MS else 'MISSED'}")
-    print(f"{'search page, time to last byte':<44} {ms(pct(last, .5)):>7.1f}ms "
+    print(f"{'search page, time to last byte (facets last)':<44} {ms(pct(last, .5)):>7.1f}ms "
           f"{ms(pct(last, .95)):>7.1f}ms")
-    print(f"{'reference: index directly (page 1 + facets)':<44} {ms(pct(reference, .5)):>7.1f}ms "
-          f"{ref95:>7.1f}ms   page / reference at p95: {p95 / ref95:.2f}x")
+    for label, ref, page in (("reference: index directly, page 1", ref_first, first),
+                             ("reference: index directly, + facets", ref_whole, last)):
+        print(f"{label:<44} {ms(pct(ref, .5)):>7.1f}ms {ms(pct(ref, .95)):>7.1f}ms"
+              f"   page / reference at p95: {pct(page, .95) / pct(ref, .95):.2f}x")
     print(f"{'page weight (HTML + CSS + JS)':<44} {weight / 1024:>8.1f} KB"
           f"   target ≤ {TARGET_KB:.0f} KB: {'met' if weight / 1024 <= TARGET_KB else 'MISSED'}")
     if cold:

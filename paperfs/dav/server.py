@@ -2,7 +2,9 @@
 
 Request path, outermost first::
 
-    AccessLog -> Authenticator (Basic/Digest, throttling) -> Guard (hostile input)
+    AccessLog -> web front (login form, session cookies: paperfs/web/routing.py)
+      -> Authenticator (Basic/Digest, throttling) -> web dispatch (a browser's page)
+      -> Guard (hostile input)
       -> StreamingPropfind (PROPFIND) -> wsgidav (ErrorPrinter, SearchUnavailable
          (Solr down: 503), DirBrowser, RequestResolver -> RequestServer
          -> PaperfsProvider)

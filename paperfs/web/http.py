@@ -94,6 +94,14 @@ def respond(start_response: StartResponse, status: str, body: bytes | str,
     return [data]
 
 
+def respond_stream(start_response: StartResponse, status: str, parts: Iterable[bytes],
+                   content_type: str = "text/html; charset=utf-8") -> Iterable[bytes]:
+    """An answer sent in parts as they are made (chunked: no Content-Length)."""
+    start_response(status, [("Content-Type", content_type), ("Cache-Control", "no-store"),
+                            *SECURITY_HEADERS])
+    return parts
+
+
 def redirect(start_response: StartResponse, location: str,
              headers: Iterable[tuple[str, str]] = ()) -> list[bytes]:
     """303 See Other: after a POST the browser GETs the page (no resubmission)."""

@@ -10,20 +10,23 @@ view answers exactly like one that does not exist (404).
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 from paperfs.access.permissions import may_change, may_view
 from paperfs.archive.document import read_sidecar
-from paperfs.errors import SidecarError
+from paperfs.errors import SearchBackendError, SidecarError
 from paperfs.index.base import suggestion_query
 from paperfs.search.syntax_error import QuerySyntaxError
-from paperfs.web.http import Request, StartResponse, as_json, respond, url_of
-from paperfs.web.templates import render
+from paperfs.web.http import Request, StartResponse, as_json, respond, respond_stream, url_of
+from paperfs.web.templates import render, stream
 
 if TYPE_CHECKING:
     from paperfs.web.routing import WebSite
+
+log = logging.getLogger(__name__)
 
 PAGE_SIZE = 20
 FACET_VALUES = 12
@@ -49,34 +52,43 @@ def narrowed(query: str, field: str, value: str) -> str:
 
 
 def search(site: "WebSite", req: Request, start_response: StartResponse) -> Iterable[bytes]:
+    """Ranked results, sent first; the facets follow in the same page once counted
+    (over many matches they cost more than the results: the results show sooner)."""
     ctx, q = req.ctx, req.args.get("q", "").strip()
     sort_name = req.args.get("sort", "relevance")
     sort = SORTS.get(sort_name, "relevance")
     page = _page_number(req)
     index = ctx.index
     error = None
-    result = facets = None
+    result = None
     try:
         result = index.search(q, user=ctx.user, sort=sort, limit=PAGE_SIZE,
                               offset=(page - 1) * PAGE_SIZE)
-        facets = index.facets(q, user=ctx.user)
     except QuerySyntaxError as exc:
         error = str(exc)
-    groups = []
-    if facets is not None:
-        for attr, field, label in FACETS:
-            values = [(c.value, c.count, url_of("/_/search", q=narrowed(q, field, c.value)))
-                      for c in getattr(facets, attr)[:FACET_VALUES]]
-            if values:
-                groups.append((label, values))
     pages = None
     if result is not None:
         last = max(1, -(-result.total // PAGE_SIZE))
         pages = {"page": page, "last": last,
                  "prev": url_of("/_/search", q=q, sort=sort_name, page=page - 1) if page > 1 else None,
                  "next": url_of("/_/search", q=q, sort=sort_name, page=page + 1) if page < last else None}
-    return respond(start_response, "200 OK", render(
-        "search.html", **site.common(req), result=result, facets=groups, error=error,
+
+    def facets() -> list:
+        try:
+            counted = index.facets(q, user=ctx.user)
+        except SearchBackendError as exc:  # the results are sent already: no facets then
+            log.warning("web page: no facets for %r: %s", q, exc)
+            return []
+        groups = []
+        for attr, field, label in FACETS:
+            values = [(c.value, c.count, url_of("/_/search", q=narrowed(q, field, c.value)))
+                      for c in getattr(counted, attr)[:FACET_VALUES]]
+            if values:
+                groups.append((label, values))
+        return groups
+
+    return respond_stream(start_response, "200 OK", stream(
+        "search.html", **site.common(req), result=result, facets=facets, error=error,
         sort=sort_name, sorts=list(SORTS), pages=pages))
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, Iterator
 
 import jinja2
 from markupsafe import Markup, escape
@@ -25,5 +25,23 @@ def environment() -> jinja2.Environment:
     return env
 
 
+#: what a template writes where the page may be sent so far (``{{ flush }}``)
+FLUSH = Markup("<!--flush-->")
+
+
 def render(name: str, **values: Any) -> str:
-    return environment().get_template(name).render(**values)
+    return environment().get_template(name).render(flush="", **values)
+
+
+def stream(name: str, **values: Any) -> Iterator[bytes]:
+    """The page in parts, each sent where the template says ``{{ flush }}``: what
+    comes later (the facets) is computed only after the part before it is on its
+    way (Jinja renders lazily)."""
+    part: list[str] = []
+    for piece in environment().get_template(name).generate(flush=FLUSH, **values):
+        if piece == FLUSH:
+            yield "".join(part).encode("utf-8")
+            part = []
+        else:
+            part.append(piece)
+    yield "".join(part).encode("utf-8")
