@@ -161,7 +161,7 @@ def measure(port: int, user: str, words: list[str], reps: int) -> dict:
         first.append(ttfb)
         last.append(total)
     hits = re.search(rb'class="total">([\d,]+) document', body)
-    return {"first": first, "last": last, "body": body, "browser": browser,
+    return {"first": first, "last": last, "body": body,
             "hits": hits.group(1).decode() if hits else "?"}
 
 
@@ -186,7 +186,7 @@ def main(argv: list[str]) -> int:
     try:
         for user in USERS:
             runs[user] = measure(server.port, user, words, args.reps)
-        browser, body = runs["alice"]["browser"], runs["alice"]["body"]
+        browser, body = Session(server.port, "alice"), runs["alice"]["body"]
         weight = len(body) + sum(len(browser.request("GET", f"/_/static/{name}")[1])
                                  for name in ("app.css", "app.js"))
         ids = [int(m) for m in re.findall(rb'href="/_/doc/(\d+)"', body)][:10]
