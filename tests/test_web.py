@@ -280,3 +280,35 @@ def test_saved_searches_from_the_page(dav) -> None:
     assert "Electricity" in page and 'name="kind" value="search"' in page
     assert "Electricity" not in logged_in(dav, "bob").get("/_/saved").body.decode()
     assert dav.names("/saved/", "alice") == ["Electricity"]
+
+
+def test_a_session_ends_when_idle(dav) -> None:
+    sessions = dav.server.web.sessions
+    alice = logged_in(dav, "alice")
+    assert alice.get("/").status == 200
+    idle, sessions.idle = sessions.idle, 0.2
+    try:
+        time.sleep(0.3)
+        r = alice.get("/_/search?q=tax")
+        assert r.status == 303 and r.headers["location"] == "/_/login?next=%2F_%2Fsearch%3Fq%3Dtax"
+    finally:
+        sessions.idle = idle
+
+
+def test_an_upload_from_the_page_is_filed_by_the_daemon(tmp_path) -> None:
+    """`paperfs run` (the whole daemon, in-process): a file uploaded on the page is
+    filed with its uploader as owner and found by the page's search."""
+    from tests.dav_support import daemon_serving
+
+    with daemon_serving(tmp_path) as (_service, dav):
+        alice = logged_in(dav, "alice")
+        token = alice.csrf("/_/upload")
+        body = b"Gas bill\nquarterly gas bill from the utility, number 7731\n"
+        assert alice.upload(f"/_/upload?csrf={token}", {"gas bill.txt": body}).status == 303
+        assert wait_for(lambda: "Gas bill" in alice.get("/_/search?q=quarterly").body.decode()
+                        and "0 documents" not in alice.get("/_/search?q=quarterly").body.decode(),
+                        60), alice.get("/_/search?q=quarterly").body.decode()[-800:]
+        owners = {read_sidecar(p).owner for p in dav.root.archive.rglob("*.yml")}
+        assert owners == {"alice"}
+        bob = logged_in(dav, "bob")
+        assert "0 documents" in bob.get("/_/search?q=quarterly").body.decode()
