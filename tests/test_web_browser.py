@@ -58,7 +58,8 @@ def shots() -> Path:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
-    with running(tmp_path_factory.mktemp("browser"), two_users_docs) as dav:
+    with running(tmp_path_factory.mktemp("browser"),
+                 lambda archive: two_users_docs(archive, real_pdfs=True)) as dav:
         yield dav
 
 

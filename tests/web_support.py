@@ -7,17 +7,35 @@ import datetime as dt
 import http.client
 import re
 import secrets
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from paperfs.archive.document import Grants
 
-from tests.dav_support import PASSWORDS, Response, add_doc
+from tests.dav_support import PASSWORDS, Response
+from tests.dav_support import add_doc as add_blank_doc
+from tests.samples import make_text_pdf
 
 
-def two_users_docs(archive: Any) -> None:
-    """alice: 1-3 (2 shared with bob to view); bob: 4; 5 has no owner (everyone's)."""
+def letter(title: str, content: str) -> bytes:
+    """A one-page PDF with the document's words on it (thumbnails show something)."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = make_text_pdf(Path(folder) / "letter.pdf", [title, "", *content.split(" ")[:12]])
+        return path.read_bytes()
+
+
+def two_users_docs(archive: Any, *, real_pdfs: bool = False) -> None:
+    """alice: 1-3 (2 shared with bob to view); bob: 4; 5 has no owner (everyone's).
+    ``real_pdfs``: PDFs with their text on the page instead of blank ones."""
+    if real_pdfs:
+        def add_doc(archive: Any, doc_id: int, title: str, created: dt.date, **fields: Any):
+            pdf = letter(title, fields.get("content", ""))
+            return add_blank_doc(archive, doc_id, title, created, pdf=pdf, **fields)
+    else:
+        add_doc = add_blank_doc
     add_doc(archive, 1, "Invoice ACME March", dt.date(2024, 3, 1), owner="alice",
             tags=("paid", "alicesecret"), correspondent="ACME Corp", document_type="invoice",
             content="invoice electricity alicesecretword march")
