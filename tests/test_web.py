@@ -4,18 +4,20 @@ page shows and changes exactly what WebDAV would let the user see and change."""
 
 from __future__ import annotations
 
+import datetime as dt
+import html
 import re
 import time
-from pathlib import Path
 
 import pytest
 
+from paperfs.archive.custom_fields import fields_of
 from paperfs.archive.document import read_sidecar
 from paperfs.web import csrf
 from paperfs.web.routing import wants_page
 from paperfs.web.sessions import Sessions
 
-from tests.dav_support import running, wait_for
+from tests.dav_support import add_doc, running, wait_for
 from tests.web_support import Browser, two_users_docs
 
 HTML = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
@@ -312,3 +314,49 @@ def test_an_upload_from_the_page_is_filed_by_the_daemon(tmp_path) -> None:
         assert owners == {"alice"}
         bob = logged_in(dav, "bob")
         assert "0 documents" in bob.get("/_/search?q=quarterly").body.decode()
+
+
+FIELDS = """\
+amount: {type: monetary, currency: EUR}
+due: {type: date}
+paid: {type: boolean}
+pages_signed: {type: integer}
+weight: number
+website: {type: url}
+priority: {type: select, options: [low, normal, high]}
+related: {type: document_link}
+remark: {type: text}
+"""
+VALUES = {"amount": "EUR12.50", "due": "2025-01-31", "paid": True, "pages_signed": 3,
+          "weight": 1.5, "website": "https://example.org/a", "priority": "high",
+          "related": [1, 2], "remark": "as agreed"}
+
+
+def test_custom_fields_survive_the_form_and_bad_values_are_named(tmp_path) -> None:
+    def docs(archive) -> None:
+        archive.root.fields_file.write_text(FIELDS)
+        validated, problems = fields_of(archive.root.fields_file).current().validate(VALUES)
+        assert not problems, problems
+        add_doc(archive, 9, "With fields", dt.date(2024, 2, 2), owner="alice",
+                custom_fields=validated)
+
+    with running(tmp_path, docs) as server:
+        before = server.sidecar(9).custom_fields
+        alice = logged_in(server, "alice")
+        page = alice.get("/_/doc/9").body.decode()
+        form = dict(re.findall(r'<input name="([^"]+)"[^>]*? value="([^"]*)"', page))
+        form = {k: html.unescape(v) for k, v in form.items()}
+        assert form["field.related"] == "1, 2" and form["field.paid"] == "true"
+        token = re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1)
+        r = alice.post("/_/doc/9", {**form, "csrf": token})
+        assert r.status == 303, r.body.decode()[-600:]
+        assert server.sidecar(9).custom_fields == before  # shown and read back unchanged
+        r = alice.post("/_/doc/9", {**form, "field.due": "soon", "field.remark": "",
+                                    "csrf": token})
+        assert r.status == 400 and "due:" in r.body.decode()
+        assert server.sidecar(9).custom_fields == before
+        r = alice.post("/_/doc/9", {**form, "field.remark": "", "field.pages_signed": "4",
+                                    "csrf": token})
+        assert r.status == 303
+        after = server.sidecar(9).custom_fields
+        assert "remark" not in after and after["pages_signed"] == 4

@@ -14,6 +14,7 @@ import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
+from urllib.parse import quote
 
 from paperfs.access.permissions import may_change, may_view
 from paperfs.archive.document import read_sidecar
@@ -166,9 +167,7 @@ def pdf(site: "WebSite", req: Request, start_response: StartResponse,
     path = site.services.root.archive / (entry.path + ".pdf") if entry else None
     if path is None or not path.is_file():
         return _not_found(site, req, start_response)
-    name = os.path.basename(entry.path).replace('"', "'") + ".pdf"
-    from urllib.parse import quote
-
+    name = os.path.basename(entry.path) + ".pdf"
     return _stream(path, start_response, "application/pdf", [
         ("Content-Disposition", f"inline; filename*=UTF-8''{quote(name)}"),
         ("Cache-Control", "private, no-cache"), ("ETag", f'"{entry.sha256[:32]}"')])

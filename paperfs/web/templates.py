@@ -16,12 +16,27 @@ def snippet(text: str) -> Markup:
     return Markup(str(escape(text)).replace(MARK_START, "<mark>").replace(MARK_END, "</mark>"))
 
 
+def field_text(value: Any) -> str:
+    """A custom field's value as the form shows it, and reads it back unchanged
+    (paperfs/archive/custom_fields.py ``parse_value``)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
 @functools.lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("paperfs.web", "templates"),
                              autoescape=True, trim_blocks=True, lstrip_blocks=True,
                              undefined=jinja2.StrictUndefined)
     env.filters["snippet"] = snippet
+    env.filters["field_text"] = field_text
     return env
 
 
