@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import http.client
 import re
 import time
 
@@ -18,6 +19,7 @@ from paperfs.web.routing import wants_page
 from paperfs.web.sessions import Sessions
 
 from tests.dav_support import add_doc, running, wait_for
+from tests.test_dav_auth import certificate  # noqa: F401 - a fixture: a self-signed certificate
 from tests.web_support import Browser, two_users_docs
 
 HTML = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
@@ -360,3 +362,18 @@ def test_custom_fields_survive_the_form_and_bad_values_are_named(tmp_path) -> No
         assert r.status == 303
         after = server.sidecar(9).custom_fields
         assert "remark" not in after and after["pages_signed"] == 4
+
+
+def test_over_tls_the_session_cookie_is_secure(tmp_path, certificate) -> None:
+    with running(tmp_path, two_users_docs, tls=certificate) as server:
+        conn = http.client.HTTPSConnection("127.0.0.1", server.port, timeout=10,
+                                           context=server.tls_context)
+        try:
+            conn.request("POST", "/_/login", body="user=alice&password=alice-pw",
+                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+            r = conn.getresponse()
+            r.read()
+        finally:
+            conn.close()
+        assert r.status == 303
+        assert "; Secure" in r.getheader("Set-Cookie")
