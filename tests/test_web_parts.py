@@ -96,3 +96,18 @@ def test_a_damaged_pdf_has_no_thumbnail_and_is_tried_once(tmp_path, caplog) -> N
     assert thumbnails.get(1, "ab" * 32, pdf) is None
     assert thumbnails.get(1, "ab" * 32, pdf) is None
     assert sum("no thumbnail" in r.message for r in caplog.records) == 1
+
+
+def test_many_missing_thumbnails_are_made_in_worker_processes(tmp_path, monkeypatch) -> None:
+    from paperfs.web import thumbnails
+
+    root, _ = filed(tmp_path, 6)
+    monkeypatch.setattr(thumbnails, "_PARALLEL_FROM", 2)
+    monkeypatch.setattr(thumbnails, "_CHUNK", 2)
+    documents = [(i, f"{i:064x}", pdf) for i, pdf in
+                 enumerate(sorted(root.archive.rglob("*.pdf")), 1)]
+    seen: list[int] = []
+    assert thumbnails.make_missing(root, documents, seen.append, workers=2) == (6, 0)
+    assert sum(seen) == 6
+    assert all(root.thumbnail(i, sha).exists() for i, sha, _ in documents)
+    assert thumbnails.make_missing(root, documents, workers=2) == (0, 0)

@@ -163,17 +163,14 @@ def rebuild_into(index: Index, root: DataRoot, *, workers: int | None = None,
     return report
 
 
-def _make_thumbnails(root: DataRoot, index: Index,
+def _make_thumbnails(root: DataRoot, documents: list[tuple[int, str, Path]],
                      progress_for: Callable[[int], Callable[[int], None] | None]
                      ) -> tuple[int, int]:
     """The web page's missing thumbnails (paperfs/web/thumbnails.py; pdfium is
     imported only now)."""
     from paperfs.web.thumbnails import make_missing
 
-    progress = progress_for(index.count())
-    documents = ((ref.id, ref.archive_sha256, root.archive / (ref.path + ".pdf"))
-                 for ref in index.refs())
-    return make_missing(root, documents, progress)
+    return make_missing(root, documents, progress_for(len(documents)))
 
 
 def count_sidecars(root: DataRoot) -> int:
@@ -218,10 +215,12 @@ def reindex(runtime: Runtime | Config, *, changed: bool = False, stemming: str |
         report.problems = list(result.problems)
         report.documents = index.count()
         report.stemming = index.stemming
-        if thumbnails is not None:
-            report.thumbnails = _make_thumbnails(root, index, thumbnails)
+        documents = ([(r.id, r.archive_sha256, root.archive / (r.path + ".pdf"))
+                      for r in index.refs()] if thumbnails is not None else [])
     report.seconds = time.perf_counter() - started
     log.info("reindex%s: %d sidecars, %d indexed, %d removed in %.1f s",
              " --changed" if changed else "", report.scanned, report.indexed, report.removed,
              report.seconds)
+    if thumbnails is not None:  # after the index, outside the writer lock and its timing
+        report.thumbnails = _make_thumbnails(root, documents, thumbnails)
     return report

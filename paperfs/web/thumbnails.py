@@ -13,6 +13,7 @@ request waiting for the same thumbnail finds it made (never rendered twice).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import secrets
@@ -91,18 +92,48 @@ class Thumbnails:
             return target
 
 
+#: below this many missing thumbnails they are made in this process
+_PARALLEL_FROM = 200
+_CHUNK = 50
+
+
+def _make_chunk(root: str, items: list[tuple[int, str, str]]) -> list[bool]:
+    """Make the thumbnails of a chunk (in a worker process): made or not, for each."""
+    thumbnails = Thumbnails(DataRoot(Path(root)))
+    return [thumbnails.get(doc_id, sha, Path(pdf)) is not None for doc_id, sha, pdf in items]
+
+
 def make_missing(root: DataRoot, documents: Iterable[tuple[int, str, Path]],
-                 progress: Callable[[int], None] | None = None) -> tuple[int, int]:
+                 progress: Callable[[int], None] | None = None,
+                 workers: int | None = None) -> tuple[int, int]:
     """Make the thumbnail of every (id, archive checksum, PDF) that has none:
-    (made, failed). What ``paperfs reindex`` runs after the index is rebuilt."""
-    thumbnails = Thumbnails(root)
-    made = failed = 0
+    (made, failed). What ``paperfs reindex`` runs after the index is rebuilt;
+    many are rendered in worker processes (one per core, at most 4)."""
+    missing: list[tuple[int, str, str]] = []
     for doc_id, sha256, pdf in documents:
-        if not root.thumbnail(doc_id, sha256).exists():
-            if thumbnails.get(doc_id, sha256, pdf) is None:
-                failed += 1
-            else:
-                made += 1
+        if root.thumbnail(doc_id, sha256).exists():
+            if progress is not None:
+                progress(1)
+        else:
+            missing.append((doc_id, sha256, str(pdf)))
+    workers = min(os.cpu_count() or 1, 4) if workers is None else workers
+    chunks = [missing[i:i + _CHUNK] for i in range(0, len(missing), _CHUNK)]
+    if len(missing) < _PARALLEL_FROM or workers < 2:
+        results: Iterable[list[bool]] = (_make_chunk(str(root.root), c) for c in chunks)
+        return _counted(results, progress)
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        results = pool.imap_unordered(functools.partial(_make_chunk, str(root.root)), chunks)
+        return _counted(results, progress)
+
+
+def _counted(results: Iterable[list[bool]], progress: Callable[[int], None] | None
+             ) -> tuple[int, int]:
+    made = failed = 0
+    for outcome in results:
+        made += sum(outcome)
+        failed += len(outcome) - sum(outcome)
         if progress is not None:
-            progress(1)
+            progress(len(outcome))
     return made, failed
