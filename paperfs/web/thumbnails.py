@@ -80,8 +80,11 @@ class Thumbnails:
                 render(pdf, target)
             except Exception as exc:  # noqa: BLE001 - a damaged PDF has no thumbnail
                 log.warning("doc %d: no thumbnail: %s", doc_id, exc)
-                failed.parent.mkdir(parents=True, exist_ok=True)
-                failed.write_text(f"{exc}\n")
+                try:  # remembered, so it is not tried on every request
+                    failed.parent.mkdir(parents=True, exist_ok=True)
+                    failed.write_text(f"{exc}\n")
+                except OSError:  # a full or read-only disk: tried again next time
+                    pass
                 return None
             finally:
                 with self._guard:
