@@ -19,6 +19,7 @@ from paperfs.web.routing import wants_page
 from paperfs.web.sessions import Sessions
 
 from tests.dav_support import add_doc, running, wait_for
+from tests.test_custom_fields import EVERY_TYPE
 from tests.test_dav_auth import certificate  # noqa: F401 - a fixture: a self-signed certificate
 from tests.web_support import Browser, two_users_docs
 
@@ -318,17 +319,6 @@ def test_an_upload_from_the_page_is_filed_by_the_daemon(tmp_path) -> None:
         assert "0 documents" in bob.get("/_/search?q=quarterly").body.decode()
 
 
-FIELDS = """\
-amount: {type: monetary, currency: EUR}
-due: {type: date}
-paid: {type: boolean}
-pages_signed: {type: integer}
-weight: number
-website: {type: url}
-priority: {type: select, options: [low, normal, high]}
-related: {type: document_link}
-remark: {type: text}
-"""
 VALUES = {"amount": "EUR12.50", "due": "2025-01-31", "paid": True, "pages_signed": 3,
           "weight": 1.5, "website": "https://example.org/a", "priority": "high",
           "related": [1, 2], "remark": "as agreed"}
@@ -336,7 +326,7 @@ VALUES = {"amount": "EUR12.50", "due": "2025-01-31", "paid": True, "pages_signed
 
 def test_custom_fields_survive_the_form_and_bad_values_are_named(tmp_path) -> None:
     def docs(archive) -> None:
-        archive.root.fields_file.write_text(FIELDS)
+        archive.root.fields_file.write_text(EVERY_TYPE)
         validated, problems = fields_of(archive.root.fields_file).current().validate(VALUES)
         assert not problems, problems
         add_doc(archive, 9, "With fields", dt.date(2024, 2, 2), owner="alice",
