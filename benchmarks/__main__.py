@@ -29,6 +29,7 @@ BENCHMARKS: dict[str, str] = {
     "import": "benchmarks.bench_import",
     "mail": "benchmarks.bench_mail",
     "mail_documents": "benchmarks.bench_mail_documents",
+    "web": "benchmarks.bench_web",
 }
 
 

@@ -94,7 +94,7 @@ def _tree_rss_kb(pid: int) -> int:
 
 def run_reindex(root: Path) -> dict[str, float]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    cmd = [sys.executable, "-m", "paperfs", "--root", str(root), "reindex"]
+    cmd = [sys.executable, "-m", "paperfs", "--root", str(root), "reindex", "--no-thumbnails"]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,

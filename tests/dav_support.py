@@ -100,9 +100,9 @@ def add_users(root: DataRoot, *, digest: bool = False) -> None:
 
 def add_doc(archive: Archive, doc_id: int, title: str, created: dt.date, *,
             pad: int = 0, view: Grants = Grants(), change: Grants = Grants(),
-            **fields: Any) -> Document:
+            pdf: bytes | None = None, **fields: Any) -> Document:
     root = archive.root
-    pdf = tiny_pdf(doc_id, pad)
+    pdf = pdf or tiny_pdf(doc_id, pad)
     sha = hashlib.sha256(pdf).hexdigest()
     original = root.original_path(doc_id, ".pdf")
     original.parent.mkdir(parents=True, exist_ok=True)

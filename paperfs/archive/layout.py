@@ -99,6 +99,21 @@ class DataRoot:
         """Custom field declarations (archive/custom_fields.py)."""
         return self.root / "fields.yml"
 
+    @property
+    def thumbnails(self) -> Path:
+        """First-page thumbnails (WebP) of the web page, made once per document version
+        (paperfs/web/thumbnails.py); derived, rebuilt by reindex when missing."""
+        return self.state / "thumbnails"
+
+    def thumbnail(self, doc_id: int, archive_sha256: str) -> Path:
+        """A document version's thumbnail: by id (removed with the document) and by the
+        archive PDF's checksum (a new version gets a new one)."""
+        return self.thumbnails / f"{doc_id // 1000:04d}" / f"{doc_id:07d}-{archive_sha256[:16]}.webp"
+
+    def thumbnails_of(self, doc_id: int) -> list[Path]:
+        """Every thumbnail of a document (all its versions)."""
+        return sorted((self.thumbnails / f"{doc_id // 1000:04d}").glob(f"{doc_id:07d}-*.webp"))
+
     def original_path(self, doc_id: int, suffix: str) -> Path:
         # Sharded by thousands so no folder grows past ~1000 entries.
         return self.originals / f"{doc_id // 1000:04d}" / f"{doc_id:07d}{suffix}"

@@ -45,6 +45,8 @@ class ReindexReport:
     problems: list[str] = field(default_factory=list)
     #: time spent on the index's housekeeping at the end (champion lists)
     maintain_seconds: float = 0.0
+    #: thumbnails made (missing ones only) and PDFs that could not be rendered
+    thumbnails: tuple[int, int] = (0, 0)
 
     @property
     def rate(self) -> float:
@@ -161,6 +163,16 @@ def rebuild_into(index: Index, root: DataRoot, *, workers: int | None = None,
     return report
 
 
+def _make_thumbnails(root: DataRoot, documents: list[tuple[int, str, Path]],
+                     progress_for: Callable[[int], Callable[[int], None] | None]
+                     ) -> tuple[int, int]:
+    """The web page's missing thumbnails (paperfs/web/thumbnails.py; pdfium is
+    imported only now)."""
+    from paperfs.web.thumbnails import make_missing
+
+    return make_missing(root, documents, progress_for(len(documents)))
+
+
 def count_sidecars(root: DataRoot) -> int:
     return sum(1 for _ in iter_sidecars(root.archive))
 
@@ -168,9 +180,13 @@ def count_sidecars(root: DataRoot) -> int:
 def reindex(runtime: Runtime | Config, *, changed: bool = False, stemming: str | None = None,
             progress: Callable[[int], None] | None = None,
             on_total: Callable[[int], None] | None = None,
-            on_maintain: Callable[[], None] | None = None) -> ReindexReport:
+            on_maintain: Callable[[], None] | None = None,
+            thumbnails: Callable[[int], Callable[[int], None] | None] | None = None
+            ) -> ReindexReport:
     """Rebuild (or, with ``changed``, bring up to date) the index of a data root;
-    then the index's housekeeping (``on_maintain`` is told when that starts)."""
+    then the index's housekeeping (``on_maintain`` is told when that starts).
+    ``thumbnails``: make the web page's missing thumbnails too; called with the
+    number of documents, it returns their progress callback (or None)."""
     runtime = Runtime.of(runtime)
     root = runtime.root
     started = time.perf_counter()
@@ -199,8 +215,12 @@ def reindex(runtime: Runtime | Config, *, changed: bool = False, stemming: str |
         report.problems = list(result.problems)
         report.documents = index.count()
         report.stemming = index.stemming
+        documents = ([(r.id, r.archive_sha256, root.archive / (r.path + ".pdf"))
+                      for r in index.refs()] if thumbnails is not None else [])
     report.seconds = time.perf_counter() - started
     log.info("reindex%s: %d sidecars, %d indexed, %d removed in %.1f s",
              " --changed" if changed else "", report.scanned, report.indexed, report.removed,
              report.seconds)
+    if thumbnails is not None:  # after the index, outside the writer lock and its timing
+        report.thumbnails = _make_thumbnails(root, documents, thumbnails)
     return report

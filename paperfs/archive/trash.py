@@ -219,6 +219,8 @@ class Trash:
         shutil.rmtree(entry.folder, ignore_errors=True)
         if original is not None and self.root.originals.resolve() in original.parents:
             original.unlink(missing_ok=True)
+        for thumbnail in self.root.thumbnails_of(doc_id):  # derived: goes with the document
+            thumbnail.unlink(missing_ok=True)
         log.info("doc %d: deleted for good from the trash", doc_id)
 
     def expire(self, days: float, when: dt.datetime | None = None) -> int:

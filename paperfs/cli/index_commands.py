@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any
+from typing import Any, Callable
 
 import click
 
@@ -111,8 +111,11 @@ def search(ctx: click.Context, query: tuple[str, ...], as_json: bool, limit: int
 @click.option("--stemming", type=click.Choice(["none", "porter"]), default=None,
               help="Build the new index with this stemming (porter: English word endings, "
                    "'invoices' finds 'invoice'). Default: what the index has now.")
+@click.option("--no-thumbnails", "no_thumbnails", is_flag=True,
+              help="Do not make the web page's missing thumbnails (first pages, WebP).")
 @click.pass_context
-def reindex(ctx: click.Context, changed: bool, stemming: str | None) -> None:
+def reindex(ctx: click.Context, changed: bool, stemming: str | None,
+            no_thumbnails: bool = False) -> None:
     """Rebuild the index from the sidecars in archive/ (no OCR, no PDF reading).
 
     A full rebuild writes a new index file and puts it in place at the end:
@@ -140,10 +143,19 @@ def reindex(ctx: click.Context, changed: bool, stemming: str | None) -> None:
         click.echo("ranking lists for frequent words (seconds per 100,000 documents)…",
                    err=True)
 
+    def on_thumbnails(total: int) -> Callable[[int], None]:
+        nonlocal bar
+        if bar is not None:
+            bar.__exit__(None, None, None)
+        bar = progress_bar(total, "thumbnails")
+        bar.__enter__()
+        return bar.update
+
     try:
         report = run_reindex(runtime, changed=changed, stemming=stemming,
                              progress=lambda n: bar.update(n) if bar is not None else None,
-                             on_total=on_total, on_maintain=on_maintain)
+                             on_total=on_total, on_maintain=on_maintain,
+                             thumbnails=None if no_thumbnails else on_thumbnails)
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
@@ -155,6 +167,10 @@ def reindex(ctx: click.Context, changed: bool, stemming: str | None) -> None:
                  if report.maintain_seconds >= 0.1 else "")
         click.echo(f"indexed {report.indexed:,} documents in {report.seconds:.1f} s "
                    f"({report.rate:,.0f}/s; stemming: {report.stemming}{lists})")
+    if report.thumbnails[0] or report.thumbnails[1]:
+        click.echo(f"thumbnails: {report.thumbnails[0]:,} made"
+                   + (f", {report.thumbnails[1]:,} PDF(s) could not be rendered"
+                      if report.thumbnails[1] else ""))
     for problem in report.problems:
         click.echo(f"problem: {problem}", err=True)
     if report.problems:

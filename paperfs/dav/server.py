@@ -2,7 +2,9 @@
 
 Request path, outermost first::
 
-    AccessLog -> Authenticator (Basic/Digest, throttling) -> Guard (hostile input)
+    AccessLog -> web front (login form, session cookies: paperfs/web/routing.py)
+      -> Authenticator (Basic/Digest, throttling) -> web dispatch (a browser's page)
+      -> Guard (hostile input)
       -> StreamingPropfind (PROPFIND) -> wsgidav (ErrorPrinter, SearchUnavailable
          (Solr down: 503), DirBrowser, RequestResolver -> RequestServer
          -> PaperfsProvider)
@@ -49,6 +51,7 @@ from paperfs.index.model import User
 from paperfs.sharing.create import ShareCreation
 from paperfs.sharing.public import SharedLinks
 from paperfs.sharing.store import share_store
+from paperfs.web.routing import WebSite
 
 if TYPE_CHECKING:
     from paperfs.index.factory import Readers
@@ -165,8 +168,13 @@ class DavServer:
         app = Guard(app, max_xml_bytes=dav.max_xml_bytes)
         shares = share_store(self.config)  # share links: paperfs/sharing/
         app = ShareCreation(app, self.services, shares, dav.public_url)  # /_share: logged in
+        # the web page for browsers (paperfs/web/routing.py): login and sessions in
+        # front of the Authenticator, the page (and /_share) or WebDAV behind it
+        self.web = WebSite(self.services, throttle, self._bind)
+        app = inner = self.web.dispatch(app)
         app = Authenticator(app, self.services.users, mode=dav.auth, throttle=throttle,
                             on_user=self._bind)
+        app = self.web.front(app, inner)
         self.app = AccessLog(app)
         self.app = SharedLinks(self.app, self.services, shares, throttle)  # /s/: no login, no log
         self.host = host or dav.host

@@ -144,15 +144,25 @@ class ChampionLists:
     def _instances(self, texts: Sequence[tuple]) -> list[tuple[str, int, str]]:
         """(token, document id, column) for every token of ``texts`` (fts rows:
         id then one value per column)."""
-        self._ensure_scratch()
-        marks = ",".join("?" * (len(FTS_COLUMNS) + 1))
         db = self.db
-        db.executemany(f"INSERT INTO temp.champion_scratch (rowid, {', '.join(FTS_COLUMNS)})"
-                       f" VALUES ({marks})", texts)
+        # A reader connection is query_only, which refuses writes to temp tables too;
+        # the scratch table is this connection's own, so it is lifted for it alone.
+        reader = db.execute("PRAGMA query_only").fetchone()[0]
+        if reader:
+            db.execute("PRAGMA query_only=0")
         try:
-            return db.execute("SELECT term, doc, col FROM temp.champion_scratch_words").fetchall()
+            self._ensure_scratch()
+            marks = ",".join("?" * (len(FTS_COLUMNS) + 1))
+            db.executemany(f"INSERT INTO temp.champion_scratch (rowid, {', '.join(FTS_COLUMNS)})"
+                           f" VALUES ({marks})", texts)
+            try:
+                return db.execute("SELECT term, doc, col FROM temp.champion_scratch_words"
+                                  ).fetchall()
+            finally:
+                db.execute("DELETE FROM temp.champion_scratch")
         finally:
-            db.execute("DELETE FROM temp.champion_scratch")
+            if reader:
+                db.execute("PRAGMA query_only=1")
 
     def token(self, word: str) -> str | None:
         """The one token the index makes of ``word``; None if it makes several or none."""

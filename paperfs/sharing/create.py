@@ -8,20 +8,15 @@ It sits behind the Authenticator (the user is ``environ["paperfs.ctx"].user``)
 and answers 403 for a document or saved search the user may not view, the
 same for one that does not exist. Cross-site requests are refused twice: a
 ``Sec-Fetch-Site`` other than same-origin, or an ``Origin``/``Referer`` of
-another origin, is 403; and ``csrf`` must be this server's token for the user
-(``csrf_token``: an HMAC of the user name with a per-process key). The web
-page (paperfs/web/) has a CSRF token of its own: at the merge, pass its check
-as ``csrf=`` (a ``CsrfCheck``) and the page's token is what the form sends.
+another origin, is 403; and ``csrf`` must be the web page's token for the
+user or login session (paperfs/web/csrf.py), the one its share buttons carry.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import json
 import logging
-import secrets
 import urllib.parse
 from typing import TYPE_CHECKING, Callable, Iterable
 
@@ -29,6 +24,7 @@ from paperfs.dav.guard import Refused
 from paperfs.errors import UsageError
 from paperfs.sharing import pages, view
 from paperfs.sharing.store import ShareStore
+from paperfs.web import csrf as web_csrf
 
 if TYPE_CHECKING:
     from paperfs.dav.context import Services
@@ -40,19 +36,10 @@ PATH = "/_share"
 MAX_FORM_BYTES = 8192
 #: the expiries the form offers (days); any number up to dav.share_max_days is accepted
 FORM_DAYS = (1, 7, 30, 90)
-#: (environ, the submitted form) -> what is wrong, or None
-CsrfCheck = Callable[[dict, dict], "str | None"]
-_KEY = secrets.token_bytes(32)
 
 
-def csrf_token(user: "User") -> str:
-    """This process's CSRF token for ``user`` (what the form carries)."""
-    return hmac.new(_KEY, user.name.encode("utf-8"), hashlib.sha256).hexdigest()[:40]
-
-
-def _own_token(environ: dict, form: dict) -> str | None:
-    sent = form.get("csrf", "")
-    if sent and hmac.compare_digest(sent, csrf_token(environ["paperfs.ctx"].user)):
+def _page_token(environ: dict, form: dict) -> str | None:
+    if web_csrf.valid(environ, form.get(web_csrf.FIELD) or environ.get(web_csrf.HEADER)):
         return None
     return "the form's csrf token is missing or wrong; open the share form again"
 
@@ -83,12 +70,11 @@ class ShareCreation:
     """WSGI middleware behind the Authenticator: answers /_share, passes the rest."""
 
     def __init__(self, app: Callable, services: "Services", store: ShareStore,
-                 public_url: str = "", csrf: CsrfCheck = _own_token) -> None:
+                 public_url: str = "") -> None:
         self.app = app
         self.services = services
         self.store = store
         self.public_url = public_url
-        self.csrf = csrf
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         if environ.get("PATH_INFO") != PATH:
@@ -107,7 +93,7 @@ class ShareCreation:
     def _form(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         query = dict(urllib.parse.parse_qsl(environ.get("QUERY_STRING", "")))
         user = environ["paperfs.ctx"].user
-        token = csrf_token(user)
+        token = web_csrf.token(environ)
         if _wants_json(environ):  # a script's form: the token alone
             return _answer(environ, start_response, "200 OK", {"csrf": token})
         kind, target = self._target(user, query)
@@ -123,7 +109,7 @@ class ShareCreation:
             raise Refused("403 Forbidden", f"refused: {problem}; make links from this "
                                             "server's own page")
         form = _read_form(environ)
-        problem = self.csrf(environ, form)
+        problem = _page_token(environ, form)
         if problem:
             raise Refused("403 Forbidden", problem)
         user = environ["paperfs.ctx"].user

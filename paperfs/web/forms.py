@@ -1,0 +1,188 @@
+"""What a POST of the web page changes: a document's metadata, uploads, a restore
+from the trash, retrying failed files, saving a search, logging out.
+
+Every change goes the way WebDAV's go: metadata and restores through the editor
+(paperfs/dav/editor.py: the writer, with the same permission and lock checks on
+the document as it is when the change is made), uploads into the user's own
+upload area like a PUT into /inbox (paperfs/dav/inbox.py: handed to the consumer
+when quiet, with the user as owner). Bad input answers 400 with what to fix;
+nothing is changed then. (The CSRF token is checked before any of this runs:
+paperfs/web/routing.py.)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import re
+import secrets
+from typing import TYPE_CHECKING, Any, Iterable
+
+from paperfs.archive.custom_fields import parse_value
+from paperfs.archive.document import Document
+from paperfs.dav.inbox import UPLOAD_TMP
+from paperfs.errors import UsageError
+from paperfs.search.syntax_error import QuerySyntaxError
+from paperfs.search.saved import check_query, check_saved_name
+from paperfs.web import multipart, pages
+from paperfs.web.http import BadRequest, Request, StartResponse, redirect, url_of
+
+if TYPE_CHECKING:
+    from paperfs.web.routing import WebSite
+
+log = logging.getLogger(__name__)
+
+_BAD_NAME = re.compile(r'[\x00-\x1f/\\]')
+
+
+def _optional(text: str) -> str | None:
+    text = " ".join(text.split())
+    return text or None
+
+
+def _tags(text: str) -> tuple[str, ...]:
+    seen: dict[str, str] = {}
+    for part in text.split(","):
+        tag = " ".join(part.split())
+        if tag and tag.casefold() not in seen:
+            seen[tag.casefold()] = tag
+    return tuple(seen.values())
+
+
+def metadata_change(site: "WebSite", req: Request) -> Any:
+    """The change the form asks for, checked in full before anything is written."""
+    title = " ".join(req.field("title").split())
+    if not title:
+        raise BadRequest("title: a document needs a title")
+    try:
+        created = dt.date.fromisoformat(req.field("created").strip())
+    except ValueError:
+        raise BadRequest(f"created: {req.field('created')!r} is not a date like 2024-03-15") from None
+    tags = _tags(req.field("tags"))
+    correspondent = _optional(req.field("correspondent"))
+    document_type = _optional(req.field("document_type"))
+    declared = site.services.fields.current().fields
+    sets: dict[str, Any] = {}
+    removes: list[str] = []
+    for name, decl in declared.items():
+        key = "field." + name
+        if key not in req.form():
+            continue
+        text = req.field(key).strip()
+        if not text:
+            removes.append(name)
+            continue
+        try:
+            sets[name] = parse_value(decl, text)
+        except ValueError as exc:
+            raise BadRequest(f"{name}: {exc}") from None
+
+    def change(doc: Document) -> Document:
+        values = {k: v for k, v in doc.custom_fields.items() if k not in removes}
+        return doc.replace(title=title, created=created, tags=tags, correspondent=correspondent,
+                           document_type=document_type, custom_fields={**values, **sets})
+
+    return change
+
+
+def edit(site: "WebSite", req: Request, start_response: StartResponse,
+         doc_id: str) -> Iterable[bytes]:
+    try:
+        change = metadata_change(site, req)
+    except BadRequest as exc:  # the form again, with what to fix
+        return pages.document(site, req, start_response, doc_id, problem=str(exc),
+                              status="400 Bad Request")
+    site.services.editor.update(req.ctx, int(doc_id), change)
+    log.info("doc %s: metadata changed by %s on the web page", doc_id, req.user.name)
+    return redirect(start_response, f"/_/doc/{int(doc_id)}?saved=1")
+
+
+def _upload_name(name: str) -> str:
+    """A browser's file name as a name in the upload area (no folders, not hidden)."""
+    name = _BAD_NAME.sub("_", name.replace("\\", "/").rsplit("/", 1)[-1]).strip()
+    name = name.lstrip(".")
+    if not name:
+        raise BadRequest("the file has no name")
+    return name[:200]
+
+
+def upload(site: "WebSite", req: Request, start_response: StartResponse) -> Iterable[bytes]:
+    """Files of a form (or dropped on the page) into the user's upload area."""
+    kind = req.environ.get("CONTENT_TYPE", "")
+    if not kind.lower().startswith("multipart/form-data"):
+        raise BadRequest("send the files as a form (multipart/form-data)")
+    try:
+        length = int(req.environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise BadRequest("Content-Length is not a number") from None
+    uploads = site.services.uploads
+    home = uploads.home(req.user.name)
+    temps: list[str] = []
+
+    def open_file(filename: str) -> tuple[object, Any]:
+        tmp = os.path.join(home, UPLOAD_TMP + secrets.token_hex(8))
+        temps.append(tmp)
+        return (filename, tmp), open(tmp, "wb")
+
+    done: list[str] = []
+    try:
+        parsed = multipart.parse(req.environ["wsgi.input"], length, kind, open_file)
+        for filename, key in parsed.files:
+            _name, tmp = key  # type: ignore[misc]
+            if not filename or os.path.getsize(tmp) == 0:
+                continue  # the empty file input of a form sent without a file
+            name = _upload_name(filename)
+            stem, dot, ext = name.rpartition(".")
+            target, n = os.path.join(home, name), 1
+            while os.path.exists(target):
+                n += 1
+                target = os.path.join(home, f"{stem} ({n}).{ext}" if dot else f"{name} ({n})")
+            os.replace(tmp, target)
+            uploads.touch(target)
+            done.append(os.path.basename(target))
+    finally:
+        for tmp in temps:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    if not done:
+        raise BadRequest("no file was sent: choose a file first")
+    log.info("%d file(s) uploaded by %s on the web page", len(done), req.user.name)
+    if req.environ.get("HTTP_ACCEPT", "").startswith("application/json"):
+        from paperfs.web.http import as_json
+
+        return as_json(start_response, {"uploaded": done})
+    return redirect(start_response, url_of("/_/upload", uploaded=", ".join(done)))
+
+
+def restore(site: "WebSite", req: Request, start_response: StartResponse,
+            doc_id: str) -> Iterable[bytes]:
+    path = site.services.editor.restore(req.ctx, int(doc_id))
+    log.info("doc %s: restored from the trash by %s on the web page", doc_id, req.user.name)
+    return redirect(start_response, url_of("/_/trash", restored=path))
+
+
+def retry(site: "WebSite", req: Request, start_response: StartResponse) -> Iterable[bytes]:
+    """``paperfs retry`` from the page: superusers only (failed/ holds every user's files)."""
+    if not req.user.superuser:
+        return site.error(req, start_response, "403 Forbidden",
+                          "Only a superuser may retry failed files.")
+    from paperfs.archive.store import retry_failed
+
+    moved = retry_failed(site.services.root)
+    return redirect(start_response, url_of("/_/status", retried=str(len(moved))))
+
+
+def save_search(site: "WebSite", req: Request, start_response: StartResponse) -> Iterable[bytes]:
+    """The current query as a saved search of the user's own (/saved over WebDAV too)."""
+    try:
+        name = check_saved_name(req.field("name").strip())
+        query = check_query(req.field("q"), site.services.fields.types())
+        site.services.saved.add(name, query, owner=req.user.name)
+    except (UsageError, QuerySyntaxError) as exc:
+        raise BadRequest(str(exc)) from None
+    return redirect(start_response, "/_/saved")
+
+
+def logout(site: "WebSite", req: Request, start_response: StartResponse) -> Iterable[bytes]:
+    return redirect(start_response, "/_/login", [site.logout(req.environ)])

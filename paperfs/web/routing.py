@@ -1,0 +1,236 @@
+"""Who gets the page and who gets WebDAV, and which handler answers which URL.
+
+The page lives on one port with WebDAV. A request is the page's when
+
+* its path is under ``/_/`` (no archive name can be ``_``: the top level of
+  the drive is a fixed list, paperfs/dav/provider.py ``TOP``), or
+* it is a ``GET``/``HEAD`` of ``/`` whose ``Accept`` names ``text/html`` and
+  that carries none of the signs of a WebDAV client: a ``Depth``,
+  ``Translate``, ``If`` or ``Lock-Token`` header, or the User-Agent of a known
+  client (Windows' mini-redirector, macOS' WebDAVFS, davfs2, gvfs, rclone,
+  litmus, Cyberduck, DAVx⁵, …), which send other Accept headers anyway.
+
+Everything else is WebDAV, exactly as without the page. Folders below ``/``
+keep wsgidav's plain listing for a browser (DirBrowser).
+
+Two pieces sit in the server's stack (paperfs/dav/server.py):
+``front`` before the Authenticator (the login form, static files, and the
+session cookie, which stands for a login on every URL, WebDAV's too) and
+``dispatch`` behind it (a browser that sent HTTP Basic gets the page as well).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any, Callable, Iterable
+
+from wsgidav.dav_error import DAVError
+
+from paperfs.errors import SearchBackendError
+from paperfs.web import csrf, forms, pages, static
+from paperfs.web.http import BadRequest, Request, StartResponse, redirect, respond, url_of
+from paperfs.web.sessions import COOKIE, Sessions
+from paperfs.web.templates import render
+from paperfs.web.thumbnails import Thumbnails
+
+log = logging.getLogger(__name__)
+
+PREFIX = "/_/"
+LOGIN = "/_/login"
+_DAV_HEADERS = ("HTTP_DEPTH", "HTTP_TRANSLATE", "HTTP_IF", "HTTP_LOCK_TOKEN",
+                "HTTP_DESTINATION", "HTTP_OVERWRITE")
+_DAV_AGENTS = re.compile(
+    r"Microsoft-WebDAV|MiniRedir|WebDAVFS|WebDAVLib|davfs2|gvfs|gvfsd|rclone|litmus|neon|"
+    r"Cyberduck|DAVx|Dolphin|KIO|WinSCP|cadaver|curl|Wget|python-requests|Transmit|"
+    r"DavClnt|Mountain Duck|GoodSync|Nautilus", re.I)
+
+Handler = Callable[..., Iterable[bytes]]
+#: (method, URL pattern) -> handler(site, request, start_response, **groups)
+ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
+    ("GET", re.compile(r"/"), pages.search),
+    ("GET", re.compile(r"/_/search"), pages.search),
+    ("GET", re.compile(r"/_/suggest"), pages.suggest),
+    ("GET", re.compile(r"/_/doc/(?P<doc_id>\d{1,12})"), pages.document),
+    ("GET", re.compile(r"/_/pdf/(?P<doc_id>\d{1,12})"), pages.pdf),
+    ("GET", re.compile(r"/_/thumb/(?P<doc_id>\d{1,12})\.webp"), pages.thumbnail),
+    ("GET", re.compile(r"/_/saved"), pages.saved),
+    ("GET", re.compile(r"/_/trash"), pages.trash),
+    ("GET", re.compile(r"/_/status"), pages.status),
+    ("GET", re.compile(r"/_/upload"), pages.upload),
+    ("POST", re.compile(r"/_/doc/(?P<doc_id>\d{1,12})"), forms.edit),
+    ("POST", re.compile(r"/_/upload"), forms.upload),
+    ("POST", re.compile(r"/_/trash/(?P<doc_id>\d{1,12})/restore"), forms.restore),
+    ("POST", re.compile(r"/_/retry"), forms.retry),
+    ("POST", re.compile(r"/_/saved"), forms.save_search),
+    ("POST", re.compile(r"/_/logout"), forms.logout),
+]
+
+
+def wants_page(environ: dict) -> bool:
+    """Whether this request is the web page's (see the module doc), not WebDAV's."""
+    path = environ.get("PATH_INFO", "")
+    if path.startswith(PREFIX) or path == "/_":
+        return True
+    if path != "/" or environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+        return False
+    if "text/html" not in environ.get("HTTP_ACCEPT", ""):
+        return False
+    if any(key in environ for key in _DAV_HEADERS):
+        return False
+    return not _DAV_AGENTS.search(environ.get("HTTP_USER_AGENT", ""))
+
+
+def _secure(environ: dict) -> bool:
+    return environ.get("wsgi.url_scheme") == "https"
+
+
+class WebSite:
+    """The web page of one server: its sessions, thumbnails and handlers."""
+
+    def __init__(self, services: Any, throttle: Any, bind: Callable[[Any, dict], None], *,
+                 sessions: Sessions | None = None) -> None:
+        self.services = services
+        self.throttle = throttle
+        self.bind = bind
+        self.sessions = sessions or Sessions()
+        self.thumbnails = Thumbnails(services.root)
+
+    # ------------------------------------------------------------ the two pieces
+
+    def dispatch(self, dav: Callable) -> Callable:
+        """Behind the Authenticator: the page for a browser, WebDAV for the rest."""
+        def app(environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+            if wants_page(environ):
+                return self.answer(environ, start_response)
+            return dav(environ, start_response)
+
+        return app
+
+    def front(self, authenticated: Callable, inner: Callable) -> Callable:
+        """Before the Authenticator: login, static files, session cookies.
+
+        ``authenticated``: the Authenticator (and all behind it); ``inner``: what is
+        behind it (``dispatch``), reached directly with a live session."""
+        def app(environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+            path = environ.get("PATH_INFO", "")
+            if path.startswith(static.PREFIX):
+                return static.serve(environ, start_response)
+            if path == LOGIN:
+                return self.login(environ, start_response)
+            if "HTTP_AUTHORIZATION" not in environ:
+                session = self.sessions.get(Request(environ).cookie(COOKIE))
+                user = session and self.services.users.user(session.user)
+                if session is not None and user is not None:
+                    environ[csrf.SESSION_KEY] = session.token
+                    environ["paperfs.user"] = user
+                    environ["wsgidav.auth.user_name"] = user.name
+                    self.bind(user, environ)
+                    return inner(environ, start_response)
+                if wants_page(environ):
+                    target = environ.get("PATH_INFO", "/")
+                    if environ.get("QUERY_STRING"):
+                        target += "?" + environ["QUERY_STRING"]
+                    return redirect(start_response, url_of(LOGIN, next=target))
+            return authenticated(environ, start_response)
+
+        return app
+
+    # ------------------------------------------------------------ login
+
+    def login(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        req = Request(environ)
+        target = req.args.get("next") or "/"
+        if not target.startswith("/") or target.startswith("//"):
+            target = "/"  # never a redirect to another site
+        if req.method != "POST":
+            return respond(start_response, "200 OK",
+                           render("login.html", next=target, error=None, user=None))
+        address = environ.get("REMOTE_ADDR", "?")
+        wait = self.throttle.blocked_for(address)
+        if wait:
+            return respond(start_response, "429 Too Many Requests",
+                           render("login.html", next=target, user=None,
+                                  error=f"Too many failed logins: try again in {int(wait) + 1} s."),
+                           headers=[("Retry-After", str(int(wait) + 1))])
+        try:
+            name, password = req.field("user").strip(), req.field("password")
+        except BadRequest as exc:
+            return respond(start_response, "400 Bad Request", str(exc), "text/plain")
+        user = self.services.users.verify(name, password) if name else None
+        if user is None:
+            log.warning("failed web login for %r from %s", name[:64], address)
+            self.throttle.failed(address)
+            return respond(start_response, "401 Unauthorized",
+                           render("login.html", next=target, user=None,
+                                  error="Wrong user name or password."))
+        self.throttle.succeeded(address)
+        session = self.sessions.start(user.name)
+        return redirect(start_response, target,
+                        [self.sessions.cookie(session, _secure(environ))])
+
+    def logout(self, environ: dict) -> tuple[str, str]:
+        self.sessions.end(environ.get(csrf.SESSION_KEY))
+        return self.sessions.clearing_cookie(_secure(environ))
+
+    # ------------------------------------------------------------ handlers
+
+    def answer(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        req = Request(environ)
+        method = "GET" if req.method == "HEAD" else req.method
+        for route_method, pattern, handler in ROUTES:
+            match = pattern.fullmatch(req.path)
+            if match is None:
+                continue
+            if route_method != method:
+                continue
+            try:
+                if method == "POST":
+                    problem = self._refused_post(req)
+                    if problem:
+                        return self.error(req, start_response, "403 Forbidden", problem)
+                return handler(self, req, start_response, **match.groupdict())
+            except BadRequest as exc:
+                return self.error(req, start_response, "400 Bad Request", str(exc))
+            except SearchBackendError as exc:
+                return self.error(req, start_response, "503 Service Unavailable",
+                                  f"search is unavailable: {str(exc).splitlines()[0]}")
+            except DAVError as exc:  # the editor's checks: 403, 404, 423
+                return self.error(req, start_response, f"{exc.value} {_reason(exc.value)}",
+                                  exc.context_info or _reason(exc.value))
+            except Exception:  # noqa: BLE001 - a page, not a dropped connection
+                log.exception("web page: %s %s", req.method, req.path)
+                return self.error(req, start_response, "500 Internal Server Error",
+                                  "Something went wrong; the server's log has the details.")
+        if any(p.fullmatch(req.path) for _m, p, _h in ROUTES):
+            return respond(start_response, "405 Method Not Allowed", "405 Method Not Allowed\n",
+                           "text/plain; charset=utf-8", [("Allow", "GET, HEAD, POST")])
+        return self.error(req, start_response, "404 Not Found", "No such page.")
+
+    @staticmethod
+    def _refused_post(req: Request) -> str | None:
+        if not req.same_origin():
+            return "This form was sent from another site."
+        kind = req.environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+        form = {} if kind == "multipart/form-data" else req.form()
+        token = csrf.given(req.environ, form)
+        if kind == "multipart/form-data" and not token:
+            token = req.args.get(csrf.FIELD, "")
+        if not csrf.valid(req.environ, token):
+            return "The form's security token is missing or stale: reload the page and try again."
+        return None
+
+    def error(self, req: Request, start_response: StartResponse, status: str,
+              message: str) -> Iterable[bytes]:
+        return respond(start_response, status,
+                       render("error.html", **self.common(req), status=status, message=message))
+
+    def common(self, req: Request) -> dict[str, Any]:
+        """What every page's frame shows: the user, the token of its forms."""
+        return {"user": req.environ.get("paperfs.user"), "csrf": csrf.token(req.environ),
+                "q": req.args.get("q", "")}
+
+
+def _reason(code: int) -> str:
+    return {403: "Forbidden", 404: "Not Found", 423: "Locked", 400: "Bad Request",
+            409: "Conflict", 503: "Service Unavailable"}.get(code, "Error")

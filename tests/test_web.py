@@ -1,0 +1,390 @@
+"""The web page against a real server (in-process, a filed archive of two users):
+who gets the page and who gets WebDAV, login and sessions, CSRF, and that the
+page shows and changes exactly what WebDAV would let the user see and change."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import http.client
+import re
+import time
+
+import pytest
+
+from paperfs.archive.custom_fields import fields_of
+from paperfs.archive.document import read_sidecar
+from paperfs.web import csrf
+from paperfs.web.routing import wants_page
+from paperfs.web.sessions import Sessions
+
+from tests.dav_support import add_doc, running, wait_for
+from tests.test_custom_fields import EVERY_TYPE
+from tests.test_dav_auth import certificate  # noqa: F401 - a fixture: a self-signed certificate
+from tests.web_support import Browser, two_users_docs
+
+HTML = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+# ---------------------------------------------------------------- dispatch (unit)
+
+def env(method: str = "GET", path: str = "/", **headers: str) -> dict:
+    environ = {"REQUEST_METHOD": method, "PATH_INFO": path}
+    environ.update({"HTTP_" + k.upper(): v for k, v in headers.items()})
+    return environ
+
+
+def test_a_browser_asking_for_html_gets_the_page() -> None:
+    assert wants_page(env(accept=HTML, user_agent="Mozilla/5.0 Firefox/128.0"))
+    assert wants_page(env("HEAD", accept=HTML))
+    assert wants_page(env("POST", "/_/upload"))  # the page's own URLs, any method
+    assert wants_page(env(path="/_/static/app.css"))
+
+
+@pytest.mark.parametrize("environ", [
+    env("PROPFIND", accept=HTML),  # any WebDAV method
+    env(accept="*/*"),  # no HTML asked for (curl, rclone, davfs2 GETs)
+    env(accept="text/xml"),
+    env(),  # no Accept at all
+    env(accept=HTML, depth="1"),
+    env(accept=HTML, translate="f"),  # Windows' mini-redirector
+    env(accept=HTML, user_agent="Microsoft-WebDAV-MiniRedir/10.0.19045"),
+    env(accept=HTML, user_agent="WebDAVFS/3.0.0 (03008000) Darwin/22.0.0 (x86_64)"),
+    env(accept=HTML, user_agent="davfs2/1.7.0 neon/0.32.5"),
+    env(accept=HTML, user_agent="rclone/v1.66.0"),
+    env(accept=HTML, user_agent="litmus/0.13 neon/0.32.5"),
+    env(accept=HTML, user_agent="gvfs/1.50.3"),
+    env(path="/archive/", accept=HTML),  # folders below / keep wsgidav's listing
+    env(path="/by-id/1.pdf", accept=HTML),
+], ids=lambda e: f"{e['REQUEST_METHOD']} {e['PATH_INFO']} {e.get('HTTP_USER_AGENT', '')}"
+                 f" {e.get('HTTP_ACCEPT', '')}"[:60])
+def test_webdav_clients_keep_getting_webdav(environ: dict) -> None:
+    assert not wants_page(environ)
+
+
+def test_sessions_expire_when_idle_and_after_their_lifetime() -> None:
+    now = [1000.0]
+    sessions = Sessions(idle=60, lifetime=300, clock=lambda: now[0])
+    s = sessions.start("alice")
+    assert len(s.token) >= 40
+    for _ in range(5):  # kept alive by use...
+        now[0] += 50
+        assert sessions.get(s.token) is s
+    now[0] += 61  # ...but not when idle
+    assert sessions.get(s.token) is None
+    s = sessions.start("alice")
+    for _ in range(6):
+        now[0] += 50
+        assert sessions.get(s.token) is s
+    now[0] += 1
+    assert sessions.get(s.token) is None  # 300 s after login, used or not
+    s = sessions.start("bob")
+    sessions.end(s.token)
+    assert sessions.get(s.token) is None
+    assert sessions.get("guessed") is None and sessions.get(None) is None
+
+
+def test_csrf_tokens_belong_to_one_session_or_user() -> None:
+    a = {csrf.SESSION_KEY: "session-a"}
+    b = {csrf.SESSION_KEY: "session-b"}
+    assert csrf.valid(a, csrf.token(a))
+    assert not csrf.valid(b, csrf.token(a))
+    assert not csrf.valid(a, "") and not csrf.valid(a, None)
+    assert not csrf.valid({}, csrf.token({}))  # no user: nothing is valid
+
+
+# ---------------------------------------------------------------- a real server
+
+@pytest.fixture(scope="module")
+def dav(tmp_path_factory: pytest.TempPathFactory):
+    with running(tmp_path_factory.mktemp("web"), two_users_docs) as server:
+        yield server
+
+
+def logged_in(dav, user: str) -> Browser:
+    browser = Browser(dav.port)
+    r = browser.login(user)
+    assert r.status == 303 and r.headers["location"] == "/", r.body[:300]
+    return browser
+
+
+def test_webdav_on_slash_is_unchanged(dav) -> None:
+    r = dav.request("PROPFIND", "/", "alice", headers={"Depth": "1", "Accept": HTML})
+    assert r.status == 207 and "inbox" in r.names()
+    r = dav.request("GET", "/", None)  # a WebDAV client without credentials: 401 as ever
+    assert r.status == 401 and "www-authenticate" in r.headers
+
+
+def test_login_form_session_cookie_and_logout(dav) -> None:
+    browser = Browser(dav.port)
+    r = browser.get("/")
+    assert r.status == 303 and r.headers["location"].startswith("/_/login")
+    r = browser.get(r.headers["location"])
+    assert r.status == 200 and b'name="password"' in r.body
+    assert browser.login("alice", "wrong").status == 401
+    r = browser.login("alice")
+    cookie = r.headers["set-cookie"]
+    assert all(part in cookie for part in ("HttpOnly", "SameSite=Strict", "Max-Age=", "Path=/"))
+    page = browser.get("/")
+    assert page.status == 200 and b"Invoice ACME March" in page.body
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    # the session is a login on WebDAV URLs too (a PDF link opened from the page)
+    assert browser.get("/by-id/1.pdf").status == 200
+    token = browser.csrf()
+    assert browser.post("/_/logout", {"csrf": token}).status == 303
+    assert browser.get("/").status == 303  # back to the login form
+    # HTTP Basic keeps working for the page (and for WebDAV, above)
+    r = dav.request("GET", "/", "bob", headers={"Accept": HTML})
+    assert r.status == 200 and b"Bob&#39;s bank letter" in r.body
+
+
+def test_a_redirect_after_login_stays_on_this_site(dav) -> None:
+    browser = Browser(dav.port)
+    r = browser.post("/_/login?next=//evil.example/x", {"user": "alice", "password": "alice-pw"})
+    assert r.status == 303 and r.headers["location"] == "/"
+
+
+def test_every_post_needs_the_token_and_this_origin(dav) -> None:
+    alice = logged_in(dav, "alice")
+    fields = {"title": "Hijacked", "created": "2024-03-01", "tags": ""}
+    assert alice.post("/_/doc/1", fields).status == 403
+    assert alice.post("/_/doc/1", {**fields, "csrf": "0" * 64}).status == 403
+    bob = logged_in(dav, "bob")
+    assert alice.post("/_/doc/1", {**fields, "csrf": bob.csrf()}).status == 403  # bob's token
+    token = alice.csrf()
+    r = alice.post("/_/doc/1", {**fields, "csrf": token},
+                   headers={"Origin": "http://evil.example"})
+    assert r.status == 403
+    assert alice.upload("/_/upload", {"x.txt": b"hello"}).status == 403
+    assert dav.sidecar(1).title == "Invoice ACME March"
+
+
+def test_a_second_user_sees_nothing_of_the_first(dav) -> None:
+    bob = logged_in(dav, "bob")
+    page = bob.get("/_/search?q=invoice").body.decode()
+    assert "Invoice ACME April" in page  # shared with him to view
+    assert "Invoice ACME March" not in page
+    everything = bob.get("/").body.decode()
+    assert "Tax return" not in everything and "alicesecret" not in everything  # facets too
+    assert "House rules" in everything and "Bob&#39;s bank letter" in everything
+    found = bob.get("/_/search?q=alicesecretword").body.decode()
+    assert "0 documents" in found and "Tax return" not in found
+    assert bob.get("/_/suggest?q=alicesec").body == b"[]"
+    assert bob.get("/_/suggest?q=tag:alice").body == b"[]"
+    for doc_id in (1, 3, 999):  # by guessing ids: exactly like a missing document
+        for url in (f"/_/doc/{doc_id}", f"/_/pdf/{doc_id}", f"/_/thumb/{doc_id}.webp"):
+            assert bob.get(url).status == 404, url
+        r = bob.post(f"/_/doc/{doc_id}", {"title": "x", "created": "2024-01-01",
+                                          "csrf": bob.csrf()})
+        assert r.status == 404, r.body[:300]
+    assert dav.request("GET", "/by-id/1.pdf", "bob").status == 404  # as over WebDAV
+    # viewing is not changing: the form is disabled, a POST is refused like a WebDAV PUT
+    assert b"<fieldset disabled>" in bob.get("/_/doc/2").body
+    r = bob.post("/_/doc/2", {"title": "Mine", "created": "2024-04-01", "csrf": bob.csrf()})
+    assert r.status == 403
+    assert dav.sidecar(2).title == "Invoice ACME April"
+    # what he may see he sees whole
+    assert bob.get("/_/pdf/2").body.startswith(b"%PDF")
+    assert bob.get("/_/thumb/2.webp").body[8:12] == b"WEBP"
+
+
+def test_search_highlights_narrows_and_suggests(dav) -> None:
+    alice = logged_in(dav, "alice")
+    page = alice.get("/_/search?q=electricity").body.decode()
+    assert "<mark>electricity</mark>" in page
+    narrowed = re.search(r'href="(/_/search\?q=electricity%20tag%3Aunpaid)"', page)
+    assert narrowed, "no facet link for tag:unpaid"
+    page = alice.get(narrowed.group(1)).body.decode()
+    assert "Invoice ACME April" in page and "Invoice ACME March" not in page
+    found = alice.get("/_/suggest?q=elec").body.decode()
+    assert '"electricity"' in found
+    assert '"query": "tag:paid"' in alice.get("/_/suggest?q=tag:pa").body.decode()
+    bad = alice.get("/_/search?q=created:%5B2020")
+    assert bad.status == 200 and b'class="error"' in bad.body
+    doc = alice.get("/_/doc/1").body.decode()
+    assert "Invoice ACME April" in doc  # more like this
+    assert 'action="/_share"' in doc and 'name="target" value="1"' in doc
+
+
+def test_editing_goes_through_the_writer_like_a_webdav_edit(dav) -> None:
+    alice = logged_in(dav, "alice")
+    token = alice.csrf("/_/doc/3")
+    r = alice.post("/_/doc/3", {"title": "Tax return 2023", "created": "2023-05-02",
+                                "tags": "tax, filed", "correspondent": "Tax office",
+                                "document_type": "", "csrf": token})
+    assert r.status == 303, r.body[:500]
+    doc = dav.sidecar(3)
+    assert (doc.title, doc.tags, doc.correspondent) == ("Tax return 2023", ("tax", "filed"),
+                                                        "Tax office")
+    assert doc.owner == "alice"
+    page = alice.get("/_/search?q=tag:filed").body.decode()
+    assert "Tax return 2023" in page  # in the index at once
+    r = alice.post("/_/doc/3", {"title": "Tax", "created": "2023-02-30", "csrf": token})
+    assert r.status == 400 and b"created" in r.body
+    assert dav.sidecar(3).title == "Tax return 2023"
+
+
+def test_upload_lands_in_the_users_inbox_and_is_handed_over(dav) -> None:
+    alice = logged_in(dav, "alice")
+    token = alice.csrf("/_/upload")
+    r = alice.upload(f"/_/upload?csrf={token}", {"../note one.txt": b"hello paperfs\n"})
+    assert r.status == 303, r.body[:300]
+    r = alice.upload("/_/upload", {"note two.txt": b"second\n"},
+                     headers={"X-CSRF-Token": token, "Accept": "application/json"})
+    assert r.status == 200 and r.body == b'{"uploaded": ["note two.txt"]}'
+    inbox = dav.root.inbox / "alice"
+    assert wait_for(lambda: sorted(p.name for p in inbox.glob("*")) ==
+                    ["note one.txt", "note two.txt"], 15)
+    assert (inbox / "note one.txt").read_bytes() == b"hello paperfs\n"
+    assert alice.upload(f"/_/upload?csrf={token}", {"": b""}).status == 400
+
+
+def test_trash_restore_and_status_retry(dav) -> None:
+    alice, bob = logged_in(dav, "alice"), logged_in(dav, "bob")
+    dav.request("DELETE", "/by-id/5.pdf", "alice")
+    assert "House rules" in alice.get("/_/trash").body.decode()
+    r = alice.post("/_/trash/5/restore", {"csrf": alice.csrf()})
+    assert r.status == 303
+    assert "House rules" in alice.get("/").body.decode()
+    assert dav.request("DELETE", "/by-id/1.pdf", "alice").status == 204
+    assert "Invoice ACME March" not in bob.get("/_/trash").body.decode()
+    assert bob.post("/_/trash/1/restore", {"csrf": bob.csrf()}).status == 404
+    (dav.root.failed / "bad.pdf").write_bytes(b"not a pdf")
+    assert "bad.pdf" not in bob.get("/_/status").body.decode()  # failed files: superusers
+    assert bob.post("/_/retry", {"csrf": bob.csrf()}).status == 403
+    root = logged_in(dav, "root")
+    assert "bad.pdf" in root.get("/_/status").body.decode()
+    assert root.post("/_/retry", {"csrf": root.csrf()}).status == 303
+    assert not (dav.root.failed / "bad.pdf").exists()
+
+
+def test_thumbnails_are_made_once_and_go_with_the_document(dav) -> None:
+    alice = logged_in(dav, "alice")
+    first = alice.get("/_/thumb/2.webp")
+    assert first.status == 200 and first.headers["content-type"] == "image/webp"
+    made = dav.root.thumbnails_of(2)
+    assert len(made) == 1
+    stamp = made[0].stat().st_mtime_ns
+    time.sleep(0.01)
+    assert alice.get("/_/thumb/2.webp").body == first.body
+    assert made[0].stat().st_mtime_ns == stamp  # served from the cache, not made again
+    etag = first.headers["etag"]
+    assert alice.get("/_/thumb/2.webp", headers={"If-None-Match": etag}).status == 304
+    assert dav.request("DELETE", "/by-id/2.pdf", "alice").status == 204
+    assert dav.root.thumbnails_of(2) == made  # in the trash it may come back
+    dav.server.services.writer.purge(2, lambda doc: None)  # emptied from the trash
+    assert dav.root.thumbnails_of(2) == []
+
+
+def test_saved_searches_from_the_page(dav) -> None:
+    alice = logged_in(dav, "alice")
+    r = alice.post("/_/saved", {"name": "Electricity", "q": "electricity",
+                                "csrf": alice.csrf()})
+    assert r.status == 303
+    page = alice.get("/_/saved").body.decode()
+    assert "Electricity" in page and 'name="kind" value="search"' in page
+    assert "Electricity" not in logged_in(dav, "bob").get("/_/saved").body.decode()
+    assert dav.names("/saved/", "alice") == ["Electricity"]
+
+
+def test_a_session_ends_when_idle(dav) -> None:
+    sessions = dav.server.web.sessions
+    alice = logged_in(dav, "alice")
+    assert alice.get("/").status == 200
+    idle, sessions.idle = sessions.idle, 0.2
+    try:
+        time.sleep(0.3)
+        r = alice.get("/_/search?q=tax")
+        assert r.status == 303 and r.headers["location"] == "/_/login?next=%2F_%2Fsearch%3Fq%3Dtax"
+    finally:
+        sessions.idle = idle
+
+
+def test_an_upload_from_the_page_is_filed_by_the_daemon(tmp_path) -> None:
+    """`paperfs run` (the whole daemon, in-process): a file uploaded on the page is
+    filed with its uploader as owner and found by the page's search."""
+    from tests.dav_support import daemon_serving
+
+    with daemon_serving(tmp_path) as (_service, dav):
+        alice = logged_in(dav, "alice")
+        token = alice.csrf("/_/upload")
+        body = b"Gas bill\nquarterly gas bill from the utility, number 7731\n"
+        assert alice.upload(f"/_/upload?csrf={token}", {"gas bill.txt": body}).status == 303
+        assert wait_for(lambda: "Gas bill" in alice.get("/_/search?q=quarterly").body.decode()
+                        and "0 documents" not in alice.get("/_/search?q=quarterly").body.decode(),
+                        60), alice.get("/_/search?q=quarterly").body.decode()[-800:]
+        owners = {read_sidecar(p).owner for p in dav.root.archive.rglob("*.yml")}
+        assert owners == {"alice"}
+        bob = logged_in(dav, "bob")
+        assert "0 documents" in bob.get("/_/search?q=quarterly").body.decode()
+
+
+VALUES = {"amount": "EUR12.50", "due": "2025-01-31", "paid": True, "pages_signed": 3,
+          "weight": 1.5, "website": "https://example.org/a", "priority": "high",
+          "related": [1, 2], "remark": "as agreed"}
+
+
+def test_custom_fields_survive_the_form_and_bad_values_are_named(tmp_path) -> None:
+    def docs(archive) -> None:
+        archive.root.fields_file.write_text(EVERY_TYPE)
+        validated, problems = fields_of(archive.root.fields_file).current().validate(VALUES)
+        assert not problems, problems
+        add_doc(archive, 9, "With fields", dt.date(2024, 2, 2), owner="alice",
+                custom_fields=validated)
+
+    with running(tmp_path, docs) as server:
+        before = server.sidecar(9).custom_fields
+        alice = logged_in(server, "alice")
+        page = alice.get("/_/doc/9").body.decode()
+        form = dict(re.findall(r'<input name="([^"]+)"[^>]*? value="([^"]*)"', page))
+        form = {k: html.unescape(v) for k, v in form.items()}
+        assert form["field.related"] == "1, 2" and form["field.paid"] == "true"
+        token = re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1)
+        r = alice.post("/_/doc/9", {**form, "csrf": token})
+        assert r.status == 303, r.body.decode()[-600:]
+        assert server.sidecar(9).custom_fields == before  # shown and read back unchanged
+        r = alice.post("/_/doc/9", {**form, "field.due": "soon", "field.remark": "",
+                                    "csrf": token})
+        assert r.status == 400 and "due:" in r.body.decode()
+        assert server.sidecar(9).custom_fields == before
+        r = alice.post("/_/doc/9", {**form, "field.remark": "", "field.pages_signed": "4",
+                                    "csrf": token})
+        assert r.status == 303
+        after = server.sidecar(9).custom_fields
+        assert "remark" not in after and after["pages_signed"] == 4
+
+
+def test_over_tls_the_session_cookie_is_secure(tmp_path, certificate) -> None:
+    with running(tmp_path, two_users_docs, tls=certificate) as server:
+        conn = http.client.HTTPSConnection("127.0.0.1", server.port, timeout=10,
+                                           context=server.tls_context)
+        try:
+            conn.request("POST", "/_/login", body="user=alice&password=alice-pw",
+                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+            r = conn.getresponse()
+            r.read()
+        finally:
+            conn.close()
+        assert r.status == 303
+        assert "; Secure" in r.getheader("Set-Cookie")
+
+
+def test_the_share_button_of_a_document_page_makes_a_working_link(dav) -> None:
+    """The page's form, posted by a browser logged in with a session (no Basic):
+    /_share takes the page's CSRF token, and the link opens without a login."""
+    alice = logged_in(dav, "alice")
+    page = alice.get("/_/doc/1")
+    form = re.search(rb'<form method="post" action="/_share".*?</form>', page.body, re.S)
+    assert form, "the document page has a share button"
+    fields = {html.unescape(name.decode()): html.unescape(value.decode()) for name, value in
+              re.findall(rb'name="([^"]+)" value="([^"]*)"', form.group(0))}
+    assert fields["kind"] == "document" and fields["target"] == "1"
+    fields["expires_days"] = re.search(rb'name="expires_days"[^>]*value="(\d+)"',
+                                       form.group(0)).group(1).decode()
+    r = alice.post("/_share", {**fields, "csrf": "0" * 64}, headers={"Accept": "application/json"})
+    assert r.status == 403  # not the page's token
+    r = alice.post("/_share", fields, headers={"Accept": "application/json"})
+    assert r.status == 201, r.body[:300]
+    link = re.search(r"/s/[A-Za-z0-9_-]+", r.body.decode()).group(0)
+    shared = Browser(dav.port).get(link + "/document.pdf")  # no login
+    assert shared.status == 200 and shared.body.startswith(b"%PDF")
