@@ -193,3 +193,12 @@ def test_predicting_loads_neither_scipy_nor_scikit_learn(trained, tmp_path) -> N
     predicted, loaded = (out.stdout.split("\n") + [""])[:2]
     assert predicted == trained.known[0].correspondent
     assert loaded == ""
+
+
+def test_documents_sharing_no_word_are_too_few_to_learn_from() -> None:
+    """Two documents with no word in common (an archive just imported, say):
+    a clear ValueError, not an IndexError from an empty vocabulary."""
+    few = [Example("invoice alpha", "ACME", None, ()), Example("letter beta", "Bank", None, ())]
+    with pytest.raises(ValueError, match="too few documents to learn from: no word occurs in 2"):
+        train(few, {"correspondents": frozenset({"ACME", "Bank"}),
+                    "document_types": frozenset(), "tags": frozenset()})

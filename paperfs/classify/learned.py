@@ -395,6 +395,9 @@ def train(examples: Iterable[Example], learned: Mapping[str, frozenset[str]], *,
     if not blocks:
         raise ValueError("no documents to train on")
     features = _Features.fit(df, len(y_correspondent))
+    if not len(features.columns):  # nothing to weigh a document by
+        raise ValueError(f"too few documents to learn from: no word occurs in {MIN_DF} of "
+                         f"the {len(y_correspondent)} documents")
     # block by block, each hashed block freed once selected: memory for one copy, not two
     selected = []
     while blocks:
