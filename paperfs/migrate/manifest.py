@@ -66,6 +66,8 @@ class Export:
     #: the manifest each document record came from (messages name it)
     where: dict[int, str] = field(default_factory=dict)
     split: bool = False
+    #: made with --passphrase (its secrets are encrypted; they are not read anyway)
+    encrypted: bool = False
 
     def of(self, model: str) -> list[dict[str, Any]]:
         return self.records.get(model, [])
@@ -121,7 +123,7 @@ def read_export(folder: Path) -> Export:
     if not main.is_file():
         raise ExportError(f"{folder}: no manifest.json; this is not a paperless-ngx export "
                           "(made by 'document_exporter')")
-    export = Export(folder=folder, version=_version(folder))
+    export = Export(folder=folder, version=_version(folder), encrypted=_encrypted(folder))
     _add(export, main, folder)
     for split in sorted(folder.glob("**/*-manifest.json")):
         export.split = True
@@ -136,11 +138,15 @@ def _version(folder: Path) -> str:
             data = _load_json(path, folder)
             if not isinstance(data, dict):
                 raise ExportError(f"{path}: expected an object with 'version'")
-            if "__crypto__" in data:
-                raise ExportError(f"{path}: this export was made with --passphrase; export "
-                                  "again without one (paperfs keeps no mail secrets anyway)")
             return str(data.get("version") or "")
     return ""
+
+
+def _encrypted(folder: Path) -> bool:
+    """--passphrase encrypts only secrets (mail passwords, OAuth and social tokens),
+    which are never imported: such an export imports like any other."""
+    path = folder / "metadata.json"
+    return path.is_file() and "__crypto__" in (_load_json(path, folder) or {})
 
 
 def _load_json(path: Path, folder: Path) -> Any:
