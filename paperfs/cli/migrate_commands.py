@@ -117,5 +117,8 @@ def export(ctx: click.Context, path: Path, tree: bool, as_zip: bool) -> None:
         result = export_paperless(runtime, path, as_zip=as_zip, progress=bars)
     click.echo(f"exported {result.documents} documents ({result.trashed} from the trash), "
                f"{result.labels} labels, {result.fields} custom fields, {result.notes} notes, "
-               f"{result.users} users to {result.target}")
+               f"{result.users} users, {result.mail_accounts} mail accounts, "
+               f"{result.mail_rules} mail rules to {result.target}")
+    for line in result.left_out:
+        click.echo(f"  - {line}")
     click.echo("import it into paperless-ngx with: document_importer " + str(result.target))
