@@ -290,3 +290,24 @@ def test_the_daemon_starts_after_an_import(tmp_path):
         assert daemon.stop() == 0
     for secret in MAIL_SECRETS:
         assert secret not in daemon.log()
+
+
+def test_names_yaml_would_misread_are_quoted(tmp_path):
+    """ruamel writes YAML 1.2, paperfs reads 1.1: "on", "yes", "1.5" must stay texts."""
+    from paperfs.migrate import mail_files
+
+    export = Export(folder=tmp_path, version="2.20.13", records={
+        "paperless_mail.mailaccount": [{"pk": 1, "fields": {
+            "name": "on", "imap_server": "imap.example.org", "username": "1.5",
+            "password": "x"}}],
+        "paperless_mail.mailrule": [_rule(1, name="yes", assign_tags=[1], action=5,
+                                          action_parameter="off")]})
+    plan = MailMapper(export, {"tags": {1: "no"}}).build()
+    config = tmp_path / "paperfs.yml"
+    config.write_text("data_root: .\n")
+    merge = mail_files.prepare(config, tmp_path / "mail.yml", plan)
+    mail_files.write(merge, tmp_path / "mail.yml")
+    account = load_config(config).mail.accounts[0]
+    assert (account.name, account.user) == ("on", "1.5")
+    rule = load_rules(tmp_path / "mail.yml", ["on"]).of("on")[0]
+    assert (rule.name, rule.tags, rule.keyword) == ("yes", ("no",), "off")

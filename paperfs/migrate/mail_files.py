@@ -76,6 +76,23 @@ def _dump(data: Any) -> str:
     return out.getvalue()
 
 
+def _text(value: Any) -> Any:
+    """A string quoted where PyYAML (YAML 1.1, which paperfs reads with) would not read it
+    back as that string ("yes", "off", "1.5"); ruamel writes YAML 1.2 and would not."""
+    import yaml
+    from ruamel.yaml.scalarstring import SingleQuotedScalarString
+
+    if isinstance(value, str):
+        try:
+            same = yaml.safe_load(value) == value
+        except yaml.YAMLError:
+            same = False
+        return value if same else SingleQuotedScalarString(value)
+    if isinstance(value, list):
+        return [_text(item) for item in value]
+    return value
+
+
 def _mailbox(account: Any) -> tuple[str, str]:
     return (str(account.get("host") or "").casefold(), str(account.get("user") or ""))
 
@@ -121,7 +138,7 @@ def prepare(config_path: Path | None, rules_path: Path, plan: MailPlan) -> MailM
             if name != planned.name:
                 merge.kept.append(f"mail account {planned.name!r}: paperfs.yml has another "
                                   f"account of that name (kept); imported as {name!r}")
-            entry = CommentedMap({**settings, "name": name})
+            entry = CommentedMap({k: _text(v) for k, v in {**settings, "name": name}.items()})
             accounts.append(entry)
             entry.yaml_add_eol_comment("from paperless-ngx without its password: set this "
                                        "variable, or use password_file", "password_env")
@@ -131,13 +148,13 @@ def prepare(config_path: Path | None, rules_path: Path, plan: MailPlan) -> MailM
         merge.accounts.append(report)
         own = rules.get(report.name)
         if own is None:
-            own = rules[report.name] = CommentedSeq()
+            own = rules[_text(report.name)] = CommentedSeq()
         names = {str(rule.get("name")) for rule in own}
         for rule in plan.rules.get(planned.name, []):
             if rule["name"] in names:
                 merge.kept.append(f"mail rule {rule['name']!r} of {report.name!r}")
                 continue
-            entry = CommentedMap(rule)
+            entry = CommentedMap({key: _text(value) for key, value in rule.items()})
             for key in ("include", "exclude", "tags"):
                 if key in entry:
                     entry[key] = CommentedSeq(entry[key])
