@@ -311,3 +311,19 @@ def test_names_yaml_would_misread_are_quoted(tmp_path):
     assert (account.name, account.user) == ("on", "1.5")
     rule = load_rules(tmp_path / "mail.yml", ["on"]).of("on")[0]
     assert (rule.name, rule.tags, rule.keyword) == ("yes", ("no",), "off")
+
+
+def test_a_zip_export_is_unpacked_without_its_secrets(tmp_path):
+    """A zip is unpacked under .paperfs/migrate/ for the import: its manifests are
+    written there with the secret fields blanked, so no password lands in the data root."""
+    from paperfs.migrate.manifest import opened
+
+    export = make_export(tmp_path / "export", 3, split=True, prefix=True, as_zip=True)
+    scratch = tmp_path / "scratch"
+    with opened(export, scratch) as unpacked:
+        assert len(unpacked.of("paperless_mail.mailaccount")) == 3
+        assert len(unpacked.of("documents.document")) == 6
+        assert all(r["fields"]["password"] is None
+                   for r in unpacked.of("paperless_mail.mailaccount"))
+        for secret in MAIL_SECRETS:
+            assert secret not in _all_text(scratch), secret
