@@ -13,7 +13,6 @@ report says per account how to give it one.
 
 from __future__ import annotations
 
-import io
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from paperfs.errors import ConfigError
 from paperfs.mail.rules import RULES_NAME, MailRulesError, parse_rules
 from paperfs.migrate.mail_mapping import MailPlan
 from paperfs.migrate.manifest import ExportError
+from paperfs.migrate.user_files import _round_trip, _round_trip_text as _dump
 
 
 @dataclass
@@ -59,21 +59,6 @@ class MailMerge:
     added_accounts: int = 0
     added_rules: int = 0
     kept: list[str] = field(default_factory=list)
-
-
-def _round_trip() -> Any:
-    from ruamel.yaml import YAML
-
-    rt = YAML(typ="rt")
-    rt.width = 4096
-    rt.indent(mapping=2, sequence=4, offset=2)
-    return rt
-
-
-def _dump(data: Any) -> str:
-    out = io.StringIO()
-    _round_trip().dump(data, out)
-    return out.getvalue()
 
 
 def _text(value: Any) -> Any:
