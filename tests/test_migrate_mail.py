@@ -67,8 +67,11 @@ def test_the_mapping_table_field_by_field(tmp_path):
                                  "imap_security": 1, "username": "u", "password": "x"}},
             {"pk": 3, "fields": {"name": "Out look!", "imap_server": "outlook.office365.com",
                                  "imap_security": 3, "username": "o", "password": "tok",
-                                 "is_token": True, "account_type": 3, "refresh_token": "r"}}],
-        "paperless_mail.mailrule": rules})
+                                 "is_token": True, "account_type": 3, "refresh_token": "r"}},
+            {"pk": 4, "fields": {"name": "g", "imap_server": "imap.gmail.com",
+                                 "username": "g", "password": "x"}}],
+        "paperless_mail.mailrule": [*rules, _rule(13, account=4, action=5,
+                                                  action_parameter="paperless")]})
     plan = MailMapper(export, names).build()
     accounts = {a.name: a for a in plan.accounts}
     assert accounts["home"].settings == {
@@ -109,7 +112,8 @@ def test_the_mapping_table_field_by_field(tmp_path):
                      "rule 8' of 'home': its tag 'two words' is not an IMAP keyword",
                      "rule 9' of 'home': it assigns a correspondent the export does not hold",
                      "rule 10' of 'home': disabled in paperless",
-                     "rule 11': its account (pk 5) is not in the export"):
+                     "rule 11': its account (pk 5) is not in the export",
+                     "rule 13' of 'g': paperless set a Gmail label"):
         assert expected in left, expected
     # every mapped rule is valid mail.yml for these accounts
     from paperfs.migrate.mail_files import _dump
@@ -117,7 +121,7 @@ def test_the_mapping_table_field_by_field(tmp_path):
     text = _dump({name: rules for name, rules in plan.rules.items() if rules})
     from paperfs.mail.rules import parse_rules
 
-    assert len(parse_rules(text, "mail.yml", list(accounts))) == 7
+    assert len(parse_rules(text, "mail.yml", list(accounts))) == 8
 
 
 def _all_text(folder: Path) -> str:

@@ -116,6 +116,12 @@ class MailMapper:
                 self.plan.left_out.append(f"mail rule {name!r} of {account!r}: {why}; write "
                                           "it in mail.yml yourself")
                 continue
+            host = next(a.settings["host"] for a in self.plan.accounts if a.name == account)
+            if rule.get("action") == "keyword" and host.endswith(("gmail.com", "googlemail.com")):
+                self.plan.left_out.append(
+                    f"mail rule {name!r} of {account!r}: paperless set a Gmail label; paperfs "
+                    "sets an IMAP keyword, which Gmail may not keep (a Gmail label is a folder: "
+                    "action: move)")
             self.plan.rules[account].append(rule)
         return self.plan
 
