@@ -14,6 +14,7 @@ report says per account how to give it one.
 from __future__ import annotations
 
 import os
+import shlex
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +48,7 @@ class AccountReport:
                 f"environment variable {self.variable} for paperfs (systemd: Environment= or "
                 f"EnvironmentFile=), or in {where} replace 'password_env: {self.variable}' "
                 "with 'password_file: FILE' (a file only paperfs can read); then "
-                f"'paperfs mail test {self.name}'")
+                f"'paperfs mail test {shlex.quote(self.name)}'")
 
 
 @dataclass
