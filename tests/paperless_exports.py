@@ -39,6 +39,83 @@ def _label(pk: int, name: str, algorithm: int, match: str, major: int, **extra: 
     return {"pk": pk, "fields": fields}
 
 
+#: the secrets a test greps the data root and the output for
+MAIL_SECRETS = ("pw-home-7Qx!secret", "pw-work-Zz9#secret", "ya29.oauth-access-secret",
+                "1//refresh-token-secret")
+
+
+def mail_records(major: int) -> list[tuple[int, dict]]:
+    """paperless_mail.mailaccount and .mailrule as each version's models have them
+    (src/paperless_mail/models.py): 1.x one attachment glob; 2.0 assign_owner_from_rule;
+    2.1 include/exclude; 2.13 enabled, OAuth accounts; 2.15 pdf_layout; 3.0 stop_processing."""
+    def account(name: str, server: str, port: int | None, security: int, user: str,
+                password: str, **later: Any) -> dict:
+        f = {"model": "paperless_mail.mailaccount", "owner": 1, "name": name,
+             "imap_server": server, "imap_port": port, "imap_security": security,
+             "username": user, "password": password, "is_token": later.pop("is_token", False),
+             "character_set": "UTF-8"}
+        if major >= 2:
+            f.update({"account_type": 1, "refresh_token": None, "expiration": None, **later})
+        return f
+
+    def rule(name: str, order: int, account: int, include: str | None,
+             exclude: str | None = None, **fields: Any) -> dict:
+        f = {"model": "paperless_mail.mailrule", "owner": fields.pop("owner", None),
+             "name": name, "order": order, "account": account}
+        if major >= 2:
+            f["enabled"] = fields.pop("enabled", True)
+        else:
+            fields.pop("enabled", None)
+        f.update({"folder": "INBOX", "filter_from": None, "filter_to": None,
+                  "filter_subject": None, "filter_body": None})
+        if major >= 2:
+            f.update({"filter_attachment_filename_include": include,
+                      "filter_attachment_filename_exclude": exclude})
+        else:
+            f["filter_attachment_filename"] = include.split(",")[0] if include else None
+        f.update({"maximum_age": 30, "attachment_type": 1, "consumption_scope": 1})
+        if major >= 2:
+            f["pdf_layout"] = fields.pop("pdf_layout", 0)
+        else:
+            fields.pop("pdf_layout", None)
+        f.update({"action": 3, "action_parameter": None, "assign_title_from": 1,
+                  "assign_document_type": None, "assign_correspondent_from": 1,
+                  "assign_correspondent": None})
+        if major >= 2:
+            f["assign_owner_from_rule"] = True
+        stop = fields.pop("stop_processing", False)
+        if major >= 3:
+            f["stop_processing"] = stop
+        f.update(fields)
+        f["assign_tags"] = f.pop("assign_tags", [])  # many-to-many fields come last
+        return f
+
+    records = [
+        (1, account("home", "imap.example.org", 993, 2, "me@example.org", MAIL_SECRETS[0])),
+        (2, account("Work Mail", "mail.acme.example", None, 3, "alice", MAIL_SECRETS[1])),
+        (1, rule("Invoices", 0, 1, "*.pdf,*.xml", "*signature*", owner=1,
+                 filter_from="billing@acme.example", filter_subject="Invoice", action=2,
+                 action_parameter="INBOX.Invoices", assign_title_from=2, assign_tags=[1],
+                 assign_document_type=1, assign_correspondent_from=4, assign_correspondent=1,
+                 stop_processing=True)),
+        (2, rule("Everything else", 1, 1, None, maximum_age=0, attachment_type=2,
+                 consumption_scope=3, action=5, action_parameter="paperless",
+                 assign_tags=[3], assign_correspondent_from=3, filter_to="me@example.org")),
+        (3, rule("Scans", 0, 2, "*.pdf", folder="INBOX.Scanner", filter_subject="Scan",
+                 filter_body="scanned", maximum_age=7, consumption_scope=2, action=4,
+                 assign_correspondent_from=2, **({"assign_title_from": 3} if major >= 2
+                                                  else {}))),
+        (4, rule("Old newsletter", 1, 2, None, enabled=False, filter_from="news@shop.example",
+                 action=1, pdf_layout=2)),
+    ]
+    if major >= 2:  # OAuth accounts came with 2.13
+        records.insert(2, (3, account("gmail", "imap.gmail.com", 993, 2, "me@gmail.com",
+                                      MAIL_SECRETS[2], is_token=True, account_type=2,
+                                      refresh_token=MAIL_SECRETS[3],
+                                      expiration="2025-01-01T00:00:00Z")))
+    return records
+
+
 def make_export(folder: Path, major: int = 3, *, split: bool = False, prefix: bool = False,
                 as_zip: bool = False, docs: int = 0) -> Path:
     """Write an export into *folder* (returns it, or the zip); *docs* > 0: that many plain
@@ -86,8 +163,8 @@ def make_export(folder: Path, major: int = 3, *, split: bool = False, prefix: bo
     add("documents.savedview", 2, {"owner": None, "name": "Shared with me",
                                    "sort_field": "created", "sort_reverse": True})
     add("documents.savedviewfilterrule", 2, {"saved_view": 2, "rule_type": 37, "value": "1"})
-    add("paperless_mail.mailaccount", 1, {"name": "home", "imap_server": "imap.example.org",
-                                          "username": "me", "password": "secret"})
+    for pk, fields in mail_records(major):
+        add(fields.pop("model"), pk, fields)
     add("documents.uisettings", 1, {"user": 1, "settings": {}})
     if major >= 2:
         add("documents.customfield", 1, {"name": "Amount", "data_type": "monetary",

@@ -37,7 +37,8 @@ def _print_summary(summary: Any) -> None:
             ("tags", labels.get("tags", 0)), ("correspondents", labels.get("correspondents", 0)),
             ("document types", labels.get("document_types", 0)),
             ("custom fields", len(plan.fields)), ("users", len(plan.users)),
-            ("groups", len(plan.groups)), ("saved searches", len(plan.saved))]
+            ("groups", len(plan.groups)), ("saved searches", len(plan.saved)),
+            ("mail accounts", len(plan.mail.accounts)), ("mail rules", plan.mail.rule_count())]
     verb = "would import" if summary.dry_run else "in the export"
     click.echo(f"{verb}:")
     for name, count in rows:
@@ -57,8 +58,23 @@ def _print_summary(summary: Any) -> None:
         made = "would be created" if summary.dry_run else "were created"
         click.echo(f"users {made} without passwords ({', '.join(sorted(plan.users))}): "
                    "set one with 'paperfs user passwd NAME' before they log in")
+    _print_mail(summary)
     if summary.retrained:
         click.echo("the classifier was retrained (labels with algorithm auto)")
+
+
+def _print_mail(summary: Any) -> None:
+    """Per imported account: where it went, how to give it its password (never shown)."""
+    mail = summary.mail
+    if mail is None:
+        return
+    verb = "would be added to" if summary.dry_run else "added to"
+    click.echo(f"mail accounts {verb} {mail.config_path}, rules to mail.yml; paperless' "
+               "passwords and tokens are never imported:")
+    for account in mail.accounts:
+        click.echo(f"  - {account.how(mail.config_path)}; {account.rules} rule(s)")
+        for note in account.notes:
+            click.echo(f"      {note}")
 
 
 @cli.command("import-paperless")
@@ -101,5 +117,8 @@ def export(ctx: click.Context, path: Path, tree: bool, as_zip: bool) -> None:
         result = export_paperless(runtime, path, as_zip=as_zip, progress=bars)
     click.echo(f"exported {result.documents} documents ({result.trashed} from the trash), "
                f"{result.labels} labels, {result.fields} custom fields, {result.notes} notes, "
-               f"{result.users} users to {result.target}")
+               f"{result.users} users, {result.mail_accounts} mail accounts, "
+               f"{result.mail_rules} mail rules to {result.target}")
+    for line in result.left_out:
+        click.echo(f"  - {line}")
     click.echo("import it into paperless-ngx with: document_importer " + str(result.target))

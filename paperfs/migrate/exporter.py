@@ -30,6 +30,7 @@ from paperfs.archive.trash import Trash
 from paperfs.archive.treesync import iter_sidecars
 from paperfs.archive.versions import history, version_file
 from paperfs.classify.labels import KINDS, load_labels
+from paperfs.migrate import mail_export
 from paperfs.migrate.manifest import ALGORITHMS, ARCHIVE_NAME, FILE_NAME
 from paperfs.migrate.mapping import FIELD_TYPES
 from paperfs.search.saved import SavedSearches
@@ -58,6 +59,10 @@ class ExportResult:
     fields: int = 0
     notes: int = 0
     users: int = 0
+    mail_accounts: int = 0
+    mail_rules: int = 0
+    #: what the export leaves out or changes (mail passwords, …), with the reason
+    left_out: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -105,12 +110,15 @@ def _write(runtime: "Runtime", target: Path,
     records = _Records()
     labels = load_labels(root.labels_file)
     docs = list(_documents(runtime))
+    mail = mail_export.load(runtime.config.mail.accounts, root.root)
     for doc, _, _ in docs:  # labels only on documents are labels too
         for kind, names in (("tags", doc.tags), ("correspondents", (doc.correspondent,)),
                             ("document_types", (doc.document_type,))):
             for name in names:
                 if name:
                     records.pks.setdefault(kind, {}).setdefault(name, 0)
+    for kind, name in mail.labels():  # and those only in mail rules
+        records.pks.setdefault(kind, {}).setdefault(name, 0)
     for kind in KINDS:
         names = records.pks.setdefault(kind, {})
         for name in labels.of(kind):
@@ -137,6 +145,8 @@ def _write(runtime: "Runtime", target: Path,
                      *(n.author for n in doc.notes)):
             if name and name not in user_pks:
                 user_pks[name] = len(user_pks) + 1
+    for name in sorted(mail.owners() - set(user_pks)):
+        user_pks[name] = len(user_pks) + 1
         for name in (*doc.permissions.view.groups, *doc.permissions.change.groups):
             if name not in group_pks:
                 group_pks[name] = len(group_pks) + 1
@@ -185,6 +195,9 @@ def _write(runtime: "Runtime", target: Path,
             "sort_field": "created", "sort_reverse": True})
         records.add("documents.savedviewfilterrule", pk, {
             "saved_view": pk, "rule_type": 20, "value": item.query})
+    mail_export.add_records(records, mail, user_pks)
+    result.mail_accounts, result.mail_rules = len(mail.accounts), len(mail.rules)
+    result.left_out += mail.left_out
     tick = progress("exporting documents", len(docs)) if progress else None
     perm_pk = note_pk = value_pk = 0
     next_version_pk = max((d.id for d, _, _ in docs), default=0) + 1
@@ -300,7 +313,7 @@ def export_tree(runtime: "Runtime", target: Path,
         if folder.exists():
             shutil.copytree(folder, target / folder.name, dirs_exist_ok=True,
                             ignore=shutil.ignore_patterns(".paperfs-tmp-*"))
-    for name in ("labels.yml", "fields.yml", "workflows.yml", "saved.yml"):
+    for name in ("labels.yml", "fields.yml", "workflows.yml", "saved.yml", "mail.yml"):
         if (root.root / name).exists():
             shutil.copyfile(root.root / name, target / name)
     if tick:

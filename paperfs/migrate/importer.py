@@ -28,7 +28,7 @@ from paperfs.archive.atomic import atomic_copy, atomic_write_text
 from paperfs.archive.document import ArchiveInfo, Document, OriginalInfo
 from paperfs.archive.trash import Trash
 from paperfs.archive.versions import Version as PaperfsVersion, version_file, with_history
-from paperfs.migrate import checks, user_files
+from paperfs.migrate import checks, mail_files, user_files
 from paperfs.migrate.filing import BulkFiler, Prepared
 from paperfs.migrate.manifest import ExportError, opened
 from paperfs.migrate.mapping import Mapper, Plan, PlannedDoc
@@ -52,6 +52,8 @@ class Summary:
     added: dict[str, int] = field(default_factory=dict)
     kept: list[str] = field(default_factory=list)
     retrained: bool = False
+    #: the mail accounts and rules merged (None: the export has none)
+    mail: "mail_files.MailMerge | None" = None
 
 
 def _key(export_folder: Path) -> str:
@@ -69,6 +71,8 @@ def run_import(runtime: "Runtime", source: Path, *, dry_run: bool = False,
         export = stack.enter_context(opened(source, scratch))
         plan = Mapper(export).build()
         merge = user_files.prepare(runtime.root, plan)
+        rules_path = runtime.root.root / mail_files.RULES_NAME
+        mail = mail_files.prepare(runtime.config.source, rules_path, plan.mail)
         pages = {r["pk"]: r["fields"].get("page_count") for r in export.of("documents.document")
                  if r["fields"].get("page_count")}
         tick = progress("checking files", len(plan.documents)) if progress else None
@@ -77,7 +81,8 @@ def run_import(runtime: "Runtime", source: Path, *, dry_run: bool = False,
         checked = checks.check_plan(plan, pages, (lambda: tick(1)) if tick else None,
                                     Path(converted))
         _check_values(plan, merge.fields_text)
-        summary = Summary(plan, dry_run, kept=merge.kept)
+        summary = Summary(plan, dry_run, kept=merge.kept + (mail.kept if mail else []),
+                          mail=mail)
         if dry_run:
             return summary
         state = scratch / _key(export.folder)
@@ -85,6 +90,10 @@ def run_import(runtime: "Runtime", source: Path, *, dry_run: bool = False,
             _check_asns(archive, plan, _known_ids(state))  # before any id is taken
             ids = _ids(archive, state, plan)
             summary.added = user_files.write(runtime.root, plan, merge)
+            mail_files.write(mail, rules_path)
+            if mail is not None:
+                summary.added.update({"mail accounts": mail.added_accounts,
+                                      "mail rules": mail.added_rules})
             _file_all(archive, state, plan, checked, ids, summary, progress)
         if any(s.get("algorithm") == "auto" for kind in plan.labels.values()
                for s in kind.values()):

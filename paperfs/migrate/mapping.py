@@ -18,6 +18,7 @@ from typing import Any
 from paperfs.archive.custom_fields import NAME as FIELD_NAME, RESERVED
 from paperfs.archive.document import Grants, Permissions
 from paperfs.archive.notes import Note
+from paperfs.migrate.mail_mapping import MailMapper, MailPlan
 from paperfs.migrate.manifest import ALGORITHMS, ARCHIVE_NAME, FILE_NAME, Export, ExportError
 from paperfs.migrate.workflows import WorkflowMapper
 
@@ -43,9 +44,6 @@ NOT_CARRIED = {
     "socialaccount.socialtoken": "social login tokens", "mfa.authenticator": "MFA devices",
     "account.emailaddress": "e-mail addresses of users",
     "documents.consumptiontemplate": "consumption templates (recreate as workflows)",
-    "paperless_mail.mailaccount": "mail accounts: import after the mail feature lands "
-                                  "(secrets are never imported)",
-    "paperless_mail.mailrule": "mail rules: import after the mail feature lands",
 }
 
 
@@ -100,6 +98,8 @@ class Plan:
     groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
     saved: list[tuple[str, str, str | None]] = field(default_factory=list)
     workflows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: mail accounts (no secrets) and mail.yml rules (mail_mapping.py)
+    mail: MailPlan = field(default_factory=MailPlan)
     documents: list[PlannedDoc] = field(default_factory=list)
     left_out: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
@@ -182,6 +182,11 @@ class Mapper:
         self._storage_paths()
         plan.workflows, left_out = WorkflowMapper(export, self.names, self.fields).build()
         plan.left_out += left_out
+        plan.mail = MailMapper(export, self.names).build()
+        if export.encrypted:
+            plan.left_out.append("the secrets --passphrase encrypted (mail passwords, OAuth "
+                                 "and social login tokens) are not read")
+        plan.left_out += plan.mail.left_out
         return plan
 
     # ------------------------------------------------------------ users, labels, fields
