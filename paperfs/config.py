@@ -427,6 +427,10 @@ class _Loader:
                 raise self.fail(key, f"account {account.name!r}: give password_file (a file "
                                      "holding the password) or password_env (an environment "
                                      "variable's name), one of them")
+            if account.password_env.upper().startswith(ENV_PREFIX):
+                raise self.fail(f"{key}.password_env", f"{account.password_env!r}: variables "
+                                f"named {ENV_PREFIX}* are read as configuration overrides; "
+                                f"name it otherwise, e.g. IMAP_PASSWORD_{account.name.upper()}")
 
 
 def _check_section(section: str, values: Any) -> None:

@@ -31,6 +31,8 @@ def test_a_password_in_the_yaml_is_refused_without_being_repeated(tmp_path):
     ("      password_env: X\n      password_file: /run/x\n", "one of them"),
     ("      password_env: X\n      security: ssl\n", "'ssl' is not one of none, starttls, tls"),
     ("      password_env: X\n      port: 70000\n", "is not a port"),
+    ("      password_env: PAPERFS_IMAP_WORK\n",
+     "read as configuration overrides; name it otherwise, e.g. IMAP_PASSWORD_WORK"),
 ])
 def test_account_problems(tmp_path, extra, problem):
     with pytest.raises(ConfigError, match=problem):
