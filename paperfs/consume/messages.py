@@ -58,6 +58,8 @@ class PrepareTask:
     #: a second pass of a double-sided scan: the first pass's input and its name
     first_pass: Path | None = None
     first_pass_name: str = ""
+    #: Job.settings["mail"]: what of a mail to consume (mail_documents/settings.py)
+    mail: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def for_job(cls, job: Job, *, ocr: OcrConfig, dates: DateConfig,
@@ -78,7 +80,8 @@ class PrepareTask:
                    correspondent=rules.get("correspondent"),
                    document_type=rules.get("document_type"),
                    first_pass=first_pass.input if first_pass else None,
-                   first_pass_name=first_pass.filename if first_pass else "")
+                   first_pass_name=first_pass.filename if first_pass else "",
+                   mail=rules.get("mail") or {})
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,8 @@ class WorkItem:
     #: where the document came from beyond the task's source: which input, which pages
     #: (a split), which passes (a double-sided collation); into the sidecar's source
     provenance: Mapping[str, Any] = field(default_factory=dict)
+    #: the mail stage: this item's place in its mail (mail_documents/links.py)
+    mail: Mapping[str, Any] | None = None
 
     def but(self, **changes: Any) -> "WorkItem":
         return dataclasses.replace(self, **changes)
@@ -165,6 +170,8 @@ class ProposedDocument:
     custom_fields: Mapping[str, Any] = field(default_factory=dict)
     #: the archive serial number a barcode gave (the writer refuses one in use)
     asn: int | None = None
+    #: links to the other documents of its mail, by part number (mail_documents/links.py)
+    mail: Mapping[str, Any] | None = None
 
     @property
     def original_suffix(self) -> str:
