@@ -1,4 +1,4 @@
-"""``paperfs mail test|failed|retry``: the IMAP accounts and rules (docs/mail.md)."""
+"""``paperfs mail test|records|failed|retry``: the IMAP accounts and rules (docs/mail.md)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from paperfs.cli.app import cli, json_default, runtime_of
 
 @cli.group()
 def mail() -> None:
-    """Mail accounts (paperfs.yml mail:) and rules (mail.yml): test, failed, retry."""
+    """Mail accounts (paperfs.yml mail:) and rules (mail.yml): test, records, failed, retry."""
 
 
 @mail.command("test")
@@ -66,6 +66,36 @@ def _outcomes(ctx: click.Context):
     root = runtime.root
     return Outcomes(root, runtime.config.mail, MailRecords(root.root / RECORDS_NAME),
                     Handoff(root))
+
+
+@mail.command("records")
+@click.option("--account", help="Only this account's mails.")
+@click.option("--limit", default=50, show_default=True, help="The newest this many.")
+@click.option("--json", "as_json", is_flag=True, help="As JSON.")
+@click.pass_context
+def mail_records(ctx: click.Context, account: str | None, limit: int, as_json: bool) -> None:
+    """The mails taken by the rules and what became of each: filed (with the ids of
+    its documents), no documents (nothing consumable), failed, being consumed."""
+    from paperfs.mail.records import RECORDS_NAME, MailRecords
+
+    root = runtime_of(ctx).initialised().root
+    records = MailRecords(root.root / RECORDS_NAME).select(account=account)
+    records.sort(key=lambda r: r.handed_at)
+    rows = [{"record": r.key, "message_id": r.message_id, "file": r.name, "state": r.state,
+             "documents": r.documents, "reason": r.reason or None}
+            for r in records[-limit:] if limit > 0]
+    if as_json:
+        click.echo(json.dumps(rows, indent=1, default=json_default, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("no mails recorded")
+    for row in rows:
+        detail = ""
+        if row["documents"]:
+            detail = " (documents " + ", ".join(map(str, row["documents"])) + ")"
+        elif row["reason"] and row["state"] == "failed":
+            detail = f" ({row['reason']})"
+        click.echo(f"{row['record']}: {row['state']}{detail}: {row['file']}")
 
 
 @mail.command("failed")

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable
 
 from paperfs.config import MailAccount
+from paperfs.mail.filed import id_watermark
 from paperfs.mail.handoff import Handoff, eml_name
 from paperfs.mail.records import MailRecord, MailRecords, record_key
 from paperfs.mail.rules import MailRule
@@ -163,6 +164,7 @@ class AccountPoller:
             self.records.seen(record)
             return None
         record.settings = rule.settings(key, sender)
+        record.first_id = id_watermark(self.handoff.root)
         self.handoff.prepare(key, record.name, raw, record.settings)
         self.records.handed(record)
         self.handoff.release(key)

@@ -12,7 +12,9 @@ still on the server again. Events of one record, by its key:
 * ``acted``    the rule's action was done on the server
 * ``seen``     the same mail (Message-ID and checksum) under a new
   UIDVALIDITY: recorded, not consumed again
-* ``done``     its job ended without a failure (documents filed, or none)
+* ``done``     its job ended without a failure, with the ids of the documents
+  it filed (``documents``; empty: the mail had no consumable part; absent:
+  not known, a record of an older version)
 * ``failed``   its job failed (the reason, the attempt, its file in failed/)
 * ``handed_again``  a retry (automatic with back-off, or ``paperfs mail retry``)
 
@@ -55,6 +57,10 @@ class MailRecord:
     acted: bool = False
     #: None: consumption not finished; "done"; "failed"; "seen" (a duplicate, never handed)
     outcome: str | None = None
+    #: the id counter at the (last) hand-off: its documents have ids from here (filed.py)
+    first_id: int = 0
+    #: with outcome "done": the ids of its documents ([]: none; None: not known)
+    documents: list[int] | None = None
     failures: int = 0
     reason: str = ""
     message: str = ""
@@ -66,6 +72,18 @@ class MailRecord:
     def pending(self) -> bool:
         """Handed over, and its job's outcome not known yet."""
         return self.outcome is None
+
+    @property
+    def state(self) -> str:
+        """What a user is shown: "being consumed", "filed" (documents), "no documents"
+        (nothing consumable), "failed", "seen" (a duplicate under a new UIDVALIDITY)."""
+        if self.outcome is None:
+            return "being consumed"
+        if self.outcome == "done":
+            if self.documents is None:
+                return "done"  # an older record: its documents are not known
+            return "filed" if self.documents else "no documents"
+        return self.outcome
 
 
 class MailRecords:
@@ -115,6 +133,7 @@ class MailRecords:
                                 sha256=event.get("sha256", ""), name=event.get("name", ""),
                                 settings=event.get("settings") or {},
                                 handed_at=event.get("at", 0.0),
+                                first_id=int(event.get("first_id", 0)),
                                 outcome="seen" if kind == "seen" else None)
             self.records[key] = record
             self._uids.setdefault((record.account, record.folder, record.uidvalidity,
@@ -132,6 +151,8 @@ class MailRecords:
             self._unacted.discard(key)
         elif kind == "done":
             record.outcome = "done"
+            documents = event.get("documents")
+            record.documents = None if documents is None else [int(i) for i in documents]
             self._pending.discard(key)
         elif kind == "failed":
             record.outcome = "failed"
@@ -145,6 +166,8 @@ class MailRecords:
             record.outcome = None
             self._pending.add(key)
             record.handed_at = event.get("at", 0.0)
+            record.first_id = int(event.get("first_id", record.first_id))
+            record.documents = None
             if event.get("reset"):
                 record.failures = 0
 
@@ -207,7 +230,7 @@ class MailRecords:
 
     def handed(self, record: MailRecord) -> None:
         self.append([{"e": "handed", **_identity(record), "name": record.name,
-                      "settings": record.settings}])
+                      "settings": record.settings, "first_id": record.first_id}])
 
     def seen(self, record: MailRecord) -> None:
         self.append([{"e": "seen", **_identity(record)}])
@@ -215,16 +238,19 @@ class MailRecords:
     def acted(self, key: str) -> None:
         self.append([{"e": "acted", "key": key}])
 
-    def done(self, key: str) -> None:
-        self.append([{"e": "done", "key": key}])
+    def done(self, key: str, documents: list[int] | None = None) -> None:
+        event: dict[str, Any] = {"e": "done", "key": key}
+        if documents is not None:
+            event["documents"] = documents
+        self.append([event])
 
     def failed(self, key: str, *, failures: int, reason: str, message: str,
                file: str) -> None:
         self.append([{"e": "failed", "key": key, "failures": failures, "reason": reason,
                       "message": message, "file": file}])
 
-    def handed_again(self, key: str, *, reset: bool) -> None:
-        self.append([{"e": "handed_again", "key": key, "reset": reset}])
+    def handed_again(self, key: str, *, reset: bool, first_id: int = 0) -> None:
+        self.append([{"e": "handed_again", "key": key, "reset": reset, "first_id": first_id}])
 
     def __iter__(self) -> Iterator[MailRecord]:
         with self._lock:

@@ -134,7 +134,8 @@ class MailService:
         self.handoff = Handoff(root)
         self.rules = MailRulesFile(root.root / RULES_NAME,
                                    [a.name for a in self.config.accounts])
-        self.outcomes = Outcomes(root, self.config, self.records, self.handoff)
+        self.outcomes = Outcomes(root, self.config, self.records, self.handoff,
+                                 lambda: consumer.index)
         self.stopping = threading.Event()
         self.accounts = [AccountThread(self, account) for account in self.config.accounts]
 
