@@ -111,7 +111,7 @@ class AccountPoller:
     def poll(self, box: "BaseMailBox", rules: Iterable[MailRule]) -> PollReport:
         started = time.monotonic()
         report = PollReport(self.account.name)
-        self.records.refresh()
+        self.records.compact_if_due()  # reads what others appended first
         self.finish_actions(box, rules)
         names: list[str] | None = None
         #: folder -> UIDs a stop-processing rule matched: later rules skip them

@@ -21,11 +21,24 @@ still on the server again. Events of one record, by its key:
 The whole file is read once (a few ms for 10,000 mails); later lines,
 written by this process or by ``paperfs mail retry`` beside it, are read on
 the next ``refresh``. A poll asks only in memory (``known_uids``).
+
+**Compaction.** Every mail adds three lines or more (a failure and a retry
+two more each), so the daemon rewrites the file with one ``record`` line per
+mail (its whole state) when the superseded lines are at least as many as the
+records and at least ``COMPACT_MIN_LINES`` (at start and at each poll). It
+writes a new file and renames it over the old one; appends and compaction
+hold an exclusive ``flock`` on the file (checking after the lock that the
+path still names the file they opened), and a reader that finds another
+file under the name reads it anew: a ``paperfs mail retry`` beside the
+daemon loses no line.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import fcntl
 import json
+import logging
 import os
 import threading
 import time
@@ -33,7 +46,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+log = logging.getLogger(__name__)
+
 RECORDS_NAME = "mail-records.jsonl"
+#: compaction is not worth a rewrite below this many superseded lines
+COMPACT_MIN_LINES = 1000
 
 
 def record_key(account: str, folder: str, uidvalidity: int, uid: str, rule: str) -> str:
@@ -101,8 +118,20 @@ class MailRecords:
         self._pending: set[str] = set()
         self._unacted: set[str] = set()
         self._offset = 0
+        #: lines read, and the file they were read from (another one: it was compacted)
+        self._lines = 0
+        self._inode: int | None = None
         self._lock = threading.RLock()
         self.refresh()
+
+    def _reset(self) -> None:
+        self.records.clear()
+        self._uids.clear()
+        self._mails.clear()
+        self._pending.clear()
+        self._unacted.clear()
+        self._offset = self._lines = 0
+        self._inode = None
 
     # ------------------------------------------------------------ reading
 
@@ -111,12 +140,17 @@ class MailRecords:
         with self._lock:
             try:
                 with open(self.path, "rb") as f:
+                    inode = os.fstat(f.fileno()).st_ino
+                    if self._inode is not None and inode != self._inode:
+                        self._reset()  # compacted (by another process): read it anew
+                    self._inode = inode
                     f.seek(self._offset)
                     data = f.read()
             except FileNotFoundError:
                 return
             end = data.rfind(b"\n") + 1  # a torn last line (a crash mid-append) is skipped
             for line in data[:end].splitlines():
+                self._lines += 1
                 try:
                     event = json.loads(line)
                 except ValueError:
@@ -126,6 +160,10 @@ class MailRecords:
 
     def _apply(self, event: dict[str, Any]) -> None:
         kind, key = event.get("e"), event.get("key", "")
+        if kind == "record":  # a compacted record: its whole state
+            fields = {f.name for f in dataclasses.fields(MailRecord)}
+            self._add(MailRecord(**{k: v for k, v in event.items() if k in fields}))
+            return
         if kind in ("handed", "seen"):
             record = MailRecord(key=key, account=event["account"], folder=event["folder"],
                                 uidvalidity=int(event["uidvalidity"]), uid=str(event["uid"]),
@@ -135,13 +173,7 @@ class MailRecords:
                                 handed_at=event.get("at", 0.0),
                                 first_id=int(event.get("first_id", 0)),
                                 outcome="seen" if kind == "seen" else None)
-            self.records[key] = record
-            self._uids.setdefault((record.account, record.folder, record.uidvalidity,
-                                   record.rule), set()).add(record.uid)
-            self._mails.add((record.account, record.rule, record.message_id, record.sha256))
-            if kind == "handed":
-                self._pending.add(key)
-                self._unacted.add(key)
+            self._add(record)
             return
         record = self.records.get(key)
         if record is None:
@@ -170,6 +202,16 @@ class MailRecords:
             record.documents = None
             if event.get("reset"):
                 record.failures = 0
+
+    def _add(self, record: MailRecord) -> None:
+        self.records[record.key] = record
+        self._uids.setdefault((record.account, record.folder, record.uidvalidity,
+                               record.rule), set()).add(record.uid)
+        self._mails.add((record.account, record.rule, record.message_id, record.sha256))
+        if record.outcome is None:
+            self._pending.add(record.key)
+        if not record.acted and record.outcome != "seen":
+            self._unacted.add(record.key)
 
     def known_uids(self, account: str, folder: str, uidvalidity: int, rule: str) -> set[str]:
         with self._lock:
@@ -219,14 +261,72 @@ class MailRecords:
             if not lines:
                 return
             data = ("\n".join(lines) + "\n").encode()
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            fd = self._open_locked()
             try:
+                self.refresh()  # lines another process wrote before it got the lock
                 os.write(fd, data)  # one write: whole lines even beside another writer
                 if sync:
                     os.fsync(fd)
             finally:
-                os.close(fd)
+                os.close(fd)  # releases the lock
             self.refresh()
+
+    def _open_locked(self) -> int:
+        """The records file, opened for appending under an exclusive flock: the file the
+        path names once the lock is held (a compaction may have replaced it meanwhile)."""
+        while True:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                if os.stat(self.path).st_ino == os.fstat(fd).st_ino:
+                    return fd
+            except FileNotFoundError:
+                pass
+            os.close(fd)
+
+    @property
+    def superseded(self) -> int:
+        """Lines a compaction would drop (one line per record stays)."""
+        with self._lock:
+            return self._lines - len(self.records)
+
+    def compact_if_due(self) -> bool:
+        """Compact when at least as many lines are superseded as there are records, and
+        at least COMPACT_MIN_LINES."""
+        with self._lock:
+            self.refresh()
+            if self.superseded < max(COMPACT_MIN_LINES, len(self.records)):
+                return False
+            self.compact()
+            return True
+
+    def compact(self) -> None:
+        """Rewrite the file with one line per record, atomically (a new file renamed
+        over the old one, fsynced)."""
+        from paperfs.archive.atomic import fsync_dir
+
+        with self._lock:
+            fd = self._open_locked()
+            try:
+                self.refresh()
+                before = self._lines
+                lines = [json.dumps({"e": "record", **dataclasses.asdict(record)},
+                                    ensure_ascii=False, separators=(",", ":"))
+                         for record in self.records.values()]
+                temp = self.path.with_name(self.path.name + ".compacting")
+                with open(temp, "wb") as f:
+                    f.write("".join(line + "\n" for line in lines).encode())
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.chmod(temp, 0o600)
+                os.replace(temp, self.path)
+                fsync_dir(self.path.parent)
+            finally:
+                os.close(fd)
+            self._reset()
+            self.refresh()
+            log.info("mail records: %s compacted, %d lines to %d", self.path.name, before,
+                     len(lines))
 
     def handed(self, record: MailRecord) -> None:
         self.append([{"e": "handed", **_identity(record), "name": record.name,

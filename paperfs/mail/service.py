@@ -140,6 +140,7 @@ class MailService:
         self.accounts = [AccountThread(self, account) for account in self.config.accounts]
 
     def start(self) -> None:
+        self.records.compact_if_due()  # before any thread appends
         # what a crash left between the record and the hand-off
         self.handoff.recover(lambda key: self.records.get(key) is not None)
         self.outcomes.drop_stale()
