@@ -65,6 +65,8 @@ work:
     folder: Contracts
     consume: attachments
     action: delete
+  - {name: twice-mail, folder: Twice, consume: mail, action: none}   # no stop: both
+  - {name: twice-both, folder: Twice, consume: both, action: none}
 """
 
 
@@ -134,6 +136,8 @@ def setup(tmp_path_factory):
             ("contract.docx", SHARED_DOCX.read_bytes(),
              "application/vnd.openxmlformats-officedocument.wordprocessingml.document")])],
             folder="Contracts")
+        server.append([mail("Terms", "terms1", attachments=[
+            ("terms.pdf", pdf(tmp, "General terms"), "application/pdf")])], folder="Twice")
         root = mail_root(tmp, server, RULES)
         daemon = Daemon(root, tmp / "daemon.log").start()
         try:
@@ -241,6 +245,23 @@ def test_an_office_attachment_through_imap(setup):
     with setup.server.mailbox() as box:  # action: delete
         box.folder.set("Contracts")
         assert box.uids() == []
+
+
+def test_a_mail_two_rules_take_is_filed_once_and_nothing_fails(setup):
+    """No stop: both rules take the mail (docs/mail.md, Known limits). Whichever job is
+    filed second finds the mail document there and links to it; in any order one mail
+    document and one attachment document, no failure."""
+    first, second = (setup.ended(rule, "Terms.eml") for rule in ("twice-mail", "twice-both"))
+    assert first.outcome == second.outcome == "done"
+    docs = {i: d for i, d in archive_state(setup.root).items()
+            if d.extra.get("mail", {}).get("message_id") == "<terms1@test.example>"
+            or d.original.filename == "terms.pdf"}
+    [mail_doc] = [d for d in docs.values() if d.extra["mail"]["role"] == "mail"]
+    [part] = [d for d in docs.values() if d.extra["mail"]["role"] == "attachment"]
+    assert part.extra["mail"]["of"] == mail_doc.id
+    assert part.extra["mail"]["record"] == second.key  # only twice-both takes attachments
+    assert sorted(first.documents + second.documents) == sorted([mail_doc.id, part.id])
+    assert not failed_state(setup.root)
 
 
 def test_records_and_status_tell_filed_from_no_documents(setup):
