@@ -84,18 +84,27 @@ def mail_records(ctx: click.Context, account: str | None, limit: int, as_json: b
     rows = [{"record": r.key, "message_id": r.message_id, "file": r.name, "state": r.state,
              "documents": r.documents, "reason": r.reason or None}
             for r in records[-limit:] if limit > 0]
-    if as_json:
-        click.echo(json.dumps(rows, indent=1, default=json_default, ensure_ascii=False))
-        return
-    if not rows:
-        click.echo("no mails recorded")
-    for row in rows:
+
+    def line(row: dict) -> str:
         detail = ""
         if row["documents"]:
             detail = " (documents " + ", ".join(map(str, row["documents"])) + ")"
         elif row["reason"] and row["state"] == "failed":
             detail = f" ({row['reason']})"
-        click.echo(f"{row['record']}: {row['state']}{detail}: {row['file']}")
+        return f"{row['record']}: {row['state']}{detail}: {row['file']}"
+
+    _echo_rows(rows, as_json, "no mails recorded", line)
+
+
+def _echo_rows(rows: list[dict], as_json: bool, empty: str, line) -> None:
+    """Rows as JSON, or one line each (*empty* when there are none)."""
+    if as_json:
+        click.echo(json.dumps(rows, indent=1, default=json_default, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo(empty)
+    for row in rows:
+        click.echo(line(row))
 
 
 @mail.command("failed")
@@ -106,14 +115,9 @@ def failed_mails(ctx: click.Context, as_json: bool) -> None:
     rows = [{"record": r.key, "message_id": r.message_id, "failures": r.failures,
              "reason": r.reason, "message": r.message, "file": f"failed/{r.failed_file}"}
             for r in _outcomes(ctx).given_up()]
-    if as_json:
-        click.echo(json.dumps(rows, indent=1, default=json_default, ensure_ascii=False))
-        return
-    if not rows:
-        click.echo("no failed mails")
-    for row in rows:
-        click.echo(f"{row['record']} ({row['failures']} failures): {row['reason']}: "
-                   f"{row['message']} [{row['file']}]")
+    _echo_rows(rows, as_json, "no failed mails",
+               lambda row: f"{row['record']} ({row['failures']} failures): {row['reason']}: "
+                           f"{row['message']} [{row['file']}]")
 
 
 @mail.command("retry")
