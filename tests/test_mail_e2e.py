@@ -28,7 +28,8 @@ from tests.mail_samples import make_mail
 from tests.mail_support import mail_root
 from tests.samples import make_scan, make_text_pdf
 
-SHARED_DOCX = Path("/work/shared/corpus/office/pngx-sample.docx")
+#: the repository's copy of ../shared/corpus/office/pngx-sample.docx (tests/corpus/README.md)
+DOCX = Path(__file__).resolve().parent / "corpus" / "office" / "pngx-sample.docx"
 
 RULES = """
 work:
@@ -113,8 +114,7 @@ class Setup:
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("mail-e2e")
-    if not SHARED_DOCX.is_file():
-        pytest.skip(f"THE SHARED CORPUS IS MISSING: {SHARED_DOCX}")
+    assert DOCX.is_file(), f"sample corpus missing: {DOCX} (restore it from git)"
     with DovecotServer() as server:
         png = make_scan(tmp / "logo.png", ["LOGO"], dpi=20).read_bytes()
         server.append([mail("Invoice 1", "inv1", attachments=[
@@ -133,7 +133,7 @@ def setup(tmp_path_factory):
                             attachments=[("agenda.txt", b"agenda: meeting at 10\n",
                                           "text/plain")])], folder="News")
         server.append([mail("Contract", "contract1", attachments=[
-            ("contract.docx", SHARED_DOCX.read_bytes(),
+            ("contract.docx", DOCX.read_bytes(),
              "application/vnd.openxmlformats-officedocument.wordprocessingml.document")])],
             folder="Contracts")
         server.append([mail("Terms", "terms1", attachments=[
