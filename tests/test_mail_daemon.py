@@ -1,10 +1,9 @@
 """The mail intake in the real daemon (`paperfs run`) against a real dovecot.
 
-Without the .eml stage (branch mail-docs) an .eml job fails as unsupported;
-with it, the mail is filed. These tests check the hand-off at the job level
-(source "mail", the rule's settings, the record), so they hold either way;
-the retry test makes every job fail the same way (a timeout no mail can
-meet), so it does not depend on what the pipeline does with an .eml.
+The hand-off at the job level (source "mail", the rule's settings, the
+record) and what the daemon makes of it: each mail filed once; the retry
+test makes every job fail the same way (a timeout no mail can meet). What
+the documents of a mail look like: tests/test_mail_e2e.py.
 """
 
 from __future__ import annotations
@@ -65,9 +64,10 @@ broken:
         daemon.wait_for(lambda: any(r.outcome for r in records(root)), 60,
                         "the first mail's outcome")
         [record] = records(root).select(account="work")
-        # the mail document and its PDF attachment, both from the source mail
+        # the mail document and its attachment, nothing failed
         assert outcome_of_jobs(root) == [("filed", "mail"), ("filed", "mail")]
-        assert record.outcome == "done"
+        assert record.outcome == "done" and record.state == "filed"
+        assert len(record.documents) == 2
         with dovecot.mailbox() as box:
             box.folder.set("INBOX")
             assert [set(m.flags) for m in box.fetch(mark_seen=False)] == [{"\\Seen"}]
@@ -113,8 +113,9 @@ def test_failed_mail_is_retried_then_listed_and_retried_by_hand(tmp_path, doveco
         daemon.wait_for(lambda: cli(root, "mail", "failed", "--json").stdout.strip() not in
                         ("", "[]"), 90, "the mail to fail twice")
         [row] = json.loads(cli(root, "mail", "failed", "--json").stdout)
-        # unsupported: no .eml stage (before mail-docs); timeout: with it
-        assert row["failures"] == 2 and row["reason"] in ("unsupported", "timeout"), row
+        assert row["failures"] == 2 and row["reason"] == "timeout", row
+        assert row["message"] == ("processing took longer than consume.timeout_seconds=0.001; "
+                                  "raise the limit for very large scans"), row
         assert row["file"] == "failed/Invoice 1.eml" and (root.failed / "Invoice 1.eml").is_file()
         status = cli(root, "status").stdout
         assert f"failed mail {row['record']}: {row['reason']}:" in status, status
@@ -165,8 +166,9 @@ def test_kill_9_between_handoff_and_action(tmp_path, dovecot):
         assert daemon.stop() == 0
     handed = list(records(root))
     assert len(handed) == 2 and all(r.acted for r in handed)
-    assert sorted(where for where, _kind in outcome_of_jobs(root)) in (
-        ["failed", "failed"], ["filed", "filed"])  # each mail once
+    # each mail once: its mail document (it has no attachment)
+    assert outcome_of_jobs(root) == [("filed", "mail"), ("filed", "mail")]
+    assert [r.state for r in handed] == ["filed", "filed"]
     with dovecot.mailbox() as box:
         box.folder.set("INBOX")
         assert box.uids() == []

@@ -104,11 +104,16 @@ class Archive:
         except (OSError, SidecarError):
             return False
 
-    def choose_path(self, doc: Document, current: str | None = None) -> str:
+    def choose_path(self, doc: Document, current: str | None = None,
+                    also_taken: frozenset[str] = frozenset()) -> str:
+        """*also_taken*: paths (casefolded) placed for other documents of the same job,
+        whose sidecars are not written yet (a mail and its attachment titled alike)."""
         base = self.rules.destination(doc)
         candidates = [base, with_collision_suffix(base, doc.id)]
         for candidate in candidates:
             rel = candidate.as_posix()
+            if rel.casefold() in also_taken and rel != current:
+                continue
             if rel == current or not self._taken_by_other(rel, doc.id):
                 return rel
         n = 2
@@ -247,7 +252,10 @@ class Archive:
         doc_id = part.doc_id if part.doc_id is not None else self.next_id()
         original = self.root.original_path(doc_id, proposal.original_suffix)
         doc = proposal.to_document(doc_id, now(), original.relative_to(self.root.root).as_posix())
-        placed = Part(doc_id=doc_id, archive_path=part.archive_path or self.choose_path(doc))
+        others = frozenset(p.archive_path.casefold() for n, p in enumerate(job.parts)
+                           if n != number and p.archive_path)
+        placed = Part(doc_id=doc_id,
+                      archive_path=part.archive_path or self.choose_path(doc, also_taken=others))
         if placed != part:
             job = job.with_part(number, placed).record()
         return job, doc

@@ -1,4 +1,4 @@
-"""``paperfs mail test|failed|retry``: the IMAP accounts and rules (docs/mail.md)."""
+"""``paperfs mail test|records|failed|retry``: the IMAP accounts and rules (docs/mail.md)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from paperfs.cli.app import cli, json_default, runtime_of
 
 @cli.group()
 def mail() -> None:
-    """Mail accounts (paperfs.yml mail:) and rules (mail.yml): test, failed, retry."""
+    """Mail accounts (paperfs.yml mail:) and rules (mail.yml): test, records, failed, retry."""
 
 
 @mail.command("test")
@@ -68,6 +68,45 @@ def _outcomes(ctx: click.Context):
                     Handoff(root))
 
 
+@mail.command("records")
+@click.option("--account", help="Only this account's mails.")
+@click.option("--limit", default=50, show_default=True, help="The newest this many.")
+@click.option("--json", "as_json", is_flag=True, help="As JSON.")
+@click.pass_context
+def mail_records(ctx: click.Context, account: str | None, limit: int, as_json: bool) -> None:
+    """The mails taken by the rules and what became of each: filed (with the ids of
+    its documents), no documents (nothing consumable), failed, being consumed."""
+    from paperfs.mail.records import RECORDS_NAME, MailRecords
+
+    root = runtime_of(ctx).initialised().root
+    records = MailRecords(root.root / RECORDS_NAME).select(account=account)
+    records.sort(key=lambda r: r.handed_at)
+    rows = [{"record": r.key, "message_id": r.message_id, "file": r.name, "state": r.state,
+             "documents": r.documents, "reason": r.reason or None}
+            for r in records[-limit:] if limit > 0]
+
+    def line(row: dict) -> str:
+        detail = ""
+        if row["documents"]:
+            detail = " (documents " + ", ".join(map(str, row["documents"])) + ")"
+        elif row["reason"] and row["state"] == "failed":
+            detail = f" ({row['reason']})"
+        return f"{row['record']}: {row['state']}{detail}: {row['file']}"
+
+    _echo_rows(rows, as_json, "no mails recorded", line)
+
+
+def _echo_rows(rows: list[dict], as_json: bool, empty: str, line) -> None:
+    """Rows as JSON, or one line each (*empty* when there are none)."""
+    if as_json:
+        click.echo(json.dumps(rows, indent=1, default=json_default, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo(empty)
+    for row in rows:
+        click.echo(line(row))
+
+
 @mail.command("failed")
 @click.option("--json", "as_json", is_flag=True, help="As JSON.")
 @click.pass_context
@@ -76,14 +115,9 @@ def failed_mails(ctx: click.Context, as_json: bool) -> None:
     rows = [{"record": r.key, "message_id": r.message_id, "failures": r.failures,
              "reason": r.reason, "message": r.message, "file": f"failed/{r.failed_file}"}
             for r in _outcomes(ctx).given_up()]
-    if as_json:
-        click.echo(json.dumps(rows, indent=1, default=json_default, ensure_ascii=False))
-        return
-    if not rows:
-        click.echo("no failed mails")
-    for row in rows:
-        click.echo(f"{row['record']} ({row['failures']} failures): {row['reason']}: "
-                   f"{row['message']} [{row['file']}]")
+    _echo_rows(rows, as_json, "no failed mails",
+               lambda row: f"{row['record']} ({row['failures']} failures): {row['reason']}: "
+                           f"{row['message']} [{row['file']}]")
 
 
 @mail.command("retry")

@@ -61,6 +61,7 @@ class Handed:
 
 class Handoff:
     def __init__(self, root: DataRoot) -> None:
+        self.root = root
         self.dir = handoff_dir(root)
         self.dir.mkdir(parents=True, exist_ok=True)
 

@@ -3,7 +3,8 @@
 A record handed over is still under way while its hand-off folder or a job
 of the work queue carries its key; otherwise its job has ended: failed when
 failed/ has a NAME.error.yml naming it (``mail_record``, written by
-Archive.fail), else done (documents filed, or none: "no consumable part").
+Archive.fail), else done, with the ids of the documents it filed (none: "no
+consumable part"; found through the sidecars' ``record``: filed.py).
 A failed mail is handed over again from failed/ after ``retry_seconds``,
 twice as long after each later failure, ``retries`` times; then it stays in
 failed/ and is listed by ``status`` and ``paperfs mail failed`` until
@@ -16,13 +17,15 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import yaml
 
 from paperfs.archive.layout import DataRoot
 from paperfs.archive.store import FAILED_INFO_SUFFIX
 from paperfs.config import MailConfig
+from paperfs.index.base import FiledLookups
+from paperfs.mail.filed import documents_of, id_watermark
 from paperfs.mail.handoff import Handoff
 from paperfs.mail.records import MailRecord, MailRecords
 
@@ -80,8 +83,12 @@ class Outcomes:
     """Settles the pending records of a data root and hands failed ones over again."""
 
     def __init__(self, root: DataRoot, config: MailConfig, records: MailRecords,
-                 handoff: Handoff) -> None:
+                 handoff: Handoff,
+                 lookups: Callable[[], FiledLookups | None] = lambda: None) -> None:
         self.root = root
+        #: the catalog the documents of a finished mail are found with (the consumer's);
+        #: None: they are not looked for (the outcome says done, documents not known)
+        self.lookups = lookups
         self.config = config
         self.records = records
         self.handoff = handoff
@@ -104,10 +111,11 @@ class Outcomes:
             in_work = keys_in_work(self.root, self._job_keys)
             ended = [r for r in pending if r.key not in in_handoff and r.key not in in_work]
             failures = failures_in(self.root) if ended else {}
+            documents = self._documents([r for r in ended if r.key not in failures])
             for record in ended:
                 failure = failures.get(record.key)
                 if failure is None:
-                    self.records.done(record.key)
+                    self.records.done(record.key, documents.get(record.key))
                     continue
                 path, info = failure
                 self.records.failed(record.key, failures=record.failures + 1,
@@ -119,6 +127,16 @@ class Outcomes:
                             "; retries used up: 'paperfs mail retry' hands it over again"
                             if given_up else "; it is handed over again later")
         self.retry_due(now)
+
+    def _documents(self, done: list[MailRecord]) -> dict[str, list[int]]:
+        """record key -> its documents' ids, for the records that ended without a
+        failure; a record handed over by an older version (no first_id) is left out."""
+        lookups = self.lookups() if done else None
+        known = [r for r in done if r.first_id > 0]
+        if lookups is None or not known:
+            return {}
+        return documents_of(self.root, lookups, [r.key for r in known],
+                            min(r.first_id for r in known))
 
     def drop_stale(self) -> None:
         """At start: a failure in failed/ of a mail that is being handed over again is
@@ -160,7 +178,7 @@ class Outcomes:
         self.handoff.prepare_from(record.key, name, failed, record.settings)
         failed.with_name(failed.name + FAILED_INFO_SUFFIX).unlink(missing_ok=True)
         failed.unlink(missing_ok=True)
-        self.records.handed_again(record.key, reset=reset)
+        self.records.handed_again(record.key, reset=reset, first_id=id_watermark(self.root))
         self.handoff.release(record.key)
         log.info("mail %s: handed over again (failure %d)", record.key, record.failures)
         return True

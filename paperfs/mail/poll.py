@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable
 
 from paperfs.config import MailAccount
+from paperfs.mail.filed import id_watermark
 from paperfs.mail.handoff import Handoff, eml_name
 from paperfs.mail.records import MailRecord, MailRecords, record_key
 from paperfs.mail.rules import MailRule
@@ -110,7 +111,7 @@ class AccountPoller:
     def poll(self, box: "BaseMailBox", rules: Iterable[MailRule]) -> PollReport:
         started = time.monotonic()
         report = PollReport(self.account.name)
-        self.records.refresh()
+        self.records.compact_if_due()  # reads what others appended first
         self.finish_actions(box, rules)
         names: list[str] | None = None
         #: folder -> UIDs a stop-processing rule matched: later rules skip them
@@ -163,6 +164,7 @@ class AccountPoller:
             self.records.seen(record)
             return None
         record.settings = rule.settings(key, sender)
+        record.first_id = id_watermark(self.handoff.root)
         self.handoff.prepare(key, record.name, raw, record.settings)
         self.records.handed(record)
         self.handoff.release(key)

@@ -134,11 +134,13 @@ class MailService:
         self.handoff = Handoff(root)
         self.rules = MailRulesFile(root.root / RULES_NAME,
                                    [a.name for a in self.config.accounts])
-        self.outcomes = Outcomes(root, self.config, self.records, self.handoff)
+        self.outcomes = Outcomes(root, self.config, self.records, self.handoff,
+                                 lambda: consumer.index)
         self.stopping = threading.Event()
         self.accounts = [AccountThread(self, account) for account in self.config.accounts]
 
     def start(self) -> None:
+        self.records.compact_if_due()  # before any thread appends
         # what a crash left between the record and the hand-off
         self.handoff.recover(lambda key: self.records.get(key) is not None)
         self.outcomes.drop_stale()

@@ -39,6 +39,9 @@ def mail_status(runtime: Any, daemon: dict[str, Any]) -> dict[str, Any] | None:
         "accounts": accounts,
         "rules": rules_state,
         "pending": len(records.select(pending=True)),
+        # "done" split as a user sees it: documents filed, or none (nothing consumable)
+        "filed": sum(1 for r in records if r.state == "filed"),
+        "no_documents": sum(1 for r in records if r.state == "no documents"),
         "failed": [{"record": r.key, "reason": r.reason, "message": r.message,
                     "failures": r.failures, "file": r.failed_file} for r in failed],
     }
@@ -56,6 +59,7 @@ def status_lines(data: dict[str, Any]) -> list[str]:
     rules = data["rules"]
     lines.append(f"mail rules:  {'INVALID: ' + rules['problem'] if rules['problem'] else rules['count']}")
     lines.append(f"mail:        {data['pending']} mail(s) being consumed, "
+                 f"{data['filed']} filed, {data['no_documents']} without documents, "
                  f"{len(data['failed'])} failed for good ('paperfs mail failed')")
     for item in data["failed"]:
         lines.append(f"  failed mail {item['record']}: {item['reason']}: {item['message']}")

@@ -113,11 +113,16 @@ def known_attachments(proposals: Sequence[ProposedDocument],
                       ) -> dict[int, int]:
     """Part number -> id, for the attachments the archive already holds (another
     mail brought the same file): the mail links to that document instead of
-    failing as a duplicate. A document this job filed itself is not one of them
-    (a restart decides the same)."""
+    failing as a duplicate. Also the mail document itself when a mail rule
+    handed over a mail the archive holds (a second rule that took the same
+    mail: its new attachments are linked to the first one's mail document);
+    an .eml dropped in twice still fails as a duplicate, as any file does. A
+    document this job filed itself is not one of them (a restart decides the
+    same)."""
     known = {}
     for number, proposal in enumerate(proposals):
-        if not proposal.mail or proposal.mail.get("role") != "attachment":
+        role = (proposal.mail or {}).get("role")
+        if role != "attachment" and not (role == "mail" and proposal.mail.get("record")):
             continue
         existing = find_checksum(proposal.original_sha256)
         if existing is not None and existing.id not in ours:

@@ -5,7 +5,7 @@ parts it takes.
 Keys: ``consume`` (attachments | mail | both, default both), ``inline``
 (bool, default false), ``include``/``exclude`` (file-name globs, any case;
 default all, none), ``title_from`` (subject | filename, default filename:
-the title of attachment documents), ``record`` (the IMAP half's key of the
+the title of attachment documents), ``record`` (the mail rule's record key of the
 mail, copied into every document of the job).
 """
 
