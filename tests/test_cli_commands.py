@@ -76,6 +76,7 @@ SAMPLE_ARGS: dict[tuple[str, ...], list[str]] = {
     ("label", "edit"): ["tag", "Finance", "--priority", "2"],
     ("label", "list"): [],
     ("label", "rm"): ["tag", "Finance"],
+    ("mail", "records"): [],
     ("mail", "failed"): [],
     ("mail", "retry"): [],
     ("mail", "test"): ["work"],
