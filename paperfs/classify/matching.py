@@ -16,7 +16,8 @@ algorithms, and what paperfs does with each:
     A regular expression searched in the raw text (not normalised).
 ``fuzzy``
     rapidfuzz ``partial_ratio(match, text) >= 90`` after removing punctuation
-    (``[^\\w\\s]``) from both, as paperless does.
+    (``[^\\w\\s]``) from both, as paperless does (computed only where the
+    text can reach the threshold: fuzzy.py).
 ``auto``
     Learned: the classifier decides, not a rule. ``Rule.matches`` is always
     False here, as paperless' ``matches()`` is; ``Rule.learned`` says so.
@@ -57,7 +58,9 @@ from functools import cached_property
 from typing import Callable, Iterable
 
 import regex
-from rapidfuzz import fuzz
+
+from paperfs.classify.fuzzy import FuzzyNeedle, Haystack
+from paperfs.classify.literals import required_literals
 
 ALGORITHMS = ("none", "any", "all", "exact", "regex", "fuzzy", "auto")
 ALIASES = {"literal": "exact"}
@@ -131,6 +134,14 @@ class DocumentText:
     @cached_property
     def fuzzy_folded(self) -> str:
         return " ".join(_PUNCTUATION.sub("", self.folded).split())
+
+    @cached_property
+    def fuzzy_hay(self) -> Haystack:
+        return Haystack(self.fuzzy)
+
+    @cached_property
+    def fuzzy_folded_hay(self) -> Haystack:
+        return Haystack(self.fuzzy_folded)
 
 
 def prepare(text: str | DocumentText) -> DocumentText:
@@ -251,11 +262,13 @@ def _regex_rule(pattern: str, case_sensitive: bool, label: str,
         failed = Outcome(False, problem)
         return (lambda _doc: failed), problem
 
-    literal, literal_folded = _required_literal(pattern, case_sensitive)
+    requirements = required_literals(pattern, case_sensitive)
 
     def test(doc: DocumentText) -> Outcome:
-        if literal is not None and literal not in (doc.folded if literal_folded else doc.collapsed):
-            return _NO  # a text that lacks what every match contains (see _required_literal)
+        for literals, folded in requirements:  # what every match contains (literals.py)
+            hay = doc.folded if folded else doc.collapsed
+            if not any(literal in hay for literal in literals):
+                return _NO
         try:
             return _YES if compiled.search(doc.raw, timeout=timeout) else _NO
         except TimeoutError:
@@ -266,71 +279,16 @@ def _regex_rule(pattern: str, case_sensitive: bool, label: str,
     return test, None
 
 
-def _required_literal(pattern: str, case_sensitive: bool) -> tuple[str | None, bool]:
-    """The longest run of literal characters (no whitespace) every match of the
-    pattern contains, and whether to look for it case-folded; (None, _) when there
-    is none worth looking for.
-
-    Only the pattern's top level is read (a literal inside a group, a branch or
-    a repeat may be skipped by a match), with the standard library's parser of
-    regular expressions; a pattern it cannot read (syntax only the ``regex``
-    package knows) gets no pre-filter. Whitespace ends a run, because the text
-    it is looked up in has its whitespace runs collapsed. Case-insensitive: the
-    run is looked up case-folded, and only when it is ASCII (any character the
-    regex engine takes as equal to an ASCII letter case-folds to that letter).
-    """
-    try:
-        parsed = re._parser.parse(pattern)  # type: ignore[attr-defined]
-    except Exception:  # noqa: BLE001 - the regex package's own syntax, or anything odd
-        return None, False
-    ignore_case = not case_sensitive or bool(parsed.state.flags & re.IGNORECASE)
-    literal_op = re._constants.LITERAL  # type: ignore[attr-defined]
-    runs, run = [], []
-    for op, value in parsed:
-        if op is literal_op and not chr(value).isspace():
-            run.append(chr(value))
-            continue
-        runs.append("".join(run))
-        run = []
-    runs.append("".join(run))
-    best = max(runs, key=len)
-    if len(best) < 2 or ignore_case and not best.isascii():
-        return None, False
-    return (best.casefold(), True) if ignore_case else (best, False)
-
-
 def _fuzzy_test(match: str, case_sensitive: bool, threshold: float) -> Callable[[DocumentText], Outcome]:
     needle = _WHITESPACE.sub(" ", _PUNCTUATION.sub("", match)).strip()
     if not needle:  # only punctuation: nothing left to compare
         return _never
-    if not case_sensitive:
-        needle = needle.casefold()
-    pieces = _fuzzy_pieces(needle, threshold)
+    fuzzy = FuzzyNeedle(needle if case_sensitive else needle.casefold(), threshold)
 
     def test(doc: DocumentText) -> Outcome:
-        hay = doc.fuzzy if case_sensitive else doc.fuzzy_folded
-        if len(hay) >= len(needle) and not any(piece in hay for piece in pieces):
-            return _NO  # no window of the text can be close enough (see _fuzzy_pieces)
-        return _YES if fuzz.partial_ratio(needle, hay, score_cutoff=threshold) >= threshold else _NO
+        return _YES if fuzzy.found_in(doc.fuzzy_hay if case_sensitive else doc.fuzzy_folded_hay) else _NO
 
     return test
-
-
-def _fuzzy_pieces(needle: str, threshold: float) -> list[str]:
-    """Pieces of which at least one occurs exactly in any text the needle fuzzily matches.
-
-    A score of at least *threshold* allows at most d = (1 - threshold/100) *
-    2 * len(needle) insertions and deletions between the needle and a window
-    of the text. Cut into d + 1 pieces, at least one piece is left untouched
-    by them (pigeonhole), so a text containing none cannot match: a few
-    ``str.find`` calls instead of rapidfuzz over the whole text. (Only valid
-    when the text is at least as long as the needle; partial_ratio swaps them
-    otherwise.)
-    """
-    edits = int((1 - threshold / 100) * 2 * len(needle)) + 1  # +1: a margin for rounding
-    size = len(needle) / (edits + 1)
-    pieces = [needle[round(i * size):round((i + 1) * size)] for i in range(edits + 1)]
-    return [piece for piece in pieces if piece] or [""]
 
 
 def compile_rule(algorithm: str, match: str, *, case_sensitive: bool = False, label: str = "",

@@ -1,0 +1,90 @@
+"""What every match of a regular expression must contain: a pre-filter for regex rules.
+
+A regex rule is searched only in a text that has, for each requirement found
+here, one of its literals: a text without them cannot match, and a
+``str.find`` is far cheaper than the regex engine over a long text (an
+alternation such as ``(?:order|bestellung)`` costs it a try at every position).
+
+Only the pattern's top level is read (a literal inside a repeat, an optional
+group or a lookaround may be skipped by a match), with the standard library's
+parser of regular expressions; a pattern it cannot read (syntax only the
+``regex`` package knows) gets no pre-filter. Requirements:
+
+* a run of literal characters, e.g. ``invoice`` in ``invoice\\s+\\d+``;
+* a group at the top level: the run in it, or when it is an alternation (or
+  the whole pattern is one) one of the alternatives' runs, e.g. ``order`` or
+  ``bestellung``; only when every alternative has one.
+
+Whitespace ends a run, because the text it is looked up in has its whitespace
+runs collapsed. Case-insensitive: a run is looked up case-folded, and only when
+it is ASCII (any character the regex engine takes as equal to an ASCII letter
+case-folds to that letter); a requirement with another run is dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_MIN_RUN = 2  # a single character is in nearly every text
+_LITERAL = re._constants.LITERAL  # type: ignore[attr-defined]
+_SUBPATTERN = re._constants.SUBPATTERN  # type: ignore[attr-defined]
+_BRANCH = re._constants.BRANCH  # type: ignore[attr-defined]
+
+#: one requirement: (literals of which the text must contain one, look in the folded text?)
+Requirement = tuple[tuple[str, ...], bool]
+
+
+def required_literals(pattern: str, case_sensitive: bool) -> list[Requirement]:
+    """The requirements every match of *pattern* meets (none: no pre-filter)."""
+    try:
+        parsed = re._parser.parse(pattern)  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - the regex package's own syntax, or anything odd
+        return []
+    ignore_case = not case_sensitive or bool(parsed.state.flags & re.IGNORECASE)
+    out: list[Requirement] = []
+    best = _longest_run(parsed)
+    if _usable(best, ignore_case):
+        out.append(((_fold(best, ignore_case),), ignore_case))
+    for items in _alternations(parsed):
+        runs = [_longest_run(branch) for branch in items]
+        if all(_usable(run, ignore_case) for run in runs):
+            out.append((tuple(dict.fromkeys(_fold(run, ignore_case) for run in runs)), ignore_case))
+    return out
+
+
+def _longest_run(items: Any) -> str:
+    """The longest run of literal non-space characters in a sequence of parsed items."""
+    runs, run = [], []
+    for op, value in items:
+        if op is _LITERAL and not chr(value).isspace():
+            run.append(chr(value))
+            continue
+        runs.append("".join(run))
+        run = []
+    runs.append("".join(run))
+    return max(runs, key=len)
+
+
+def _alternations(items: Any) -> list[list[Any]]:
+    """The alternatives of each group every match goes through (one, for a group that
+    is no alternation): the whole pattern when it is an alternation, and each group at
+    the top level (not one with flags of its own)."""
+    found = []
+    for op, value in items:
+        if op is _BRANCH:
+            found.append(value[1])
+        elif op is _SUBPATTERN:
+            _group, add_flags, del_flags, inner = value
+            if add_flags or del_flags:
+                continue
+            found.append(inner[0][1][1] if len(inner) == 1 and inner[0][0] is _BRANCH else [inner])
+    return found
+
+
+def _usable(run: str, ignore_case: bool) -> bool:
+    return len(run) >= _MIN_RUN and (run.isascii() or not ignore_case)
+
+
+def _fold(run: str, ignore_case: bool) -> str:
+    return run.casefold() if ignore_case else run
