@@ -9,9 +9,9 @@ what is skipped is work that cannot change it:
    needle and a window of the text. Cut into d + 1 pieces, at least one
    piece is left untouched, so it occurs exactly in the window. A text with
    no piece cannot match.
-2. The text's set of 4-grams (``Haystack.grams``, built once and shared by
-   every fuzzy rule) is looked in first: a piece occurs in the text only if
-   each of its 4-grams does, a set lookup instead of a scan of the text.
+2. A piece occurs in the text only if each of its 4-grams does: looked up in
+   the text's gram bitmap (grams.py, shared by every rule; ``RuleSet`` looks
+   up all fuzzy rules at once there) instead of a scan of the text.
 3. Windows. Every window of the text that can score is within len(needle)
    characters of an occurrence of a piece, so rapidfuzz runs on those
    stretches only. A stretch that does not reach an end of the text is padded
@@ -28,32 +28,16 @@ the whole text.
 from __future__ import annotations
 
 import math
-from functools import cached_property
 
 from rapidfuzz import fuzz
 
+from paperfs.classify.grams import Haystack, gram_hashes
+
 _PAD = "\0"
-GRAM = 4  # the pieces of most needles are 4 characters or longer (see pieces())
 _WINDOWED_NEEDLE = 64  # rapidfuzz's exhaustive partial_ratio stops here (see above)
 #: more occurrences of pieces than this: one call over the whole text (a piece that
 #: common makes the stretches cover much of it; counting on costs Python calls)
 _MAX_OCCURRENCES = 32
-
-
-class Haystack:
-    """A text as fuzzy rules compare against it (punctuation removed, whitespace
-    collapsed); what the rules can share is built once, on first use."""
-
-    __slots__ = ("text", "__dict__")
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    @cached_property
-    def grams(self) -> set[tuple[str, ...]]:
-        """Every run of GRAM characters of the text (zip: built in C, no slicing)."""
-        text = self.text
-        return set(zip(*(text[i:] for i in range(GRAM))))
 
 
 def pieces(needle: str, threshold: float) -> list[str]:
@@ -71,24 +55,22 @@ def pieces(needle: str, threshold: float) -> list[str]:
 class FuzzyNeedle:
     """One fuzzy rule's needle (already stripped of punctuation, folded if need be)."""
 
-    __slots__ = ("needle", "threshold", "pieces", "_grams")
+    __slots__ = ("needle", "threshold", "pieces", "grams")
 
     def __init__(self, needle: str, threshold: float) -> None:
         self.needle = needle
         self.threshold = threshold
         self.pieces = pieces(needle, threshold)
-        #: each piece's 4-grams (None: shorter than one, looked for in the text itself)
-        self._grams = [frozenset(zip(*(piece[i:] for i in range(GRAM)))) if len(piece) >= GRAM
-                       else None for piece in self.pieces]
+        #: each piece's gram hashes (grams.py; None: shorter than a gram)
+        self.grams = [gram_hashes(piece) for piece in self.pieces]
 
     def found_in(self, hay: Haystack) -> bool:
         needle, text, threshold = self.needle, hay.text, self.threshold
         size = len(needle)
         if len(text) < size:  # partial_ratio swaps the two: no pre-filter holds
             return fuzz.partial_ratio(needle, text, score_cutoff=threshold) >= threshold
-        grams = hay.grams
-        present = [piece for piece, needed in zip(self.pieces, self._grams)
-                   if (piece in text if needed is None else needed <= grams)]
+        present = [piece for piece, hashes in zip(self.pieces, self.grams)
+                   if hay.may_have(hashes, piece)]
         if not present:
             return False
         if size > _WINDOWED_NEEDLE or len(text) <= 4 * size:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -127,9 +128,19 @@ class LabelSet:
 
     def learned(self, kind: str) -> frozenset[str]:
         """Names whose algorithm is ``auto``: the classifier learns and predicts these."""
-        return frozenset(name for name, label in self.of(kind).items() if label.algorithm == "auto")
+        return self._learned[kind]
 
     def inbox_tags(self) -> tuple[str, ...]:
+        return self._inbox_tags
+
+    # Asked for every document classified: worked out once per LabelSet (it never changes).
+    @cached_property
+    def _learned(self) -> dict[str, frozenset[str]]:
+        return {kind: frozenset(name for name, label in self.of(kind).items()
+                                if label.algorithm == "auto") for kind in KINDS}
+
+    @cached_property
+    def _inbox_tags(self) -> tuple[str, ...]:
         return tuple(name for name, label in self.tags.items() if label.inbox)
 
     def ancestors(self, tag: str) -> list[str]:

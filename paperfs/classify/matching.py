@@ -59,7 +59,8 @@ from typing import Callable, Iterable
 
 import regex
 
-from paperfs.classify.fuzzy import FuzzyNeedle, Haystack
+from paperfs.classify.fuzzy import FuzzyNeedle
+from paperfs.classify.grams import GramIndex, Haystack, LiteralFilter, gram_hashes
 from paperfs.classify.literals import required_literals
 
 ALGORITHMS = ("none", "any", "all", "exact", "regex", "fuzzy", "auto")
@@ -136,12 +137,15 @@ class DocumentText:
         return " ".join(_PUNCTUATION.sub("", self.folded).split())
 
     @cached_property
-    def fuzzy_hay(self) -> Haystack:
-        return Haystack(self.fuzzy)
+    def _haystacks(self) -> dict[str, Haystack]:
+        return {}
 
-    @cached_property
-    def fuzzy_folded_hay(self) -> Haystack:
-        return Haystack(self.fuzzy_folded)
+    def haystack(self, name: str) -> Haystack:
+        """The form *name* of the text (``fuzzy``, ``folded``, …) with its gram bitmap."""
+        hay = self._haystacks.get(name)
+        if hay is None:
+            hay = self._haystacks[name] = Haystack(getattr(self, name))
+        return hay
 
 
 def prepare(text: str | DocumentText) -> DocumentText:
@@ -200,11 +204,12 @@ class Rule:
     """A label's match rule compiled once; ``matches``/``evaluate`` per document."""
 
     __slots__ = ("algorithm", "match", "case_sensitive", "label", "problem", "_test", "keys",
-                 "need_all")
+                 "need_all", "literals")
 
     def __init__(self, algorithm: str, match: str, case_sensitive: bool, label: str,
                  test: Callable[[DocumentText], Outcome], problem: Problem | None = None,
-                 terms: "list[_Term] | None" = None, need_all: bool = False) -> None:
+                 terms: "list[_Term] | None" = None, need_all: bool = False,
+                 literals: LiteralFilter | None = None) -> None:
         self.algorithm = algorithm
         self.match = match
         self.case_sensitive = case_sensitive
@@ -217,6 +222,9 @@ class Rule:
         if terms and all(term.words for term in terms):
             self.keys = tuple(max(term.words, key=len) for term in terms)
         self.need_all = need_all
+        #: regex and fuzzy: literals one of which a text must have to match (RuleSet looks
+        #: up many rules' at once, grams.GramIndex); None: no such literals
+        self.literals = literals
 
     @property
     def learned(self) -> bool:
@@ -260,9 +268,10 @@ def _regex_rule(pattern: str, case_sensitive: bool, label: str,
     except Exception as error:  # regex.error, and OverflowError etc. for absurd repeats
         problem = Problem(label, pattern, f"does not compile: {error}", "invalid")
         failed = Outcome(False, problem)
-        return (lambda _doc: failed), problem
+        return (lambda _doc: failed), problem, None
 
     requirements = required_literals(pattern, case_sensitive)
+    literals = _regex_filter(requirements)
 
     def test(doc: DocumentText) -> Outcome:
         for literals, folded in requirements:  # what every match contains (literals.py)
@@ -276,19 +285,33 @@ def _regex_rule(pattern: str, case_sensitive: bool, label: str,
         except Exception as error:  # e.g. MemoryError: one label must not stop the others
             return Outcome(False, Problem(label, pattern, f"failed: {error!r}", "error"))
 
-    return test, None
+    return test, None, literals
 
 
-def _fuzzy_test(match: str, case_sensitive: bool, threshold: float) -> Callable[[DocumentText], Outcome]:
+def _regex_filter(requirements: list[tuple[tuple[str, ...], bool]]) -> LiteralFilter | None:
+    """The requirement best looked up by grams: all its literals a gram long or more,
+    the shortest of them the longest."""
+    usable = [(literals, folded) for literals, folded in requirements
+              if all(gram_hashes(literal) is not None for literal in literals)]
+    if not usable:
+        return None
+    literals, folded = max(usable, key=lambda requirement: min(map(len, requirement[0])))
+    return LiteralFilter("folded" if folded else "collapsed", [gram_hashes(each) for each in literals])
+
+
+def _fuzzy_test(match: str, case_sensitive: bool,
+                threshold: float) -> tuple[Callable[[DocumentText], Outcome], LiteralFilter | None]:
     needle = _WHITESPACE.sub(" ", _PUNCTUATION.sub("", match)).strip()
     if not needle:  # only punctuation: nothing left to compare
-        return _never
+        return _never, None
     fuzzy = FuzzyNeedle(needle if case_sensitive else needle.casefold(), threshold)
+    text = "fuzzy" if case_sensitive else "fuzzy_folded"
 
     def test(doc: DocumentText) -> Outcome:
-        return _YES if fuzzy.found_in(doc.fuzzy_hay if case_sensitive else doc.fuzzy_folded_hay) else _NO
+        return _YES if fuzzy.found_in(doc.haystack(text)) else _NO
 
-    return test
+    # a piece of the needle, unless the text is shorter than it (fuzzy.py)
+    return test, LiteralFilter(text, fuzzy.grams, shorter_than=len(fuzzy.needle))
 
 
 def compile_rule(algorithm: str, match: str, *, case_sensitive: bool = False, label: str = "",
@@ -304,6 +327,7 @@ def compile_rule(algorithm: str, match: str, *, case_sensitive: bool = False, la
         raise ValueError(f"unknown matching algorithm {algorithm!r}; known: {', '.join(ALGORITHMS)}")
     problem = None
     terms: list[_Term] | None = None
+    literals: LiteralFilter | None = None
     if name in ("none", "auto") or not match.strip():
         test = _never
     elif name in ("any", "all", "exact"):
@@ -311,10 +335,10 @@ def compile_rule(algorithm: str, match: str, *, case_sensitive: bool = False, la
         terms = [_Term(term if case_sensitive else term.casefold()) for term in texts]
         test = _terms_test(terms, name != "any", case_sensitive)
     elif name == "regex":
-        test, problem = _regex_rule(match, case_sensitive, label, regex_timeout)
+        test, problem, literals = _regex_rule(match, case_sensitive, label, regex_timeout)
     else:
-        test = _fuzzy_test(match, case_sensitive, fuzzy_threshold)
-    return Rule(name, match, case_sensitive, label, test, problem, terms, name != "any")
+        test, literals = _fuzzy_test(match, case_sensitive, fuzzy_threshold)
+    return Rule(name, match, case_sensitive, label, test, problem, terms, name != "any", literals)
 
 
 def match_rules(rules: Iterable[Rule], text: str | DocumentText) -> tuple[list[Rule], list[Problem]]:
@@ -338,9 +362,10 @@ class RuleSet:
     rule is filed under its key words (``Rule.keys``); per document, the
     document's words are looked up in that table, so a rule is evaluated only
     when its key words are there (all of them for ``all``/``exact``, one for
-    ``any``). The other rules (regex, fuzzy, terms without a word) are always
-    evaluated. The answer is the same as ``match_rules`` over the list, in
-    the list's order.
+    ``any``). Regex and fuzzy rules with literals (``Rule.literals``) are tried
+    only when one of them may be in the text (``GramIndex``: all at once). The
+    other rules (terms without a word, the rest) are always evaluated. The answer is the same as ``match_rules``
+    over the list, in the list's order.
     """
 
     def __init__(self, rules: Iterable[Rule]) -> None:
@@ -348,15 +373,25 @@ class RuleSet:
         self._always: list[int] = []
         #: (case-sensitive?) -> key word -> positions of the rules filed under it
         self._by_word: dict[bool, dict[str, list[int]]] = {True: {}, False: {}}
+        #: form of the text -> positions of the rules with literals in it, and their index
+        self._by_literal: dict[str, tuple[list[int], GramIndex, int]] = {}
+        by_literal: dict[str, list[int]] = {}
         for position, rule in enumerate(self.rules):
             if rule.algorithm in ("none", "auto") and rule.problem is None:
                 continue  # never fires
+            if rule.literals is not None and rule.problem is None:
+                by_literal.setdefault(rule.literals.text, []).append(position)
+                continue
             if rule.keys is None:
                 self._always.append(position)
                 continue
             table = self._by_word[rule.case_sensitive]
             for key in dict.fromkeys(rule.keys):
                 table.setdefault(key, []).append(position)
+        for text, positions in by_literal.items():
+            filters = [self.rules[i].literals for i in positions]
+            self._by_literal[text] = (positions, GramIndex([f.literals for f in filters]),  # type: ignore[union-attr]
+                                      max(f.shorter_than for f in filters))  # type: ignore[union-attr]
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -375,4 +410,10 @@ class RuleSet:
                     found.update(positions)
             candidates.update(i for i in found if not self.rules[i].need_all
                               or all(key in words for key in self.rules[i].keys or ()))
+        for text, (positions, index, shorter_than) in self._by_literal.items():
+            hay = doc.haystack(text)
+            candidates.update(positions[i] for i in index.candidates(hay))
+            if len(hay.text) < shorter_than:  # rare: a text shorter than some needle
+                candidates.update(i for i in positions
+                                  if len(hay.text) < self.rules[i].literals.shorter_than)  # type: ignore[union-attr]
         return match_rules((self.rules[i] for i in sorted(candidates)), doc)
