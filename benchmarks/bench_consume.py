@@ -1,6 +1,6 @@
 """Consume benchmarks: OCR throughput vs plain ocrmypdf, born-digital throughput
 (also with 1,000 labels and the classifier on), daemon memory at rest.
-Run: .venv/bin/python -m benchmarks consume [ocr|digital|classify|memory]
+Run: .venv/bin/python -m benchmarks consume [ocr|digital|classify|memory] [--vocabulary syllables]
 
 Targets (issue 2): OCR throughput ≥ 0.9× the reference (`ocrmypdf --jobs 1`,
 as many at once as there are cores); born-digital ≥ 20 documents/s on 2 cores;
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from benchmarks.bench_matching import make_labels, vocabulary
+from benchmarks.bench_matching import VOCABULARIES, make_labels, vocabulary
 from tests.samples import make_scan, make_text_pdf
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -158,11 +158,11 @@ def _train_model(root: Path, words: list[str], labels_text: str) -> int:
     return sum(len(v) for v in names.values())
 
 
-def bench_classify(base: Path, n: int = 200, rounds: int = 2) -> dict:
+def bench_classify(base: Path, n: int = 200, rounds: int = 2, kind: str = "letters") -> dict:
     """Born-digital steady state with 1,000 labels and a trained classifier vs without,
-    alternating (A B A B) so both see the same machine."""
+    alternating (A B A B) so both see the same machine; *kind*: the words (bench_matching)."""
     rng = random.Random(14)
-    words = vocabulary(rng)
+    words = vocabulary(rng, kind=kind)
     labels_text = _labels_yml(make_labels(rng, 1000, words[:2000], words[2000:]))
     files = _digital_files(base / "classify-docs", n, words[:2000])
     plain = _new_root(base, "plain-root")
@@ -220,21 +220,29 @@ def bench_memory(base: Path) -> dict:
 PARTS = ("ocr", "digital", "classify", "memory")
 
 
-def parse_parts(argv: list[str]) -> set[str]:
+def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks consume",
                                      description=__doc__.split("\n")[0])
     # No choices=: argparse (3.11) checks an empty nargs="*" list against them and fails.
     parser.add_argument("parts", nargs="*", metavar="PART",
                         help=f"what to measure: {', '.join(PARTS)} (default: all)")
-    parts = parser.parse_args(argv).parts
-    unknown = sorted(set(parts) - set(PARTS))
+    parser.add_argument("--vocabulary", choices=VOCABULARIES, default="letters",
+                        help="classify: the words of labels and documents (bench_matching)")
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.parts) - set(PARTS))
     if unknown:
         parser.error(f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}")
-    return set(parts) or set(PARTS)
+    args.parts = set(args.parts) or set(PARTS)
+    return args
+
+
+def parse_parts(argv: list[str]) -> set[str]:
+    return parse_args(argv).parts
 
 
 def main(argv: list[str] | None = None) -> int:
-    parts = parse_parts(argv or [])
+    args = parse_args(argv or [])
+    parts = args.parts
     with tempfile.TemporaryDirectory(prefix="paperfs-bench-") as tmp:
         base = Path(tmp)
         print(f"consume benchmarks on {CORES} core(s)")
@@ -253,10 +261,10 @@ def main(argv: list[str] | None = None) -> int:
                   "(target >= 20)")
             print(f"  whole command incl. start-up:  {dig['whole_command_docs_per_s']:6.1f} docs/s")
         if "classify" in parts:
-            cls = bench_classify(base)
+            cls = bench_classify(base, kind=args.vocabulary)
             runs = lambda values: ", ".join(f"{v:.1f}" for v in values)  # noqa: E731
             print(f"born-digital with 1,000 labels and a classifier ({cls['learned_labels']} auto "
-                  f"labels), {cls['files']} PDFs, alternating runs:")
+                  f"labels), {cls['files']} PDFs, words of {args.vocabulary}, alternating runs:")
             print(f"  without labels:  {runs(cls['plain'])} docs/s")
             print(f"  with them:       {runs(cls['classified'])} docs/s")
             print(f"  ratio with/without: {cls['ratio']:.2f}  (target >= 0.90)")

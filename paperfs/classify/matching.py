@@ -271,7 +271,7 @@ def _regex_rule(pattern: str, case_sensitive: bool, label: str,
         return (lambda _doc: failed), problem, None
 
     requirements = required_literals(pattern, case_sensitive)
-    literals = _regex_filter(requirements)
+    prefilter = _regex_filter(requirements)
 
     def test(doc: DocumentText) -> Outcome:
         for literals, folded in requirements:  # what every match contains (literals.py)
@@ -285,18 +285,23 @@ def _regex_rule(pattern: str, case_sensitive: bool, label: str,
         except Exception as error:  # e.g. MemoryError: one label must not stop the others
             return Outcome(False, Problem(label, pattern, f"failed: {error!r}", "error"))
 
-    return test, None, literals
+    return test, None, prefilter
 
 
 def _regex_filter(requirements: list[tuple[tuple[str, ...], bool]]) -> LiteralFilter | None:
-    """The requirement best looked up by grams: all its literals a gram long or more,
-    the shortest of them the longest."""
-    usable = [(literals, folded) for literals, folded in requirements
-              if all(gram_hashes(literal) is not None for literal in literals)]
+    """The requirement best looked up by grams (the shortest of its literals the
+    longest), looked up in the fuzzy form of the text, whose grams the fuzzy rules
+    have built already: a literal (never with whitespace) in the text is there
+    without its punctuation. None: no requirement with literals of 3 characters."""
+    usable = []
+    for literals, folded in requirements:
+        bare = [_PUNCTUATION.sub("", literal) for literal in literals]
+        if all(gram_hashes(literal) is not None for literal in bare):
+            usable.append((bare, folded))
     if not usable:
         return None
-    literals, folded = max(usable, key=lambda requirement: min(map(len, requirement[0])))
-    return LiteralFilter("folded" if folded else "collapsed", [gram_hashes(each) for each in literals])
+    bare, folded = max(usable, key=lambda requirement: min(map(len, requirement[0])))
+    return LiteralFilter("fuzzy_folded" if folded else "fuzzy", [gram_hashes(each) for each in bare])
 
 
 def _fuzzy_test(match: str, case_sensitive: bool,
