@@ -86,6 +86,8 @@ def test_long_needles_are_not_windowed() -> None:
 def test_pieces_without_their_4_grams_in_the_text_are_no_match() -> None:
     needle = "stadtwerke köln"
     hay = Haystack(" ".join(["rechnung", "betrag", "zahlbar"] * 100))
+    assert hay.may_have(gram_hashes("zzzz"), "zzzz") is False  # before the bitmap: searched
+    hay.grams  # noqa: B018  built (as a RuleSet does)
     assert all(hay.may_have(gram_hashes(gram), gram) for gram in ("rech", "g be", "hlba"))
     bitmap, shift = hay.grams
     assert int(bitmap.sum()) == len({key >> shift for size in (3, 4) for i in range(len(hay.text) - size + 1)
@@ -112,3 +114,18 @@ def test_the_pieces_hold_at_every_threshold(threshold: float) -> None:
         assert FuzzyNeedle(needle, threshold).found_in(Haystack(text)) is expected, (needle, text)
         matched += expected
     assert matched > 500
+
+
+def test_one_fuzzy_rule_alone_does_not_load_numpy() -> None:
+    """A workflow's content filter runs in the daemon: no bitmap, no numpy there."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    probe = ("import sys; from paperfs.classify.matching import compile_rule; "
+             "r = compile_rule('fuzzy', 'Deutsche Telekom'); "
+             "assert r.matches('x ' * 100 + 'deutsche telekon'); print('numpy' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"

@@ -73,10 +73,13 @@ class Haystack:
         return bitmap, 64 - bits
 
     def may_have(self, hashes: tuple[int, ...] | None, literal: str) -> bool:
-        """Whether *literal* (of these ``gram_hashes``) may occur in the text: False is sure."""
-        if hashes is None:
+        """Whether *literal* (of these ``gram_hashes``) may occur in the text: False is
+        sure. Looked up in the bitmap when a GramIndex has built it, else searched: one
+        rule alone (a workflow's filter, in the daemon) costs no bitmap and no numpy."""
+        built = self.__dict__.get("grams")
+        if hashes is None or built is None:
             return literal in self.text
-        bitmap, shift = self.grams
+        bitmap, shift = built
         return all(bitmap[key >> shift] for key in hashes)
 
 
