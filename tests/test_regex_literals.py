@@ -14,6 +14,12 @@ from paperfs.classify.matching import RuleSet, compile_rule
 
 @pytest.mark.parametrize("pattern, case_sensitive, expected", [
     (r"invoice\s+\d+", False, [(("invoice",), True)]),
+    (r"Invoice\s+No\.?\s*\d+", False, [(("invoice no",), True)]),  # \s+ between: one space
+    (r"IBAN \s*DE", True, [(("IBAN DE",), False)]),
+    (r"a\s*b", True, []),  # \s* may be nothing: ends the run (one letter each side)
+    (r"ab\s+\s*[ ]*cd\s+", True, [(("ab cd",), False)]),  # no space after the last letter
+    (r"abc\s*[ ]+de", True, [(("abc",), False)]),  # \s* first: the run ends there
+    (r"\s+abc", True, [(("abc",), False)]),
     (r"(?:order|Bestellung)\s*#?66\d*", False, [(("66",), True), (("order", "bestellung"), True)]),
     (r"(?:order|Bestellung)\s*#?", True, [(("order", "Bestellung"), False)]),
     (r"(invoice)\s+\d", False, [(("invoice",), True)]),
@@ -36,9 +42,11 @@ def test_a_rule_set_skips_a_regex_only_when_it_cannot_match() -> None:
     RuleSet (gram look-up of the literals) answers what the regex engine answers."""
     rng = random.Random(5)
     pieces = ["invoice", "No.", r"\s+", r"\d{2}", "IBAN", "(?:order|bestellung)", "(ACME|Acme GmbH)",
-              "#?", r"\.", "x*", "rechnung", "|", "(?:straße|weg)", "2024", "(?:abc|abd)"]
+              "#?", r"\.", "x*", "rechnung", "|", "(?:straße|weg)", "2024", "(?:abc|abd)", " ",
+              r"\s*", "[ ]+", r"\s", r"(?:\s+no)"]
     alphabet = ["invoice", "INVOICE", "No. ", "no\n", "12", "IBAN", "order", "Bestellung", "acme",
-                "ACME GMBH", ".", "2024", "Rechnung", "weg", "STRASSE", "abd", " ", "\n\n", "x"]
+                "ACME GMBH", ".", "2024", "Rechnung", "weg", "STRASSE", "abd", " ", "\n\n", "x",
+                "\t", " \u00a0", "\x1c", "-"]
     fired = 0
     for _ in range(1500):
         pattern = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 4)))

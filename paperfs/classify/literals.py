@@ -15,8 +15,9 @@ parser of regular expressions; a pattern it cannot read (syntax only the
   the whole pattern is one) one of the alternatives' runs, e.g. ``order`` or
   ``bestellung``; only when every alternative has one.
 
-Whitespace ends a run, because the text it is looked up in has its whitespace
-runs collapsed. Case-insensitive: a run is looked up case-folded, and only when
+The text a run is looked up in has its whitespace runs collapsed to one
+space: whitespace that every match has between two literal characters (``\\s+``,
+`` +``, a space) is one space in the run; ``\\s*`` ends it. Case-insensitive: a run is looked up case-folded, and only when
 it is ASCII (any character the regex engine takes as equal to an ASCII letter
 case-folds to that letter); a requirement with another run is dropped.
 """
@@ -30,6 +31,11 @@ _MIN_RUN = 2  # a single character is in nearly every text
 _LITERAL = re._constants.LITERAL  # type: ignore[attr-defined]
 _SUBPATTERN = re._constants.SUBPATTERN  # type: ignore[attr-defined]
 _BRANCH = re._constants.BRANCH  # type: ignore[attr-defined]
+_IN = re._constants.IN  # type: ignore[attr-defined]
+_CATEGORY = re._constants.CATEGORY  # type: ignore[attr-defined]
+_CATEGORY_SPACE = re._constants.CATEGORY_SPACE  # type: ignore[attr-defined]
+_REPEATS = (re._constants.MAX_REPEAT, re._constants.MIN_REPEAT,  # type: ignore[attr-defined]
+            re._constants.POSSESSIVE_REPEAT)  # type: ignore[attr-defined]
 
 #: one requirement: (literals of which the text must contain one, look in the folded text?)
 Requirement = tuple[tuple[str, ...], bool]
@@ -54,16 +60,40 @@ def required_literals(pattern: str, case_sensitive: bool) -> list[Requirement]:
 
 
 def _longest_run(items: Any) -> str:
-    """The longest run of literal non-space characters in a sequence of parsed items."""
+    """The longest run of literal characters in a sequence of parsed items; whitespace
+    that must be there (``\\s+``, a space) between two of them is one space."""
     runs, run = [], []
+    space = False  # whitespace since the run's last character
     for op, value in items:
-        if op is _LITERAL and not chr(value).isspace():
+        least = _whitespace(op, value)
+        if op is _LITERAL and least is None:
+            if space and run:
+                run.append(" ")
             run.append(chr(value))
-            continue
-        runs.append("".join(run))
-        run = []
+            space = False
+        elif least is not None and (least >= 1 or space):
+            space = True  # (\\s* after whitespace that must be there: still one space)
+        else:
+            runs.append("".join(run))
+            run, space = [], False
     runs.append("".join(run))
     return max(runs, key=len)
+
+
+def _whitespace(op: Any, value: Any) -> int | None:
+    """For an item that matches whitespace characters and nothing else, how many at
+    least; None for any other item. Between two literal characters, whitespace is one
+    space in the text's collapsed form (the regex engine's \\s is whitespace to
+    str.split too)."""
+    if op is _LITERAL:
+        return 1 if chr(value).isspace() else None
+    if op is _IN:
+        return 1 if value == [(_CATEGORY, _CATEGORY_SPACE)] else None
+    if op in _REPEATS:
+        low, _high, body = value
+        inner = _whitespace(*body[0]) if len(body) == 1 else None
+        return None if inner is None else low * inner
+    return None
 
 
 def _alternations(items: Any) -> list[list[Any]]:

@@ -295,7 +295,8 @@ def _regex_filter(requirements: list[tuple[tuple[str, ...], bool]]) -> LiteralFi
     without its punctuation. None: no requirement with literals of 3 characters."""
     usable = []
     for literals, folded in requirements:
-        bare = [_PUNCTUATION.sub("", literal) for literal in literals]
+        # the fuzzy form: no punctuation, whitespace collapsed, no space at either end
+        bare = [" ".join(_PUNCTUATION.sub("", literal).split()) for literal in literals]
         if all(gram_hashes(literal) is not None for literal in bare):
             usable.append((bare, folded))
     if not usable:
