@@ -20,6 +20,11 @@ from paperfs.classify.matching import RuleSet, compile_rule
     (r"ab\s+\s*[ ]*cd\s+", True, [(("ab cd",), False)]),  # no space after the last letter
     (r"abc\s*[ ]+de", True, [(("abc",), False)]),  # \s* first: the run ends there
     (r"\s+abc", True, [(("abc",), False)]),
+    # a run joined to the group after it: the start of each alternative
+    (r"invoice\s+(no\.?|number)\s*\d+", False,
+     [(("invoice",), True), (("invoice no", "invoice number"), True)]),
+    (r"ab(cd|x)", True, [(("ab",), False), (("abcd", "abx"), False)]),
+    (r"ab (\s*cd|ef)", True, [(("ab",), False), (("cd", "ef"), False)]),  # "" start: not joined
     (r"(?:order|Bestellung)\s*#?66\d*", False, [(("66",), True), (("order", "bestellung"), True)]),
     (r"(?:order|Bestellung)\s*#?", True, [(("order", "Bestellung"), False)]),
     (r"(invoice)\s+\d", False, [(("invoice",), True)]),
@@ -43,10 +48,10 @@ def test_a_rule_set_skips_a_regex_only_when_it_cannot_match() -> None:
     rng = random.Random(5)
     pieces = ["invoice", "No.", r"\s+", r"\d{2}", "IBAN", "(?:order|bestellung)", "(ACME|Acme GmbH)",
               "#?", r"\.", "x*", "rechnung", "|", "(?:straße|weg)", "2024", "(?:abc|abd)", " ",
-              r"\s*", "[ ]+", r"\s", r"(?:\s+no)"]
+              r"\s*", "[ ]+", r"\s", r"(?:\s+no)", r"(no\.?|number)", "(?:No|Nr)", "(ab|)", r"(\s*x|no)"]
     alphabet = ["invoice", "INVOICE", "No. ", "no\n", "12", "IBAN", "order", "Bestellung", "acme",
                 "ACME GMBH", ".", "2024", "Rechnung", "weg", "STRASSE", "abd", " ", "\n\n", "x",
-                "\t", " \u00a0", "\x1c", "-"]
+                "\t", " \u00a0", "\x1c", "-", "number", "Nr", "NO"]
     fired = 0
     for _ in range(1500):
         pattern = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 4)))

@@ -56,7 +56,56 @@ def required_literals(pattern: str, case_sensitive: bool) -> list[Requirement]:
         runs = [_longest_run(branch) for branch in items]
         if all(_usable(run, ignore_case) for run in runs):
             out.append((tuple(dict.fromkeys(_fold(run, ignore_case) for run in runs)), ignore_case))
+    for joined in _runs_into_groups(parsed):
+        if all(_usable(run, ignore_case) for run in joined):
+            out.append((tuple(dict.fromkeys(_fold(run, ignore_case) for run in joined)), ignore_case))
     return out
+
+
+def _runs_into_groups(items: Any) -> list[list[str]]:
+    """A run followed by a group, joined: ``invoice\\s+(no\\.?|number)`` needs ``invoice no``
+    or ``invoice number``. Each alternative of the group must start with literal
+    characters (else the group may match nothing, or whitespace the text's collapsed
+    form would merge)."""
+    found = []
+    run: list[str] = []
+    space = False
+    for op, value in items:
+        least = _whitespace(op, value)
+        if op is _LITERAL and least is None:
+            if space and run:
+                run.append(" ")
+            run.append(chr(value))
+            space = False
+            continue
+        if least is not None and (least >= 1 or space):
+            space = True
+            continue
+        if op is _SUBPATTERN and run and not value[1] and not value[2]:
+            starts = _group_starts(value[3])
+            if starts and all(starts):
+                found.append(["".join(run) + (" " if space else "") + start for start in starts])
+        run, space = [], False
+    return found
+
+
+def _group_starts(inner: Any) -> list[str]:
+    """The literal characters each alternative of a group starts with ("" for one that
+    starts otherwise): a leading run, then a branch's alternatives' leading runs."""
+    lead = _leading_run(inner)
+    rest = inner[len(lead):]
+    if len(rest) and rest[0][0] is _BRANCH:
+        return [lead + _leading_run(branch) for branch in rest[0][1][1]]
+    return [lead]
+
+
+def _leading_run(items: Any) -> str:
+    run = []
+    for op, value in items:
+        if op is not _LITERAL or chr(value).isspace():
+            break
+        run.append(chr(value))
+    return "".join(run)
 
 
 def _longest_run(items: Any) -> str:
