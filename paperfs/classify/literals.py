@@ -68,24 +68,11 @@ def _runs_into_groups(items: Any) -> list[list[str]]:
     characters (else the group may match nothing, or whitespace the text's collapsed
     form would merge)."""
     found = []
-    run: list[str] = []
-    space = False
-    for op, value in items:
-        least = _whitespace(op, value)
-        if op is _LITERAL and least is None:
-            if space and run:
-                run.append(" ")
-            run.append(chr(value))
-            space = False
-            continue
-        if least is not None and (least >= 1 or space):
-            space = True
-            continue
-        if op is _SUBPATTERN and run and not value[1] and not value[2]:
-            starts = _group_starts(value[3])
+    for run, space, end in _runs(items):
+        if run and end is not None and end[0] is _SUBPATTERN and not end[1][1] and not end[1][2]:
+            starts = _group_starts(end[1][3])
             if starts and all(starts):
-                found.append(["".join(run) + (" " if space else "") + start for start in starts])
-        run, space = [], False
+                found.append([run + (" " if space else "") + start for start in starts])
     return found
 
 
@@ -108,10 +95,12 @@ def _leading_run(items: Any) -> str:
     return "".join(run)
 
 
-def _longest_run(items: Any) -> str:
-    """The longest run of literal characters in a sequence of parsed items; whitespace
-    that must be there (``\\s+``, a space) between two of them is one space."""
-    runs, run = [], []
+def _runs(items: Any) -> list[tuple[str, bool, Any]]:
+    """The runs of literal characters in a sequence of parsed items, each with whether
+    whitespace follows it and the item that ends it (None: the end). Whitespace that
+    must be there (``\\s+``, a space) between two characters is one space in a run."""
+    out = []
+    run: list[str] = []
     space = False  # whitespace since the run's last character
     for op, value in items:
         least = _whitespace(op, value)
@@ -123,10 +112,14 @@ def _longest_run(items: Any) -> str:
         elif least is not None and (least >= 1 or space):
             space = True  # (\\s* after whitespace that must be there: still one space)
         else:
-            runs.append("".join(run))
+            out.append(("".join(run), space, (op, value)))
             run, space = [], False
-    runs.append("".join(run))
-    return max(runs, key=len)
+    out.append(("".join(run), space, None))
+    return out
+
+
+def _longest_run(items: Any) -> str:
+    return max((run for run, _space, _end in _runs(items)), key=len)
 
 
 def _whitespace(op: Any, value: Any) -> int | None:
