@@ -13,12 +13,15 @@ parser of regular expressions; a pattern it cannot read (syntax only the
 * a run of literal characters, e.g. ``invoice`` in ``invoice\\s+\\d+``;
 * a group at the top level: the run in it, or when it is an alternation (or
   the whole pattern is one) one of the alternatives' runs, e.g. ``order`` or
-  ``bestellung``; only when every alternative has one.
+  ``bestellung``; only when every alternative has one;
+* a run followed by a group whose alternatives all start with literal
+  characters: the run joined to one of those starts, e.g. ``invoice no`` or
+  ``invoice number`` for ``invoice\\s+(no\\.?|number)``.
 
 The text a run is looked up in has its whitespace runs collapsed to one
-space: whitespace that every match has between two literal characters (``\\s+``,
-`` +``, a space) is one space in the run; ``\\s*`` ends it. Case-insensitive: a run is looked up case-folded, and only when
-it is ASCII (any character the regex engine takes as equal to an ASCII letter
+space: whitespace that every match has between two literal characters
+(``\\s+``, `` +``, a space) is one space in the run; ``\\s*`` ends it.
+Case-insensitive: a run is looked up case-folded, and only when it is ASCII (any character the regex engine takes as equal to an ASCII letter
 case-folds to that letter); a requirement with another run is dropped.
 """
 
