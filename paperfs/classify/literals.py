@@ -21,8 +21,9 @@ parser of regular expressions; a pattern it cannot read (syntax only the
 The text a run is looked up in has its whitespace runs collapsed to one
 space: whitespace that every match has between two literal characters
 (``\\s+``, `` +``, a space) is one space in the run; ``\\s*`` ends it.
-Case-insensitive: a run is looked up case-folded, and only when it is ASCII (any character the regex engine takes as equal to an ASCII letter
-case-folds to that letter); a requirement with another run is dropped.
+Case-insensitive: a run is looked up case-folded, and only when it is ASCII
+(any character the regex engine takes as equal to an ASCII letter case-folds
+to that letter); a requirement with another run is dropped.
 """
 
 from __future__ import annotations
