@@ -1,6 +1,6 @@
 """Consume benchmarks: OCR throughput vs plain ocrmypdf, born-digital throughput
 (also with 1,000 labels and the classifier on), daemon memory at rest.
-Run: .venv/bin/python -m benchmarks consume [ocr|digital|classify|memory]
+Run: .venv/bin/python -m benchmarks consume [ocr|digital|classify|memory] [--vocabulary syllables]
 
 Targets (issue 2): OCR throughput ≥ 0.9× the reference (`ocrmypdf --jobs 1`,
 as many at once as there are cores); born-digital ≥ 20 documents/s on 2 cores;
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from benchmarks.bench_matching import make_labels, vocabulary
+from benchmarks.bench_matching import VOCABULARIES, make_labels, vocabulary
 from tests.samples import make_scan, make_text_pdf
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,6 +119,29 @@ def _steady_docs_per_s(root: Path, files: list[Path], *, warm: int = 4, queue: s
     return (len(files) - warm) / float(out.stdout.strip().splitlines()[-1])
 
 
+def _serial_cpu_ms(root: Path, files: list[Path], *, warm: int = 4) -> list[float]:
+    """CPU time (ms) of each document consumed one at a time by a serial consumer (every
+    stage in the one process). Other work on a shared machine only ever adds to a figure,
+    so the median of many is far steadier than a throughput."""
+    code = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from paperfs.config import load_config\n"
+        "from paperfs.daemon.consumer import Consumer\n"
+        f"c = Consumer(load_config(Path({str(root)!r}) / 'paperfs.yml'), serial=True)\n"
+        "c.open()\n"
+        "files = [Path(p) for p in sys.argv[1:]]\n"
+        f"c.claim_files(files[:{warm}]); c.consume_now()  # labels parsed, rules compiled\n"
+        f"for f in files[{warm}:]:\n"
+        "    t = time.process_time(); c.claim_files([f]); c.consume_now()\n"
+        "    print((time.process_time() - t) * 1e3)\n"
+        "c.close()\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, *map(str, files)], check=True,
+                         capture_output=True, text=True, env={**os.environ, "OMP_THREAD_LIMIT": "1"})
+    return [float(line) for line in out.stdout.split()]
+
+
 def bench_digital(base: Path, n: int = 200) -> dict:
     files = _digital_files(base / "digital", n)
     root = _new_root(base, "digital-root")
@@ -158,25 +181,34 @@ def _train_model(root: Path, words: list[str], labels_text: str) -> int:
     return sum(len(v) for v in names.values())
 
 
-def bench_classify(base: Path, n: int = 200, rounds: int = 2) -> dict:
+def bench_classify(base: Path, n: int = 200, rounds: int = 2, kind: str = "letters") -> dict:
     """Born-digital steady state with 1,000 labels and a trained classifier vs without,
-    alternating (A B A B) so both see the same machine."""
+    alternating (A B A B) so both see the same machine; *kind*: the words (bench_matching)."""
     rng = random.Random(14)
-    words = vocabulary(rng)
+    words = vocabulary(rng, kind=kind)
     labels_text = _labels_yml(make_labels(rng, 1000, words[:2000], words[2000:]))
     files = _digital_files(base / "classify-docs", n, words[:2000])
-    plain = _new_root(base, "plain-root")
-    classified = _new_root(base, "classified-root")
-    (classified / "labels.yml").write_text(labels_text)
-    learned = _train_model(classified, words, labels_text)
-    results: dict[str, list[float]] = {"plain": [], "classified": []}
+    roots = {}
+    for name in ("plain", "classified", "plain-serial", "classified-serial"):
+        roots[name] = _new_root(base, f"{name}-root")
+        if name.startswith("classified"):
+            (roots[name] / "labels.yml").write_text(labels_text)
+            learned = _train_model(roots[name], words, labels_text)
+    results: dict[str, list[float]] = {name: [] for name in roots}
     for i in range(rounds):
         chunk = files[i * n // rounds:(i + 1) * n // rounds]
-        results["plain"].append(_steady_docs_per_s(plain, chunk))
-        results["classified"].append(_steady_docs_per_s(classified, chunk))
+        for name, root in roots.items():
+            if name.endswith("serial"):
+                results[name].extend(_serial_cpu_ms(root, chunk))
+            else:
+                results[name].append(_steady_docs_per_s(root, chunk))
+    plain_cpu = statistics.median(results["plain-serial"])
+    classified_cpu = statistics.median(results["classified-serial"])
     return {"files": n, "learned_labels": learned, "plain": results["plain"],
             "classified": results["classified"],
-            "ratio": statistics.mean(results["classified"]) / statistics.mean(results["plain"])}
+            "ratio": statistics.mean(results["classified"]) / statistics.mean(results["plain"]),
+            "plain_cpu_ms": plain_cpu, "classified_cpu_ms": classified_cpu,
+            "cpu_ratio": plain_cpu / classified_cpu}
 
 
 def _rss_mb(pid: int) -> float:
@@ -220,21 +252,29 @@ def bench_memory(base: Path) -> dict:
 PARTS = ("ocr", "digital", "classify", "memory")
 
 
-def parse_parts(argv: list[str]) -> set[str]:
+def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks consume",
                                      description=__doc__.split("\n")[0])
     # No choices=: argparse (3.11) checks an empty nargs="*" list against them and fails.
     parser.add_argument("parts", nargs="*", metavar="PART",
                         help=f"what to measure: {', '.join(PARTS)} (default: all)")
-    parts = parser.parse_args(argv).parts
-    unknown = sorted(set(parts) - set(PARTS))
+    parser.add_argument("--vocabulary", choices=VOCABULARIES, default="letters",
+                        help="classify: the words of labels and documents (bench_matching)")
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.parts) - set(PARTS))
     if unknown:
         parser.error(f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}")
-    return set(parts) or set(PARTS)
+    args.parts = set(args.parts) or set(PARTS)
+    return args
+
+
+def parse_parts(argv: list[str]) -> set[str]:
+    return parse_args(argv).parts
 
 
 def main(argv: list[str] | None = None) -> int:
-    parts = parse_parts(argv or [])
+    args = parse_args(argv or [])
+    parts = args.parts
     with tempfile.TemporaryDirectory(prefix="paperfs-bench-") as tmp:
         base = Path(tmp)
         print(f"consume benchmarks on {CORES} core(s)")
@@ -253,13 +293,16 @@ def main(argv: list[str] | None = None) -> int:
                   "(target >= 20)")
             print(f"  whole command incl. start-up:  {dig['whole_command_docs_per_s']:6.1f} docs/s")
         if "classify" in parts:
-            cls = bench_classify(base)
+            cls = bench_classify(base, kind=args.vocabulary)
             runs = lambda values: ", ".join(f"{v:.1f}" for v in values)  # noqa: E731
             print(f"born-digital with 1,000 labels and a classifier ({cls['learned_labels']} auto "
-                  f"labels), {cls['files']} PDFs, alternating runs:")
+                  f"labels), {cls['files']} PDFs, words of {args.vocabulary}, alternating runs:")
             print(f"  without labels:  {runs(cls['plain'])} docs/s")
             print(f"  with them:       {runs(cls['classified'])} docs/s")
             print(f"  ratio with/without: {cls['ratio']:.2f}  (target >= 0.90)")
+            print("  serial consumer, CPU time per document, median (steadier on a shared machine):")
+            print(f"    without labels: {cls['plain_cpu_ms']:.2f} ms; with them: "
+                  f"{cls['classified_cpu_ms']:.2f} ms; ratio without/with {cls['cpu_ratio']:.2f}")
         if "memory" in parts:
             mem = bench_memory(base)
             print("daemon memory (RSS):")

@@ -198,7 +198,7 @@ def test_terms_agree_with_the_lookaround_definition() -> None:
 
 
 def test_the_fuzzy_prefilter_never_drops_a_match() -> None:
-    """The pigeonhole filter (matching._fuzzy_pieces) against rapidfuzz itself, on
+    """The pigeonhole filter (fuzzy.pieces) against rapidfuzz itself, on
     random needles planted with random edits into random texts."""
     import random
 
@@ -251,7 +251,7 @@ def test_a_rule_set_fires_exactly_the_rules_the_list_does(seed: int) -> None:
 
 
 def test_the_regex_prefilter_never_drops_a_match() -> None:
-    """matching._required_literal against the regex engine itself: random patterns with
+    """literals.required_literals against the regex engine itself: random patterns with
     literals (some with spaces, case, Kelvin sign and long s), random texts."""
     import random
 

@@ -87,16 +87,18 @@ def _rule_text(label: Label) -> str:
 def decide(text: str, labels: LabelSet, predictions: Predictions | None = None, *,
            threshold: float = 0.7, regex_timeout: float = REGEX_TIMEOUT,
            correspondent: str | None = None, document_type: str | None = None,
-           tags: Sequence[str] = ()) -> Decision:
-    """Classify one text; *correspondent*, *document_type* and *tags* are what it already has."""
+           tags: Sequence[str] = (), explain: bool = True) -> Decision:
+    """Classify one text; *correspondent*, *document_type* and *tags* are what it already has.
+    ``explain=False``: no ``Decision.reasons`` (the consume stage keeps none; a prediction
+    below the threshold for each learned label would cost a line each)."""
     doc = prepare(text)
     reasons: list[Reason] = []
     problems: list[Problem] = []
     candidates: dict[str, list[_Candidate]] = {kind: [] for kind in KINDS}
+    fired_by_kind, found = compiled_rules(labels, regex_timeout=regex_timeout).match(doc)
+    problems.extend(found)
     for kind in KINDS:
-        fired, found = compiled_rules(labels, kind, regex_timeout=regex_timeout).match(doc)
-        problems.extend(found)
-        for rule in fired:
+        for rule in fired_by_kind[kind]:
             candidates[kind].append(_Candidate(labels.of(kind)[rule.label], None))
         for name, probability in (getattr(predictions, _PREDICTED[kind]) if predictions else ()):
             label = labels.of(kind).get(name)
@@ -104,7 +106,7 @@ def decide(text: str, labels: LabelSet, predictions: Predictions | None = None, 
                 continue  # a model trained on an older labels file
             if probability >= threshold:
                 candidates[kind].append(_Candidate(label, probability))
-            else:
+            elif explain:
                 reasons.append(Reason(kind, name, "prediction", f"p={probability:.2f}", False,
                                       f"below the threshold {threshold:g}"))
 
@@ -139,7 +141,7 @@ def decide(text: str, labels: LabelSet, predictions: Predictions | None = None, 
             child = next(t for t in tag_names if tag in labels.ancestors(t))
             reasons.append(Reason("tags", tag, "parent", f"of {child!r}", True))
     return Decision(chosen["correspondents"], chosen["document_types"], final,
-                    tuple(reasons), tuple(problems))
+                    tuple(reasons) if explain else (), tuple(problems))
 
 
 def _reason(kind: str, candidate: _Candidate, applied: bool, why: str = "") -> Reason:

@@ -55,8 +55,9 @@ def predict(settings: ClassifySettings, text: str) -> Predictions | None:
 
 
 def classify(settings: ClassifySettings, text: str, *, correspondent: str | None = None,
-             document_type: str | None = None, tags: Sequence[str] = ()) -> Decision:
-    """What the document gets, and why (``Decision.reasons``)."""
+             document_type: str | None = None, tags: Sequence[str] = (),
+             explain: bool = True) -> Decision:
+    """What the document gets, and why (``Decision.reasons``; none with ``explain=False``)."""
     return decide(text, settings.labels, predict(settings, text), threshold=settings.threshold,
                   regex_timeout=settings.regex_timeout, correspondent=correspondent,
-                  document_type=document_type, tags=tags)
+                  document_type=document_type, tags=tags, explain=explain)

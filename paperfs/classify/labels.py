@@ -31,12 +31,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import yaml
 
-from paperfs.classify.matching import ALGORITHMS, ALIASES, REGEX_TIMEOUT, RuleSet, compile_rule
+from paperfs.classify.matching import (ALGORITHMS, ALIASES, REGEX_TIMEOUT, DocumentText, Problem, Rule,
+                                       RuleSet, compile_rule)
 from paperfs.errors import ConfigError
 from paperfs.user_files import LastValid, NodeReader, compose, node_kind, read_text
 
@@ -127,9 +129,19 @@ class LabelSet:
 
     def learned(self, kind: str) -> frozenset[str]:
         """Names whose algorithm is ``auto``: the classifier learns and predicts these."""
-        return frozenset(name for name, label in self.of(kind).items() if label.algorithm == "auto")
+        return self._learned[kind]
 
     def inbox_tags(self) -> tuple[str, ...]:
+        return self._inbox_tags
+
+    # Asked for every document classified: worked out once per LabelSet (it never changes).
+    @cached_property
+    def _learned(self) -> dict[str, frozenset[str]]:
+        return {kind: frozenset(name for name, label in self.of(kind).items()
+                                if label.algorithm == "auto") for kind in KINDS}
+
+    @cached_property
+    def _inbox_tags(self) -> tuple[str, ...]:
         return tuple(name for name, label in self.tags.items() if label.inbox)
 
     def ancestors(self, tag: str) -> list[str]:
@@ -158,28 +170,48 @@ class LabelSet:
 
 # ---------------------------------------------------------------- compiled rules
 
-_compiled: dict[tuple[str, float], dict[str, RuleSet]] = {}
+class CompiledLabels:
+    """Every kind's matching rules in one RuleSet: per document, the text's words and
+    grams are looked up once for all of them (not once per kind)."""
+
+    def __init__(self, labels: LabelSet, regex_timeout: float) -> None:
+        rules, kinds = [], {}
+        for kind in KINDS:  # in this order: the problems are reported in it
+            for name, label in labels.of(kind).items():
+                if label.algorithm in ("none", "auto") or not label.match.strip():
+                    continue
+                rule = compile_rule(label.algorithm, label.match, case_sensitive=label.case_sensitive,
+                                    label=name, regex_timeout=regex_timeout)
+                rules.append(rule)
+                kinds[id(rule)] = kind
+        self.rules = RuleSet(rules)
+        self._kinds = kinds
+
+    def match(self, text: str | DocumentText) -> tuple[dict[str, list[Rule]], list[Problem]]:
+        """The rules that fire, by kind, and the problems met on the way."""
+        fired, problems = self.rules.match(text)
+        by_kind: dict[str, list[Rule]] = {kind: [] for kind in KINDS}
+        for rule in fired:
+            by_kind[self._kinds[id(rule)]].append(rule)
+        return by_kind, problems
 
 
-def compiled_rules(labels: LabelSet, kind: str, *, regex_timeout: float = REGEX_TIMEOUT) -> RuleSet:
-    """The matching rules of one kind, compiled once per label file (and process).
+_compiled: dict[tuple[str, float], CompiledLabels] = {}
+
+
+def compiled_rules(labels: LabelSet, *, regex_timeout: float = REGEX_TIMEOUT) -> CompiledLabels:
+    """The matching rules of the labels, compiled once per label file (and process).
 
     A worker receives the LabelSet with each task; compiling 1,000 labels for
     every document would cost more than matching them.
     """
     key = (labels.digest or str(id(labels)), regex_timeout)
-    rules = _compiled.get(key)
-    if rules is None:
+    compiled = _compiled.get(key)
+    if compiled is None:
         if len(_compiled) > 8:  # old versions of the file
             _compiled.clear()
-        rules = _compiled[key] = {
-            each: RuleSet(compile_rule(label.algorithm, label.match,
-                                       case_sensitive=label.case_sensitive, label=name,
-                                       regex_timeout=regex_timeout)
-                          for name, label in labels.of(each).items()
-                          if label.algorithm not in ("none", "auto") and label.match.strip())
-            for each in KINDS}
-    return rules[kind]
+        compiled = _compiled[key] = CompiledLabels(labels, regex_timeout)
+    return compiled
 
 
 # ---------------------------------------------------------------- loading

@@ -16,7 +16,8 @@ algorithms, and what paperfs does with each:
     A regular expression searched in the raw text (not normalised).
 ``fuzzy``
     rapidfuzz ``partial_ratio(match, text) >= 90`` after removing punctuation
-    (``[^\\w\\s]``) from both, as paperless does.
+    (``[^\\w\\s]``) from both, as paperless does (computed only where the
+    text can reach the threshold: fuzzy.py).
 ``auto``
     Learned: the classifier decides, not a rule. ``Rule.matches`` is always
     False here, as paperless' ``matches()`` is; ``Rule.learned`` says so.
@@ -57,7 +58,10 @@ from functools import cached_property
 from typing import Callable, Iterable
 
 import regex
-from rapidfuzz import fuzz
+
+from paperfs.classify.fuzzy import FuzzyNeedle
+from paperfs.classify.grams import GramIndex, Haystack, LiteralFilter, gram_hashes
+from paperfs.classify.literals import required_literals
 
 ALGORITHMS = ("none", "any", "all", "exact", "regex", "fuzzy", "auto")
 ALIASES = {"literal": "exact"}
@@ -132,6 +136,17 @@ class DocumentText:
     def fuzzy_folded(self) -> str:
         return " ".join(_PUNCTUATION.sub("", self.folded).split())
 
+    @cached_property
+    def _haystacks(self) -> dict[str, Haystack]:
+        return {}
+
+    def haystack(self, name: str) -> Haystack:
+        """The form *name* of the text (``fuzzy``, ``folded``, …) with its gram bitmap."""
+        hay = self._haystacks.get(name)
+        if hay is None:
+            hay = self._haystacks[name] = Haystack(getattr(self, name))
+        return hay
+
 
 def prepare(text: str | DocumentText) -> DocumentText:
     """The text ready for rules; pass the result to many rules to normalise once."""
@@ -189,11 +204,12 @@ class Rule:
     """A label's match rule compiled once; ``matches``/``evaluate`` per document."""
 
     __slots__ = ("algorithm", "match", "case_sensitive", "label", "problem", "_test", "keys",
-                 "need_all")
+                 "need_all", "literals")
 
     def __init__(self, algorithm: str, match: str, case_sensitive: bool, label: str,
                  test: Callable[[DocumentText], Outcome], problem: Problem | None = None,
-                 terms: "list[_Term] | None" = None, need_all: bool = False) -> None:
+                 terms: "list[_Term] | None" = None, need_all: bool = False,
+                 literals: LiteralFilter | None = None) -> None:
         self.algorithm = algorithm
         self.match = match
         self.case_sensitive = case_sensitive
@@ -206,6 +222,9 @@ class Rule:
         if terms and all(term.words for term in terms):
             self.keys = tuple(max(term.words, key=len) for term in terms)
         self.need_all = need_all
+        #: regex and fuzzy: literals one of which a text must have to match (RuleSet looks
+        #: up many rules' at once, grams.GramIndex); None: no such literals
+        self.literals = literals
 
     @property
     def learned(self) -> bool:
@@ -249,13 +268,16 @@ def _regex_rule(pattern: str, case_sensitive: bool, label: str,
     except Exception as error:  # regex.error, and OverflowError etc. for absurd repeats
         problem = Problem(label, pattern, f"does not compile: {error}", "invalid")
         failed = Outcome(False, problem)
-        return (lambda _doc: failed), problem
+        return (lambda _doc: failed), problem, None
 
-    literal, literal_folded = _required_literal(pattern, case_sensitive)
+    requirements = required_literals(pattern, case_sensitive)
+    prefilter = _regex_filter(requirements)
 
     def test(doc: DocumentText) -> Outcome:
-        if literal is not None and literal not in (doc.folded if literal_folded else doc.collapsed):
-            return _NO  # a text that lacks what every match contains (see _required_literal)
+        for literals, folded in requirements:  # what every match contains (literals.py)
+            hay = doc.folded if folded else doc.collapsed
+            if not any(literal in hay for literal in literals):
+                return _NO
         try:
             return _YES if compiled.search(doc.raw, timeout=timeout) else _NO
         except TimeoutError:
@@ -263,74 +285,39 @@ def _regex_rule(pattern: str, case_sensitive: bool, label: str,
         except Exception as error:  # e.g. MemoryError: one label must not stop the others
             return Outcome(False, Problem(label, pattern, f"failed: {error!r}", "error"))
 
-    return test, None
+    return test, None, prefilter
 
 
-def _required_literal(pattern: str, case_sensitive: bool) -> tuple[str | None, bool]:
-    """The longest run of literal characters (no whitespace) every match of the
-    pattern contains, and whether to look for it case-folded; (None, _) when there
-    is none worth looking for.
-
-    Only the pattern's top level is read (a literal inside a group, a branch or
-    a repeat may be skipped by a match), with the standard library's parser of
-    regular expressions; a pattern it cannot read (syntax only the ``regex``
-    package knows) gets no pre-filter. Whitespace ends a run, because the text
-    it is looked up in has its whitespace runs collapsed. Case-insensitive: the
-    run is looked up case-folded, and only when it is ASCII (any character the
-    regex engine takes as equal to an ASCII letter case-folds to that letter).
-    """
-    try:
-        parsed = re._parser.parse(pattern)  # type: ignore[attr-defined]
-    except Exception:  # noqa: BLE001 - the regex package's own syntax, or anything odd
-        return None, False
-    ignore_case = not case_sensitive or bool(parsed.state.flags & re.IGNORECASE)
-    literal_op = re._constants.LITERAL  # type: ignore[attr-defined]
-    runs, run = [], []
-    for op, value in parsed:
-        if op is literal_op and not chr(value).isspace():
-            run.append(chr(value))
-            continue
-        runs.append("".join(run))
-        run = []
-    runs.append("".join(run))
-    best = max(runs, key=len)
-    if len(best) < 2 or ignore_case and not best.isascii():
-        return None, False
-    return (best.casefold(), True) if ignore_case else (best, False)
+def _regex_filter(requirements: list[tuple[tuple[str, ...], bool]]) -> LiteralFilter | None:
+    """The requirement best looked up by grams (the shortest of its literals the
+    longest), looked up in the fuzzy form of the text, whose grams the fuzzy rules
+    have built already: a literal (never with whitespace) in the text is there
+    without its punctuation. None: no requirement with literals of 3 characters."""
+    usable = []
+    for literals, folded in requirements:
+        # the fuzzy form: no punctuation, whitespace collapsed, no space at either end
+        bare = [" ".join(_PUNCTUATION.sub("", literal).split()) for literal in literals]
+        if all(gram_hashes(literal) is not None for literal in bare):
+            usable.append((bare, folded))
+    if not usable:
+        return None
+    bare, folded = max(usable, key=lambda requirement: min(map(len, requirement[0])))
+    return LiteralFilter("fuzzy_folded" if folded else "fuzzy", [gram_hashes(each) for each in bare])
 
 
-def _fuzzy_test(match: str, case_sensitive: bool, threshold: float) -> Callable[[DocumentText], Outcome]:
+def _fuzzy_test(match: str, case_sensitive: bool,
+                threshold: float) -> tuple[Callable[[DocumentText], Outcome], LiteralFilter | None]:
     needle = _WHITESPACE.sub(" ", _PUNCTUATION.sub("", match)).strip()
     if not needle:  # only punctuation: nothing left to compare
-        return _never
-    if not case_sensitive:
-        needle = needle.casefold()
-    pieces = _fuzzy_pieces(needle, threshold)
+        return _never, None
+    fuzzy = FuzzyNeedle(needle if case_sensitive else needle.casefold(), threshold)
+    text = "fuzzy" if case_sensitive else "fuzzy_folded"
 
     def test(doc: DocumentText) -> Outcome:
-        hay = doc.fuzzy if case_sensitive else doc.fuzzy_folded
-        if len(hay) >= len(needle) and not any(piece in hay for piece in pieces):
-            return _NO  # no window of the text can be close enough (see _fuzzy_pieces)
-        return _YES if fuzz.partial_ratio(needle, hay, score_cutoff=threshold) >= threshold else _NO
+        return _YES if fuzzy.found_in(doc.haystack(text)) else _NO
 
-    return test
-
-
-def _fuzzy_pieces(needle: str, threshold: float) -> list[str]:
-    """Pieces of which at least one occurs exactly in any text the needle fuzzily matches.
-
-    A score of at least *threshold* allows at most d = (1 - threshold/100) *
-    2 * len(needle) insertions and deletions between the needle and a window
-    of the text. Cut into d + 1 pieces, at least one piece is left untouched
-    by them (pigeonhole), so a text containing none cannot match: a few
-    ``str.find`` calls instead of rapidfuzz over the whole text. (Only valid
-    when the text is at least as long as the needle; partial_ratio swaps them
-    otherwise.)
-    """
-    edits = int((1 - threshold / 100) * 2 * len(needle)) + 1  # +1: a margin for rounding
-    size = len(needle) / (edits + 1)
-    pieces = [needle[round(i * size):round((i + 1) * size)] for i in range(edits + 1)]
-    return [piece for piece in pieces if piece] or [""]
+    # a piece of the needle, unless the text is shorter than it (fuzzy.py)
+    return test, LiteralFilter(text, fuzzy.grams, shorter_than=len(fuzzy.needle))
 
 
 def compile_rule(algorithm: str, match: str, *, case_sensitive: bool = False, label: str = "",
@@ -346,6 +333,7 @@ def compile_rule(algorithm: str, match: str, *, case_sensitive: bool = False, la
         raise ValueError(f"unknown matching algorithm {algorithm!r}; known: {', '.join(ALGORITHMS)}")
     problem = None
     terms: list[_Term] | None = None
+    literals: LiteralFilter | None = None
     if name in ("none", "auto") or not match.strip():
         test = _never
     elif name in ("any", "all", "exact"):
@@ -353,10 +341,10 @@ def compile_rule(algorithm: str, match: str, *, case_sensitive: bool = False, la
         terms = [_Term(term if case_sensitive else term.casefold()) for term in texts]
         test = _terms_test(terms, name != "any", case_sensitive)
     elif name == "regex":
-        test, problem = _regex_rule(match, case_sensitive, label, regex_timeout)
+        test, problem, literals = _regex_rule(match, case_sensitive, label, regex_timeout)
     else:
-        test = _fuzzy_test(match, case_sensitive, fuzzy_threshold)
-    return Rule(name, match, case_sensitive, label, test, problem, terms, name != "any")
+        test, literals = _fuzzy_test(match, case_sensitive, fuzzy_threshold)
+    return Rule(name, match, case_sensitive, label, test, problem, terms, name != "any", literals)
 
 
 def match_rules(rules: Iterable[Rule], text: str | DocumentText) -> tuple[list[Rule], list[Problem]]:
@@ -380,9 +368,10 @@ class RuleSet:
     rule is filed under its key words (``Rule.keys``); per document, the
     document's words are looked up in that table, so a rule is evaluated only
     when its key words are there (all of them for ``all``/``exact``, one for
-    ``any``). The other rules (regex, fuzzy, terms without a word) are always
-    evaluated. The answer is the same as ``match_rules`` over the list, in
-    the list's order.
+    ``any``). Regex and fuzzy rules with literals (``Rule.literals``) are tried
+    only when one of them may be in the text (``GramIndex``: all at once). The
+    other rules (terms without a word, the rest) are always evaluated. The answer is the same as ``match_rules``
+    over the list, in the list's order.
     """
 
     def __init__(self, rules: Iterable[Rule]) -> None:
@@ -390,15 +379,25 @@ class RuleSet:
         self._always: list[int] = []
         #: (case-sensitive?) -> key word -> positions of the rules filed under it
         self._by_word: dict[bool, dict[str, list[int]]] = {True: {}, False: {}}
+        #: form of the text -> positions of the rules with literals in it, and their index
+        self._by_literal: dict[str, tuple[list[int], GramIndex, int]] = {}
+        by_literal: dict[str, list[int]] = {}
         for position, rule in enumerate(self.rules):
             if rule.algorithm in ("none", "auto") and rule.problem is None:
                 continue  # never fires
+            if rule.literals is not None and rule.problem is None:
+                by_literal.setdefault(rule.literals.text, []).append(position)
+                continue
             if rule.keys is None:
                 self._always.append(position)
                 continue
             table = self._by_word[rule.case_sensitive]
             for key in dict.fromkeys(rule.keys):
                 table.setdefault(key, []).append(position)
+        for text, positions in by_literal.items():
+            filters = [self.rules[i].literals for i in positions]
+            self._by_literal[text] = (positions, GramIndex([f.literals for f in filters]),  # type: ignore[union-attr]
+                                      max(f.shorter_than for f in filters))  # type: ignore[union-attr]
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -417,4 +416,10 @@ class RuleSet:
                     found.update(positions)
             candidates.update(i for i in found if not self.rules[i].need_all
                               or all(key in words for key in self.rules[i].keys or ()))
+        for text, (positions, index, shorter_than) in self._by_literal.items():
+            hay = doc.haystack(text)
+            candidates.update(positions[i] for i in index.candidates(hay))
+            if len(hay.text) < shorter_than:  # rare: a text shorter than some needle
+                candidates.update(i for i in positions
+                                  if len(hay.text) < self.rules[i].literals.shorter_than)  # type: ignore[union-attr]
         return match_rules((self.rules[i] for i in sorted(candidates)), doc)

@@ -22,7 +22,7 @@ def run(item: WorkItem) -> WorkItem:
     if settings is None:
         return item
     decision = classify(settings, item.text or "", correspondent=item.correspondent,
-                        document_type=item.document_type, tags=item.tags)
+                        document_type=item.document_type, tags=item.tags, explain=False)
     problems = tuple(f"{item.filename}: {problem}" for problem in decision.problems)
     for problem in problems:
         log.warning("%s", problem)
