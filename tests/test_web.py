@@ -138,10 +138,35 @@ def test_login_form_session_cookie_and_logout(dav) -> None:
     assert r.status == 200 and b"Bob&#39;s bank letter" in r.body
 
 
-def test_a_redirect_after_login_stays_on_this_site(dav) -> None:
+@pytest.mark.parametrize("target", ["//evil.example/x", "/%5Cevil.example/x",
+                                    "/%5C%5Cevil.example", "/%09/evil.example",
+                                    "https://evil.example/", "evil.example"])
+def test_a_redirect_after_login_stays_on_this_site(dav, target) -> None:
+    """Browsers read "/\\evil" as "//evil" and drop a tab: both lead to another host."""
     browser = Browser(dav.port)
-    r = browser.post("/_/login?next=//evil.example/x", {"user": "alice", "password": "alice-pw"})
+    r = browser.post(f"/_/login?next={target}", {"user": "alice", "password": "alice-pw"})
     assert r.status == 303 and r.headers["location"] == "/"
+    r = Browser(dav.port).post("/_/login?next=/_/search%3Fq%3Dtax",
+                               {"user": "alice", "password": "alice-pw"})
+    assert r.status == 303 and r.headers["location"] == "/_/search?q=tax"
+
+
+@pytest.mark.parametrize("headers", [{"Origin": "http://evil.example"},
+                                     {"Origin": "null"},
+                                     {"Sec-Fetch-Site": "cross-site"},
+                                     {"Sec-Fetch-Site": "same-site"}])
+def test_another_site_cannot_log_a_browser_in(dav, headers) -> None:
+    """Login CSRF: a form on another site posting the attacker's name and password would
+    give the victim's browser the attacker's session (his uploads would go there)."""
+    browser = Browser(dav.port)
+    r = browser.post("/_/login?next=/", {"user": "alice", "password": "alice-pw"},
+                     headers=headers)
+    assert r.status == 403 and "set-cookie" not in r.headers
+    assert b"another site" in r.body and not browser.cookies
+    r = browser.post("/_/login?next=/", {"user": "alice", "password": "alice-pw"},
+                     headers={"Origin": f"http://127.0.0.1:{dav.port}",
+                              "Sec-Fetch-Site": "same-origin"})
+    assert r.status == 303 and browser.cookies
 
 
 def test_every_post_needs_the_token_and_this_origin(dav) -> None:

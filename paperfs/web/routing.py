@@ -81,6 +81,19 @@ def wants_page(environ: dict) -> bool:
     return not _DAV_AGENTS.search(environ.get("HTTP_USER_AGENT", ""))
 
 
+#: Sec-Fetch-Site values of a request another site's page made
+_OTHER_SITES = ("cross-site", "same-site")
+#: a path of this site: a slash, then neither a slash nor a backslash (browsers read
+#: a backslash as a slash: two make a protocol-relative URL, another host), and only
+#: printable ASCII (browsers drop tabs and line breaks; a Location header is ASCII)
+_LOCAL_PATH = re.compile(r"/(?![/\\])[\x21-\x5b\x5d-\x7e]*")
+
+
+def local_target(target: str) -> str:
+    """Where to go after the login: ``target`` if it is a path of this site, else "/"."""
+    return target if _LOCAL_PATH.fullmatch(target) else "/"
+
+
 def _secure(environ: dict) -> bool:
     return environ.get("wsgi.url_scheme") == "https"
 
@@ -140,12 +153,17 @@ class WebSite:
 
     def login(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         req = Request(environ)
-        target = req.args.get("next") or "/"
-        if not target.startswith("/") or target.startswith("//"):
-            target = "/"  # never a redirect to another site
+        target = local_target(req.args.get("next", ""))
         if req.method != "POST":
             return respond(start_response, "200 OK",
                            render("login.html", next=target, error=None, user=None))
+        if not req.same_origin() or environ.get("HTTP_SEC_FETCH_SITE") in _OTHER_SITES:
+            # login CSRF: another site's form would log the victim into the attacker's
+            # account (and his uploads would go there); browsers send Origin on a POST
+            return respond(start_response, "403 Forbidden",
+                           render("login.html", next=target, user=None,
+                                  error="This login form was sent from another site: "
+                                        "log in from this server's own page."))
         address = environ.get("REMOTE_ADDR", "?")
         wait = self.throttle.blocked_for(address)
         if wait:
