@@ -7,7 +7,10 @@ from __future__ import annotations
 import datetime as dt
 import html
 import http.client
+import json
+import os
 import re
+import socket
 import time
 
 import pytest
@@ -281,6 +284,20 @@ def test_trash_restore_and_status_retry(dav) -> None:
     assert "bad.pdf" in root.get("/_/status").body.decode()
     assert root.post("/_/retry", {"csrf": root.csrf()}).status == 303
     assert not (dav.root.failed / "bad.pdf").exists()
+
+
+def test_files_in_progress_are_named_to_superusers_only(dav) -> None:
+    """status.json's in_flight holds inbox paths: other users' upload names."""
+    status = {"running": True, "pid": os.getpid(), "host": socket.gethostname(),
+              "started": "2026-01-01T00:00:00+00:00", "queued": 0, "waiting_in_inbox": 0,
+              "in_flight": ["alice/divorce papers.pdf"]}
+    dav.root.status_file.write_text(json.dumps(status))
+    try:
+        page = logged_in(dav, "bob").get("/_/status").body.decode()
+        assert "running" in page and "divorce" not in page
+        assert "divorce papers" in logged_in(dav, "root").get("/_/status").body.decode()
+    finally:
+        dav.root.status_file.unlink()
 
 
 def test_thumbnails_are_made_once_and_go_with_the_document(dav) -> None:
