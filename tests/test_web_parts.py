@@ -98,6 +98,37 @@ def test_a_damaged_pdf_has_no_thumbnail_and_is_tried_once(tmp_path, caplog) -> N
     assert sum("no thumbnail" in r.message for r in caplog.records) == 1
 
 
+def test_a_failed_note_goes_when_a_new_version_renders(tmp_path) -> None:
+    """The ``.failed`` note of a version is one of the document's thumbnails: replaced
+    by the next version's, removed with the document (trash purge uses the same list)."""
+    root, _ = filed(tmp_path, 1)
+    pdf = next(root.archive.rglob("*.pdf"))
+    good = pdf.read_bytes()
+    pdf.write_bytes(b"%PDF-1.4 nothing else")
+    thumbnails = Thumbnails(root)
+    assert thumbnails.get(1, "ab" * 32, pdf) is None
+    assert [p.suffix for p in root.thumbnails_of(1)] == [".failed"]
+    pdf.write_bytes(good)  # a new version of the PDF
+    made = thumbnails.get(1, "cd" * 32, pdf)
+    assert made is not None and root.thumbnails_of(1) == [made]
+
+
+def test_a_very_tall_page_is_rendered_within_bounds(tmp_path) -> None:
+    """A page 50 x 14,400 points at 240 px wide would be 69,120 px high (66 MB of
+    pixels; 10 points wide: 330 MB): a hostile upload could exhaust the memory."""
+    import pikepdf
+    from PIL import Image
+
+    from paperfs.web.thumbnails import MAX_HEIGHT, render
+
+    tall = pikepdf.new()
+    tall.add_blank_page(page_size=(50, 14_400))
+    tall.save(tmp_path / "tall.pdf")
+    render(tmp_path / "tall.pdf", tmp_path / "tall.webp")
+    with Image.open(tmp_path / "tall.webp") as image:
+        assert image.height <= MAX_HEIGHT and image.width >= 1
+
+
 def test_many_missing_thumbnails_are_made_in_worker_processes(tmp_path, monkeypatch) -> None:
     from paperfs.web import thumbnails
 
