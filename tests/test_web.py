@@ -415,12 +415,12 @@ def test_the_share_button_of_a_document_page_makes_a_working_link(dav) -> None:
     """The page's form, posted by a browser logged in with a session (no Basic):
     /_share takes the page's CSRF token, and the link opens without a login."""
     alice = logged_in(dav, "alice")
-    page = alice.get("/_/doc/1")
+    page = alice.get("/_/doc/3")  # 1 and 2 went to the trash above
     form = re.search(rb'<form method="post" action="/_share".*?</form>', page.body, re.S)
     assert form, "the document page has a share button"
     fields = {html.unescape(name.decode()): html.unescape(value.decode()) for name, value in
               re.findall(rb'name="([^"]+)" value="([^"]*)"', form.group(0))}
-    assert fields["kind"] == "document" and fields["target"] == "1"
+    assert fields["kind"] == "document" and fields["target"] == "3"
     fields["expires_days"] = re.search(rb'name="expires_days"[^>]*value="(\d+)"',
                                        form.group(0)).group(1).decode()
     r = alice.post("/_share", {**fields, "csrf": "0" * 64}, headers={"Accept": "application/json"})
@@ -430,3 +430,25 @@ def test_the_share_button_of_a_document_page_makes_a_working_link(dav) -> None:
     link = re.search(r"/s/[A-Za-z0-9_-]+", r.body.decode()).group(0)
     shared = Browser(dav.port).get(link + "/document.pdf")  # no login
     assert shared.status == 200 and shared.body.startswith(b"%PDF")
+
+
+def test_a_form_opened_before_another_change_does_not_undo_it(dav) -> None:
+    """Two forms of one document open (two tabs, two users, or a workflow or a hand
+    edit in between): the second save would silently put the old tags back."""
+    bob = logged_in(dav, "bob")
+
+    def form_of(page: str) -> dict[str, str]:
+        form = re.search(r'<form method="post" action="/_/doc/4".*?</form>', page, re.S).group(0)
+        return {k: html.unescape(v) for k, v in
+                re.findall(r'<input (?:type="hidden" )?name="([^"]+)"[^>]*? value="([^"]*)"', form)}
+
+    first, second = form_of(bob.get("/_/doc/4").body.decode()), form_of(bob.get("/_/doc/4").body.decode())
+    assert first["stamp"] and first["tags"] == "bobsecret"
+    assert bob.post("/_/doc/4", {**first, "tags": "bobsecret, kept"}).status == 303
+    r = bob.post("/_/doc/4", {**second, "correspondent": "Bob's Bank"})
+    assert r.status == 409 and "changed by someone else" in r.body.decode()
+    doc = dav.sidecar(4)
+    assert doc.tags == ("bobsecret", "kept") and doc.correspondent == "Bob Bank"
+    again = form_of(r.body.decode())  # the form as it is now saves
+    assert bob.post("/_/doc/4", {**again, "correspondent": "Bob's Bank"}).status == 303
+    assert dav.sidecar(4).correspondent == "Bob's Bank" and dav.sidecar(4).tags == ("bobsecret", "kept")
