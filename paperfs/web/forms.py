@@ -19,6 +19,8 @@ import re
 import secrets
 from typing import TYPE_CHECKING, Any, Iterable
 
+from wsgidav.dav_error import HTTP_CONFLICT, DAVError
+
 from paperfs.archive.custom_fields import parse_value
 from paperfs.archive.document import Document
 from paperfs.dav.inbox import UPLOAD_TMP
@@ -27,6 +29,7 @@ from paperfs.search.syntax_error import QuerySyntaxError
 from paperfs.search.saved import check_query, check_saved_name
 from paperfs.web import multipart, pages
 from paperfs.web.http import BadRequest, Request, StartResponse, redirect, url_of
+from paperfs.web.templates import form_stamp
 
 if TYPE_CHECKING:
     from paperfs.web.routing import WebSite
@@ -34,6 +37,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _BAD_NAME = re.compile(r'[\x00-\x1f/\\]')
+CHANGED_MEANWHILE = ("This document was changed by someone else since you opened it: "
+                     "nothing was saved. Here it is as it is now; make your change again.")
 
 
 def _optional(text: str) -> str | None:
@@ -78,7 +83,11 @@ def metadata_change(site: "WebSite", req: Request) -> Any:
         except ValueError as exc:
             raise BadRequest(f"{name}: {exc}") from None
 
+    stamp = req.field("stamp")
+
     def change(doc: Document) -> Document:
+        if stamp and stamp != form_stamp(doc):  # checked in the writer: nothing in between
+            raise DAVError(HTTP_CONFLICT, CHANGED_MEANWHILE)
         values = {k: v for k, v in doc.custom_fields.items() if k not in removes}
         return doc.replace(title=title, created=created, tags=tags, correspondent=correspondent,
                            document_type=document_type, custom_fields={**values, **sets})
@@ -93,7 +102,13 @@ def edit(site: "WebSite", req: Request, start_response: StartResponse,
     except BadRequest as exc:  # the form again, with what to fix
         return pages.document(site, req, start_response, doc_id, problem=str(exc),
                               status="400 Bad Request")
-    site.services.editor.update(req.ctx, int(doc_id), change)
+    try:
+        site.services.editor.update(req.ctx, int(doc_id), change)
+    except DAVError as exc:
+        if exc.value != HTTP_CONFLICT:
+            raise
+        return pages.document(site, req, start_response, doc_id, problem=CHANGED_MEANWHILE,
+                              status="409 Conflict")
     log.info("doc %s: metadata changed by %s on the web page", doc_id, req.user.name)
     return redirect(start_response, f"/_/doc/{int(doc_id)}?saved=1")
 
