@@ -452,3 +452,23 @@ def test_a_form_opened_before_another_change_does_not_undo_it(dav) -> None:
     again = form_of(r.body.decode())  # the form as it is now saves
     assert bob.post("/_/doc/4", {**again, "correspondent": "Bob's Bank"}).status == 303
     assert dav.sidecar(4).correspondent == "Bob's Bank" and dav.sidecar(4).tags == ("bobsecret", "kept")
+
+
+def test_a_new_password_ends_the_sessions_of_the_old_one(dav) -> None:
+    """Changing a password because it leaked must also end what the thief logged in."""
+    from paperfs.access.users import UserAdmin, users_path
+
+    from tests.dav_support import PASSWORDS
+
+    alice = logged_in(dav, "alice")
+    assert alice.get("/").status == 200
+    admin = UserAdmin(users_path(dav.root.root))
+    admin.set_password("alice", "a new secret")
+    try:
+        assert alice.get("/").status == 303  # back to the login form
+        again = Browser(dav.port)
+        assert again.login("alice", "a new secret").status == 303
+        assert again.get("/").status == 200
+    finally:
+        admin.set_password("alice", PASSWORDS["alice"])
+    assert again.get("/").status == 303

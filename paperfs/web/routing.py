@@ -21,6 +21,7 @@ session cookie, which stands for a login on every URL, WebDAV's too) and
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from typing import Any, Callable, Iterable
@@ -133,7 +134,7 @@ class WebSite:
                 return self.login(environ, start_response)
             if "HTTP_AUTHORIZATION" not in environ:
                 session = self.sessions.get(Request(environ).cookie(COOKIE))
-                user = session and self.services.users.user(session.user)
+                user = session and self._current_user(session.user, session.credential)
                 if session is not None and user is not None:
                     environ[csrf.SESSION_KEY] = session.token
                     environ["paperfs.user"] = user
@@ -183,9 +184,24 @@ class WebSite:
                            render("login.html", next=target, user=None,
                                   error="Wrong user name or password."))
         self.throttle.succeeded(address)
-        session = self.sessions.start(user.name)
+        session = self.sessions.start(user.name, self._credential(user.name) or "")
         return redirect(start_response, target,
                         [self.sessions.cookie(session, _secure(environ))])
+
+    def _credential(self, name: str) -> str | None:
+        """A fingerprint of the user's stored password hash (None: no such user, or
+        one who cannot log in): a new password ends the sessions of the old one."""
+        account = self.services.users.table().accounts.get(name)
+        if account is None or not account.password:
+            return None
+        return hashlib.sha256(account.password.encode("utf-8")).hexdigest()
+
+    def _current_user(self, name: str, credential: str) -> Any:
+        """The session's user as users.yml says now, or None when the user was removed
+        or his password changed since the login."""
+        if self._credential(name) != credential:
+            return None
+        return self.services.users.user(name)
 
     def logout(self, environ: dict) -> tuple[str, str]:
         self.sessions.end(environ.get(csrf.SESSION_KEY))
