@@ -142,3 +142,25 @@ def test_many_missing_thumbnails_are_made_in_worker_processes(tmp_path, monkeypa
     assert sum(seen) == 6
     assert all(root.thumbnail(i, sha).exists() for i, sha, _ in documents)
     assert thumbnails.make_missing(root, documents, workers=2) == (0, 0)
+
+
+def test_an_upload_never_replaces_a_file_of_the_same_name(tmp_path, monkeypatch) -> None:
+    """Two uploads of "scan.pdf" at once: both checked that the name was free, then
+    the later one was renamed over the earlier (lost before it was filed)."""
+    import os
+
+    from paperfs.web.forms import place_upload
+
+    # every name looks free, as to two requests that check before either moves its file
+    monkeypatch.setattr(os.path, "exists", lambda path: False)
+
+    (tmp_path / "scan.pdf").write_bytes(b"first")
+    (tmp_path / "scan (2).pdf").write_bytes(b"second")  # taken after the check
+    (tmp_path / ".upload").write_bytes(b"third")
+    placed = place_upload(str(tmp_path / ".upload"), str(tmp_path), "scan.pdf")
+    assert placed == str(tmp_path / "scan (3).pdf") and not (tmp_path / ".upload").exists()
+    assert [(tmp_path / n).read_bytes() for n in ("scan.pdf", "scan (2).pdf", "scan (3).pdf")] \
+        == [b"first", b"second", b"third"]
+    (tmp_path / ".upload").write_bytes(b"fourth")
+    assert place_upload(str(tmp_path / ".upload"), str(tmp_path), "README") == \
+        str(tmp_path / "README")

@@ -122,6 +122,23 @@ def _upload_name(name: str) -> str:
     return name[:200]
 
 
+def place_upload(tmp: str, home: str, name: str) -> str:
+    """``tmp`` moved to ``name`` in ``home``, or ``name (2)`` etc. when taken; never over
+    a file (a link fails where one exists: two uploads of one name at once both stay)."""
+    stem, dot, ext = name.rpartition(".")
+    n = 1
+    while True:
+        target = os.path.join(home, name if n == 1 else
+                              f"{stem} ({n}).{ext}" if dot else f"{name} ({n})")
+        try:
+            os.link(tmp, target)
+        except FileExistsError:
+            n += 1
+            continue
+        os.unlink(tmp)
+        return target
+
+
 def upload(site: "WebSite", req: Request, start_response: StartResponse) -> Iterable[bytes]:
     """Files of a form (or dropped on the page) into the user's upload area."""
     kind = req.environ.get("CONTENT_TYPE", "")
@@ -147,13 +164,7 @@ def upload(site: "WebSite", req: Request, start_response: StartResponse) -> Iter
             _name, tmp = key  # type: ignore[misc]
             if not filename or os.path.getsize(tmp) == 0:
                 continue  # the empty file input of a form sent without a file
-            name = _upload_name(filename)
-            stem, dot, ext = name.rpartition(".")
-            target, n = os.path.join(home, name), 1
-            while os.path.exists(target):
-                n += 1
-                target = os.path.join(home, f"{stem} ({n}).{ext}" if dot else f"{name} ({n})")
-            os.replace(tmp, target)
+            target = place_upload(tmp, home, _upload_name(filename))
             uploads.touch(target)
             done.append(os.path.basename(target))
     finally:
