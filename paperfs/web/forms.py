@@ -124,18 +124,19 @@ def _upload_name(name: str) -> str:
 
 def place_upload(tmp: str, home: str, name: str) -> str:
     """``tmp`` moved to ``name`` in ``home``, or ``name (2)`` etc. when taken; never over
-    a file (a link fails where one exists: two uploads of one name at once both stay)."""
+    another file: the name is claimed first (O_EXCL, atomic on every filesystem), so
+    two uploads of one name at once both stay."""
     stem, dot, ext = name.rpartition(".")
     n = 1
     while True:
         target = os.path.join(home, name if n == 1 else
                               f"{stem} ({n}).{ext}" if dot else f"{name} ({n})")
         try:
-            os.link(tmp, target)
+            os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         except FileExistsError:
             n += 1
             continue
-        os.unlink(tmp)
+        os.replace(tmp, target)  # over the empty file claimed just now
         return target
 
 
