@@ -472,3 +472,17 @@ def test_a_new_password_ends_the_sessions_of_the_old_one(dav) -> None:
     finally:
         admin.set_password("alice", PASSWORDS["alice"])
     assert again.get("/").status == 303
+
+
+def test_the_share_buttons_offer_what_the_server_accepts(tmp_path) -> None:
+    """With dav.share_max_days: 3 the buttons offered 7 days (up to 365) by default,
+    which /_share refused with a 400."""
+    with running(tmp_path, two_users_docs, extra="  share_max_days: 3\n") as server:
+        alice = logged_in(server, "alice")
+        alice.post("/_/saved", {"name": "Tax", "q": "tax", "csrf": alice.csrf()})
+        for page in ("/_/doc/1", "/_/saved"):
+            field = re.search(r'<input name="expires_days"[^>]*>', alice.get(page).body.decode())
+            assert 'max="3"' in field.group(0) and 'value="3"' in field.group(0), page
+        r = alice.post("/_share", {"kind": "document", "target": "1", "expires_days": "3",
+                                   "csrf": alice.csrf()}, headers={"Accept": "application/json"})
+        assert r.status == 201, r.body[:300]

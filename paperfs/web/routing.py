@@ -262,7 +262,9 @@ class WebSite:
     def common(self, req: Request) -> dict[str, Any]:
         """What every page's frame shows: the user, the token of its forms."""
         return {"user": req.environ.get("paperfs.user"), "csrf": csrf.token(req.environ),
-                "q": req.args.get("q", "")}
+                "q": req.args.get("q", ""),
+                # the share buttons offer what /_share accepts (dav.share_max_days)
+                "share_max_days": max(1, int(self.services.config.dav.share_max_days))}
 
 
 def _reason(code: int) -> str:
