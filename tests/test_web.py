@@ -486,3 +486,27 @@ def test_the_share_buttons_offer_what_the_server_accepts(tmp_path) -> None:
         r = alice.post("/_share", {"kind": "document", "target": "1", "expires_days": "3",
                                    "csrf": alice.csrf()}, headers={"Accept": "application/json"})
         assert r.status == 201, r.body[:300]
+
+
+def test_a_user_lists_and_revokes_his_own_share_links_on_the_page(dav) -> None:
+    """A link made with the page's button could be revoked only with `paperfs share
+    revoke` on the server; now on /_/shares, by its maker (or a superuser) alone."""
+    alice, bob = logged_in(dav, "alice"), logged_in(dav, "bob")
+    made = alice.post("/_share", {"kind": "document", "target": "3", "expires_days": "2",
+                                  "csrf": alice.csrf()}, headers={"Accept": "application/json"})
+    assert made.status == 201, made.body[:300]
+    answer = json.loads(made.body)
+    link, link_id = "/s/" + answer["url"].rsplit("/s/", 1)[1], answer["id"]
+    assert Browser(dav.port).get(link).status == 200
+    page = alice.get("/_/shares").body.decode()
+    assert link_id in page and "document 3" in page and "active" in page
+    assert answer["url"].rsplit("/", 1)[1] not in page  # the token is never shown again
+    assert link_id not in bob.get("/_/shares").body.decode()
+    assert bob.post(f"/_/shares/{link_id}/revoke", {"csrf": bob.csrf()}).status == 404
+    assert alice.post(f"/_/shares/{link_id}/revoke", {}).status == 403  # no CSRF token
+    assert Browser(dav.port).get(link).status == 200
+    r = alice.post(f"/_/shares/{link_id}/revoke", {"csrf": alice.csrf()})
+    assert r.status == 303 and r.headers["location"] == f"/_/shares?revoked={link_id}"
+    assert Browser(dav.port).get(link).status == 410
+    assert "revoked" in alice.get("/_/shares").body.decode()
+    assert link_id in logged_in(dav, "root").get("/_/shares").body.decode()  # a superuser

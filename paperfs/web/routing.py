@@ -29,7 +29,8 @@ from typing import Any, Callable, Iterable
 from wsgidav.dav_error import DAVError
 
 from paperfs.errors import SearchBackendError
-from paperfs.web import csrf, forms, pages, static
+from paperfs.sharing.store import share_store
+from paperfs.web import csrf, forms, pages, shares, static
 from paperfs.web.http import BadRequest, Request, StartResponse, redirect, respond, url_of
 from paperfs.web.sessions import COOKIE, Sessions
 from paperfs.web.templates import render
@@ -65,6 +66,8 @@ ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
     ("POST", re.compile(r"/_/retry"), forms.retry),
     ("POST", re.compile(r"/_/saved"), forms.save_search),
     ("POST", re.compile(r"/_/logout"), forms.logout),
+    ("GET", re.compile(r"/_/shares"), shares.listing),
+    ("POST", re.compile(r"/_/shares/(?P<link_id>[0-9a-f]{10})/revoke"), shares.revoke),
 ]
 
 
@@ -109,6 +112,7 @@ class WebSite:
         self.bind = bind
         self.sessions = sessions or Sessions()
         self.thumbnails = Thumbnails(services.root)
+        self.shares = share_store(services.config)  # the user's links (paperfs/web/shares.py)
 
     # ------------------------------------------------------------ the two pieces
 
