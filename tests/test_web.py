@@ -12,6 +12,7 @@ import os
 import re
 import socket
 import time
+import urllib.parse
 
 import pytest
 
@@ -510,3 +511,44 @@ def test_a_user_lists_and_revokes_his_own_share_links_on_the_page(dav) -> None:
     assert Browser(dav.port).get(link).status == 410
     assert "revoked" in alice.get("/_/shares").body.decode()
     assert link_id in logged_in(dav, "root").get("/_/shares").body.decode()  # a superuser
+
+
+EVIL = '"><script>alert(1)</script><img src=x onerror=alert(2)>'
+
+
+def test_what_users_wrote_is_shown_as_text_on_every_page(tmp_path) -> None:
+    """Titles, tags, correspondents, types, notes, custom fields, file and search
+    names and the query come from users (and from mails anyone can send): each is
+    escaped on every page, and a snippet gets its <mark> only after escaping."""
+    from paperfs.archive.notes import Note
+
+    def docs(archive) -> None:
+        archive.root.fields_file.write_text("remark: text\n")
+        add_doc(archive, 7, f"Title {EVIL}", dt.date(2024, 2, 2), owner="alice",
+                tags=(f"tag{EVIL}",), correspondent=f"Corr {EVIL}", document_type=f"T {EVIL}",
+                notes=(Note(f"note {EVIL}", "alice"),), custom_fields={"remark": EVIL},
+                content=f"evilword {EVIL} evilword")
+        add_doc(archive, 8, f"Other {EVIL}", dt.date(2024, 2, 3), owner="alice",
+                content=f"evilword {EVIL}")
+
+    with running(tmp_path, docs) as server:
+        alice = logged_in(server, "alice")
+        saved_name = 'S "><img src=x onerror=alert(1)>'  # no "/" in a saved search's name
+        assert alice.post("/_/saved", {"name": saved_name, "q": "evilword",
+                                       "csrf": alice.csrf()}).status == 303
+        upload = alice.upload(f"/_/upload?csrf={alice.csrf()}", {f"f{EVIL}.txt": b"x"})
+        assert upload.status == 303
+        server.request("DELETE", "/by-id/8.pdf", "alice")
+        pages = ["/_/search?q=evilword", "/_/search?q=" + urllib.parse.quote(EVIL), "/_/doc/7",
+                 "/_/saved", "/_/trash", "/_/upload"]
+        for url in pages:
+            body = alice.get(url).body.decode()
+            assert "<script>alert" not in body and "<img src=x" not in body, url
+            assert "alert(1)" in body or url == "/_/upload", url  # shown, as text
+        assert "<mark>evilword</mark>" in alice.get("/_/search?q=evilword").body.decode()
+        made = alice.post("/_share", {"kind": "search", "target": saved_name,
+                                      "expires_days": "1", "csrf": alice.csrf()})
+        assert made.status == 201 and b"<script>alert" not in made.body
+        link = re.search(r"/s/[A-Za-z0-9_-]{43}", made.body.decode()).group(0)
+        shared = Browser(server.port).get(link).body.decode()
+        assert "alert(1)" in shared and "<script>alert" not in shared
