@@ -89,8 +89,18 @@ def metadata_change(site: "WebSite", req: Request) -> Any:
         if stamp and stamp != form_stamp(doc):  # checked in the writer: nothing in between
             raise DAVError(HTTP_CONFLICT, CHANGED_MEANWHILE)
         values = {k: v for k, v in doc.custom_fields.items() if k not in removes}
-        return doc.replace(title=title, created=created, tags=tags, correspondent=correspondent,
-                           document_type=document_type, custom_fields={**values, **sets})
+        # What the form sent back as it showed it stays exactly as it was: a tag with a
+        # comma ("Smith, John", from an import) is not split, a title with two spaces
+        # or a line break (a mail's subject) not folded, because another field changed.
+        return doc.replace(
+            title=doc.title if title == " ".join(doc.title.split()) else title,
+            created=created,
+            tags=doc.tags if tags == _tags(", ".join(doc.tags)) else tags,
+            correspondent=doc.correspondent
+            if correspondent == _optional(doc.correspondent or "") else correspondent,
+            document_type=doc.document_type
+            if document_type == _optional(doc.document_type or "") else document_type,
+            custom_fields={**values, **sets})
 
     return change
 
