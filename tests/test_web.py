@@ -7,8 +7,12 @@ from __future__ import annotations
 import datetime as dt
 import html
 import http.client
+import json
+import os
 import re
+import socket
 import time
+import urllib.parse
 
 import pytest
 
@@ -138,10 +142,35 @@ def test_login_form_session_cookie_and_logout(dav) -> None:
     assert r.status == 200 and b"Bob&#39;s bank letter" in r.body
 
 
-def test_a_redirect_after_login_stays_on_this_site(dav) -> None:
+@pytest.mark.parametrize("target", ["//evil.example/x", "/%5Cevil.example/x",
+                                    "/%5C%5Cevil.example", "/%09/evil.example",
+                                    "https://evil.example/", "evil.example"])
+def test_a_redirect_after_login_stays_on_this_site(dav, target) -> None:
+    """Browsers read "/\\evil" as "//evil" and drop a tab: both lead to another host."""
     browser = Browser(dav.port)
-    r = browser.post("/_/login?next=//evil.example/x", {"user": "alice", "password": "alice-pw"})
+    r = browser.post(f"/_/login?next={target}", {"user": "alice", "password": "alice-pw"})
     assert r.status == 303 and r.headers["location"] == "/"
+    r = Browser(dav.port).post("/_/login?next=/_/search%3Fq%3Dtax",
+                               {"user": "alice", "password": "alice-pw"})
+    assert r.status == 303 and r.headers["location"] == "/_/search?q=tax"
+
+
+@pytest.mark.parametrize("headers", [{"Origin": "http://evil.example"},
+                                     {"Origin": "null"},
+                                     {"Sec-Fetch-Site": "cross-site"},
+                                     {"Sec-Fetch-Site": "same-site"}])
+def test_another_site_cannot_log_a_browser_in(dav, headers) -> None:
+    """Login CSRF: a form on another site posting the attacker's name and password would
+    give the victim's browser the attacker's session (his uploads would go there)."""
+    browser = Browser(dav.port)
+    r = browser.post("/_/login?next=/", {"user": "alice", "password": "alice-pw"},
+                     headers=headers)
+    assert r.status == 403 and "set-cookie" not in r.headers
+    assert b"another site" in r.body and not browser.cookies
+    r = browser.post("/_/login?next=/", {"user": "alice", "password": "alice-pw"},
+                     headers={"Origin": f"http://127.0.0.1:{dav.port}",
+                              "Sec-Fetch-Site": "same-origin"})
+    assert r.status == 303 and browser.cookies
 
 
 def test_every_post_needs_the_token_and_this_origin(dav) -> None:
@@ -256,6 +285,20 @@ def test_trash_restore_and_status_retry(dav) -> None:
     assert "bad.pdf" in root.get("/_/status").body.decode()
     assert root.post("/_/retry", {"csrf": root.csrf()}).status == 303
     assert not (dav.root.failed / "bad.pdf").exists()
+
+
+def test_files_in_progress_are_named_to_superusers_only(dav) -> None:
+    """status.json's in_flight holds inbox paths: other users' upload names."""
+    status = {"running": True, "pid": os.getpid(), "host": socket.gethostname(),
+              "started": "2026-01-01T00:00:00+00:00", "queued": 0, "waiting_in_inbox": 0,
+              "in_flight": ["alice/divorce papers.pdf"]}
+    dav.root.status_file.write_text(json.dumps(status))
+    try:
+        page = logged_in(dav, "bob").get("/_/status").body.decode()
+        assert "running" in page and "divorce" not in page
+        assert "divorce papers" in logged_in(dav, "root").get("/_/status").body.decode()
+    finally:
+        dav.root.status_file.unlink()
 
 
 def test_thumbnails_are_made_once_and_go_with_the_document(dav) -> None:
@@ -373,12 +416,12 @@ def test_the_share_button_of_a_document_page_makes_a_working_link(dav) -> None:
     """The page's form, posted by a browser logged in with a session (no Basic):
     /_share takes the page's CSRF token, and the link opens without a login."""
     alice = logged_in(dav, "alice")
-    page = alice.get("/_/doc/1")
+    page = alice.get("/_/doc/3")  # 1 and 2 went to the trash above
     form = re.search(rb'<form method="post" action="/_share".*?</form>', page.body, re.S)
     assert form, "the document page has a share button"
     fields = {html.unescape(name.decode()): html.unescape(value.decode()) for name, value in
               re.findall(rb'name="([^"]+)" value="([^"]*)"', form.group(0))}
-    assert fields["kind"] == "document" and fields["target"] == "1"
+    assert fields["kind"] == "document" and fields["target"] == "3"
     fields["expires_days"] = re.search(rb'name="expires_days"[^>]*value="(\d+)"',
                                        form.group(0)).group(1).decode()
     r = alice.post("/_share", {**fields, "csrf": "0" * 64}, headers={"Accept": "application/json"})
@@ -388,3 +431,149 @@ def test_the_share_button_of_a_document_page_makes_a_working_link(dav) -> None:
     link = re.search(r"/s/[A-Za-z0-9_-]+", r.body.decode()).group(0)
     shared = Browser(dav.port).get(link + "/document.pdf")  # no login
     assert shared.status == 200 and shared.body.startswith(b"%PDF")
+
+
+def test_a_form_opened_before_another_change_does_not_undo_it(dav) -> None:
+    """Two forms of one document open (two tabs, two users, or a workflow or a hand
+    edit in between): the second save would silently put the old tags back."""
+    bob = logged_in(dav, "bob")
+
+    def form_of(page: str) -> dict[str, str]:
+        form = re.search(r'<form method="post" action="/_/doc/4".*?</form>', page, re.S).group(0)
+        return {k: html.unescape(v) for k, v in
+                re.findall(r'<input (?:type="hidden" )?name="([^"]+)"[^>]*? value="([^"]*)"', form)}
+
+    first, second = form_of(bob.get("/_/doc/4").body.decode()), form_of(bob.get("/_/doc/4").body.decode())
+    assert first["stamp"] and first["tags"] == "bobsecret"
+    assert bob.post("/_/doc/4", {**first, "tags": "bobsecret, kept"}).status == 303
+    r = bob.post("/_/doc/4", {**second, "correspondent": "Bob's Bank"})
+    assert r.status == 409 and "changed by someone else" in r.body.decode()
+    doc = dav.sidecar(4)
+    assert doc.tags == ("bobsecret", "kept") and doc.correspondent == "Bob Bank"
+    again = form_of(r.body.decode())  # the form as it is now saves
+    assert bob.post("/_/doc/4", {**again, "correspondent": "Bob's Bank"}).status == 303
+    assert dav.sidecar(4).correspondent == "Bob's Bank" and dav.sidecar(4).tags == ("bobsecret", "kept")
+
+
+def test_a_new_password_ends_the_sessions_of_the_old_one(dav) -> None:
+    """Changing a password because it leaked must also end what the thief logged in."""
+    from paperfs.access.users import UserAdmin, users_path
+
+    from tests.dav_support import PASSWORDS
+
+    alice = logged_in(dav, "alice")
+    assert alice.get("/").status == 200
+    admin = UserAdmin(users_path(dav.root.root))
+    admin.set_password("alice", "a new secret")
+    try:
+        assert alice.get("/").status == 303  # back to the login form
+        again = Browser(dav.port)
+        assert again.login("alice", "a new secret").status == 303
+        assert again.get("/").status == 200
+    finally:
+        admin.set_password("alice", PASSWORDS["alice"])
+    assert again.get("/").status == 303
+
+
+def test_the_share_buttons_offer_what_the_server_accepts(tmp_path) -> None:
+    """With dav.share_max_days: 3 the buttons offered 7 days (up to 365) by default,
+    which /_share refused with a 400."""
+    with running(tmp_path, two_users_docs, extra="  share_max_days: 3\n") as server:
+        alice = logged_in(server, "alice")
+        alice.post("/_/saved", {"name": "Tax", "q": "tax", "csrf": alice.csrf()})
+        for page in ("/_/doc/1", "/_/saved"):
+            field = re.search(r'<input name="expires_days"[^>]*>', alice.get(page).body.decode())
+            assert 'max="3"' in field.group(0) and 'value="3"' in field.group(0), page
+        r = alice.post("/_share", {"kind": "document", "target": "1", "expires_days": "3",
+                                   "csrf": alice.csrf()}, headers={"Accept": "application/json"})
+        assert r.status == 201, r.body[:300]
+
+
+def test_a_user_lists_and_revokes_his_own_share_links_on_the_page(dav) -> None:
+    """A link made with the page's button could be revoked only with `paperfs share
+    revoke` on the server; now on /_/shares, by its maker (or a superuser) alone."""
+    alice, bob = logged_in(dav, "alice"), logged_in(dav, "bob")
+    made = alice.post("/_share", {"kind": "document", "target": "3", "expires_days": "2",
+                                  "csrf": alice.csrf()}, headers={"Accept": "application/json"})
+    assert made.status == 201, made.body[:300]
+    answer = json.loads(made.body)
+    link, link_id = "/s/" + answer["url"].rsplit("/s/", 1)[1], answer["id"]
+    assert Browser(dav.port).get(link).status == 200
+    page = alice.get("/_/shares").body.decode()
+    assert link_id in page and "document 3" in page and "active" in page
+    assert answer["url"].rsplit("/", 1)[1] not in page  # the token is never shown again
+    assert link_id not in bob.get("/_/shares").body.decode()
+    assert bob.post(f"/_/shares/{link_id}/revoke", {"csrf": bob.csrf()}).status == 404
+    assert alice.post(f"/_/shares/{link_id}/revoke", {}).status == 403  # no CSRF token
+    assert Browser(dav.port).get(link).status == 200
+    r = alice.post(f"/_/shares/{link_id}/revoke", {"csrf": alice.csrf()})
+    assert r.status == 303 and r.headers["location"] == f"/_/shares?revoked={link_id}"
+    assert Browser(dav.port).get(link).status == 410
+    assert "revoked" in alice.get("/_/shares").body.decode()
+    assert link_id in logged_in(dav, "root").get("/_/shares").body.decode()  # a superuser
+
+
+EVIL = '"><script>alert(1)</script><img src=x onerror=alert(2)>'
+
+
+def test_what_users_wrote_is_shown_as_text_on_every_page(tmp_path) -> None:
+    """Titles, tags, correspondents, types, notes, custom fields, file and search
+    names and the query come from users (and from mails anyone can send): each is
+    escaped on every page, and a snippet gets its <mark> only after escaping."""
+    from paperfs.archive.notes import Note
+
+    def docs(archive) -> None:
+        archive.root.fields_file.write_text("remark: text\n")
+        add_doc(archive, 7, f"Title {EVIL}", dt.date(2024, 2, 2), owner="alice",
+                tags=(f"tag{EVIL}",), correspondent=f"Corr {EVIL}", document_type=f"T {EVIL}",
+                notes=(Note(f"note {EVIL}", "alice"),), custom_fields={"remark": EVIL},
+                content=f"evilword {EVIL} evilword")
+        add_doc(archive, 8, f"Other {EVIL}", dt.date(2024, 2, 3), owner="alice",
+                content=f"evilword {EVIL}")
+
+    with running(tmp_path, docs) as server:
+        alice = logged_in(server, "alice")
+        saved_name = 'S "><img src=x onerror=alert(1)>'  # no "/" in a saved search's name
+        assert alice.post("/_/saved", {"name": saved_name, "q": "evilword",
+                                       "csrf": alice.csrf()}).status == 303
+        upload = alice.upload(f"/_/upload?csrf={alice.csrf()}", {f"f{EVIL}.txt": b"x"})
+        assert upload.status == 303
+        server.request("DELETE", "/by-id/8.pdf", "alice")
+        pages = ["/_/search?q=evilword", "/_/search?q=" + urllib.parse.quote(EVIL), "/_/doc/7",
+                 "/_/saved", "/_/trash", "/_/upload"]
+        for url in pages:
+            body = alice.get(url).body.decode()
+            assert "<script>alert" not in body and "<img src=x" not in body, url
+            assert "alert(1)" in body or url == "/_/upload", url  # shown, as text
+        assert "<mark>evilword</mark>" in alice.get("/_/search?q=evilword").body.decode()
+        made = alice.post("/_share", {"kind": "search", "target": saved_name,
+                                      "expires_days": "1", "csrf": alice.csrf()})
+        assert made.status == 201 and b"<script>alert" not in made.body
+        link = re.search(r"/s/[A-Za-z0-9_-]{43}", made.body.decode()).group(0)
+        shared = Browser(server.port).get(link).body.decode()
+        assert "alert(1)" in shared and "<script>alert" not in shared
+
+
+def test_saving_one_field_leaves_the_others_exactly_as_they_were(tmp_path) -> None:
+    """A tag with a comma (paperless allows them) was split in two, and a title with a
+    line break folded, whenever the form was saved for another field."""
+    def docs(archive) -> None:
+        add_doc(archive, 9, "Subject:\n  a folded  mail subject", dt.date(2024, 2, 2),
+                owner="alice", tags=("Smith, John", "paid"), correspondent="ACME  Corp")
+
+    with running(tmp_path, docs) as server:
+        alice = logged_in(server, "alice")
+        page = alice.get("/_/doc/9").body.decode()
+        form = re.search(r'<form method="post" action="/_/doc/9".*?</form>', page, re.S).group(0)
+        fields = {k: html.unescape(v) for k, v in re.findall(
+            r'<input (?:type="hidden" )?name="([^"]+)"[^>]*? value="([^"]*)"', form)}
+        fields["title"] = fields["title"].replace("\n", "")  # as a browser's input sends it
+        r = alice.post("/_/doc/9", {**fields, "document_type": "letter"})
+        assert r.status == 303, r.body.decode()[-500:]
+        doc = server.sidecar(9)
+        assert doc.document_type == "letter"
+        assert doc.tags == ("Smith, John", "paid") and doc.correspondent == "ACME  Corp"
+        assert doc.title == "Subject:\n  a folded  mail subject"
+        r = alice.post("/_/doc/9", {**fields, "tags": "paid, new", "document_type": "letter",
+                                    "stamp": ""})
+        assert r.status == 303 and server.sidecar(9).tags == ("paid", "new")  # changed: as typed

@@ -98,6 +98,37 @@ def test_a_damaged_pdf_has_no_thumbnail_and_is_tried_once(tmp_path, caplog) -> N
     assert sum("no thumbnail" in r.message for r in caplog.records) == 1
 
 
+def test_a_failed_note_goes_when_a_new_version_renders(tmp_path) -> None:
+    """The ``.failed`` note of a version is one of the document's thumbnails: replaced
+    by the next version's, removed with the document (trash purge uses the same list)."""
+    root, _ = filed(tmp_path, 1)
+    pdf = next(root.archive.rglob("*.pdf"))
+    good = pdf.read_bytes()
+    pdf.write_bytes(b"%PDF-1.4 nothing else")
+    thumbnails = Thumbnails(root)
+    assert thumbnails.get(1, "ab" * 32, pdf) is None
+    assert [p.suffix for p in root.thumbnails_of(1)] == [".failed"]
+    pdf.write_bytes(good)  # a new version of the PDF
+    made = thumbnails.get(1, "cd" * 32, pdf)
+    assert made is not None and root.thumbnails_of(1) == [made]
+
+
+def test_a_very_tall_page_is_rendered_within_bounds(tmp_path) -> None:
+    """A page 50 x 14,400 points at 240 px wide would be 69,120 px high (66 MB of
+    pixels; 10 points wide: 330 MB): a hostile upload could exhaust the memory."""
+    import pikepdf
+    from PIL import Image
+
+    from paperfs.web.thumbnails import MAX_HEIGHT, render
+
+    tall = pikepdf.new()
+    tall.add_blank_page(page_size=(50, 14_400))
+    tall.save(tmp_path / "tall.pdf")
+    render(tmp_path / "tall.pdf", tmp_path / "tall.webp")
+    with Image.open(tmp_path / "tall.webp") as image:
+        assert image.height <= MAX_HEIGHT and image.width >= 1
+
+
 def test_many_missing_thumbnails_are_made_in_worker_processes(tmp_path, monkeypatch) -> None:
     from paperfs.web import thumbnails
 
@@ -111,3 +142,25 @@ def test_many_missing_thumbnails_are_made_in_worker_processes(tmp_path, monkeypa
     assert sum(seen) == 6
     assert all(root.thumbnail(i, sha).exists() for i, sha, _ in documents)
     assert thumbnails.make_missing(root, documents, workers=2) == (0, 0)
+
+
+def test_an_upload_never_replaces_a_file_of_the_same_name(tmp_path, monkeypatch) -> None:
+    """Two uploads of "scan.pdf" at once: both checked that the name was free, then
+    the later one was renamed over the earlier (lost before it was filed)."""
+    import os
+
+    from paperfs.web.forms import place_upload
+
+    # every name looks free, as to two requests that check before either moves its file
+    monkeypatch.setattr(os.path, "exists", lambda path: False)
+
+    (tmp_path / "scan.pdf").write_bytes(b"first")
+    (tmp_path / "scan (2).pdf").write_bytes(b"second")  # taken after the check
+    (tmp_path / ".upload").write_bytes(b"third")
+    placed = place_upload(str(tmp_path / ".upload"), str(tmp_path), "scan.pdf")
+    assert placed == str(tmp_path / "scan (3).pdf") and not (tmp_path / ".upload").exists()
+    assert [(tmp_path / n).read_bytes() for n in ("scan.pdf", "scan (2).pdf", "scan (3).pdf")] \
+        == [b"first", b"second", b"third"]
+    (tmp_path / ".upload").write_bytes(b"fourth")
+    assert place_upload(str(tmp_path / ".upload"), str(tmp_path), "README") == \
+        str(tmp_path / "README")

@@ -111,8 +111,9 @@ class DataRoot:
         return self.thumbnails / f"{doc_id // 1000:04d}" / f"{doc_id:07d}-{archive_sha256[:16]}.webp"
 
     def thumbnails_of(self, doc_id: int) -> list[Path]:
-        """Every thumbnail of a document (all its versions)."""
-        return sorted((self.thumbnails / f"{doc_id // 1000:04d}").glob(f"{doc_id:07d}-*.webp"))
+        """Every thumbnail of a document (all its versions), and the ``.failed`` notes of
+        versions that could not be rendered: all go with the document."""
+        return sorted((self.thumbnails / f"{doc_id // 1000:04d}").glob(f"{doc_id:07d}-*"))
 
     def original_path(self, doc_id: int, suffix: str) -> Path:
         # Sharded by thousands so no folder grows past ~1000 entries.

@@ -19,6 +19,8 @@ import re
 import secrets
 from typing import TYPE_CHECKING, Any, Iterable
 
+from wsgidav.dav_error import HTTP_CONFLICT, DAVError
+
 from paperfs.archive.custom_fields import parse_value
 from paperfs.archive.document import Document
 from paperfs.dav.inbox import UPLOAD_TMP
@@ -27,6 +29,7 @@ from paperfs.search.syntax_error import QuerySyntaxError
 from paperfs.search.saved import check_query, check_saved_name
 from paperfs.web import multipart, pages
 from paperfs.web.http import BadRequest, Request, StartResponse, redirect, url_of
+from paperfs.web.templates import form_stamp
 
 if TYPE_CHECKING:
     from paperfs.web.routing import WebSite
@@ -34,6 +37,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _BAD_NAME = re.compile(r'[\x00-\x1f/\\]')
+CHANGED_MEANWHILE = ("This document was changed by someone else since you opened it: "
+                     "nothing was saved. Here it is as it is now; make your change again.")
 
 
 def _optional(text: str) -> str | None:
@@ -78,10 +83,24 @@ def metadata_change(site: "WebSite", req: Request) -> Any:
         except ValueError as exc:
             raise BadRequest(f"{name}: {exc}") from None
 
+    stamp = req.field("stamp")
+
     def change(doc: Document) -> Document:
+        if stamp and stamp != form_stamp(doc):  # checked in the writer: nothing in between
+            raise DAVError(HTTP_CONFLICT, CHANGED_MEANWHILE)
         values = {k: v for k, v in doc.custom_fields.items() if k not in removes}
-        return doc.replace(title=title, created=created, tags=tags, correspondent=correspondent,
-                           document_type=document_type, custom_fields={**values, **sets})
+        # What the form sent back as it showed it stays exactly as it was: a tag with a
+        # comma ("Smith, John", from an import) is not split, a title with two spaces
+        # or a line break (a mail's subject) not folded, because another field changed.
+        return doc.replace(
+            title=doc.title if title == " ".join(doc.title.split()) else title,
+            created=created,
+            tags=doc.tags if tags == _tags(", ".join(doc.tags)) else tags,
+            correspondent=doc.correspondent
+            if correspondent == _optional(doc.correspondent or "") else correspondent,
+            document_type=doc.document_type
+            if document_type == _optional(doc.document_type or "") else document_type,
+            custom_fields={**values, **sets})
 
     return change
 
@@ -93,7 +112,13 @@ def edit(site: "WebSite", req: Request, start_response: StartResponse,
     except BadRequest as exc:  # the form again, with what to fix
         return pages.document(site, req, start_response, doc_id, problem=str(exc),
                               status="400 Bad Request")
-    site.services.editor.update(req.ctx, int(doc_id), change)
+    try:
+        site.services.editor.update(req.ctx, int(doc_id), change)
+    except DAVError as exc:
+        if exc.value != HTTP_CONFLICT:
+            raise
+        return pages.document(site, req, start_response, doc_id, problem=CHANGED_MEANWHILE,
+                              status="409 Conflict")
     log.info("doc %s: metadata changed by %s on the web page", doc_id, req.user.name)
     return redirect(start_response, f"/_/doc/{int(doc_id)}?saved=1")
 
@@ -105,6 +130,24 @@ def _upload_name(name: str) -> str:
     if not name:
         raise BadRequest("the file has no name")
     return name[:200]
+
+
+def place_upload(tmp: str, home: str, name: str) -> str:
+    """``tmp`` moved to ``name`` in ``home``, or ``name (2)`` etc. when taken; never over
+    another file: the name is claimed first (O_EXCL, atomic on every filesystem), so
+    two uploads of one name at once both stay."""
+    stem, dot, ext = name.rpartition(".")
+    n = 1
+    while True:
+        target = os.path.join(home, name if n == 1 else
+                              f"{stem} ({n}).{ext}" if dot else f"{name} ({n})")
+        try:
+            os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            n += 1
+            continue
+        os.replace(tmp, target)  # over the empty file claimed just now
+        return target
 
 
 def upload(site: "WebSite", req: Request, start_response: StartResponse) -> Iterable[bytes]:
@@ -132,13 +175,7 @@ def upload(site: "WebSite", req: Request, start_response: StartResponse) -> Iter
             _name, tmp = key  # type: ignore[misc]
             if not filename or os.path.getsize(tmp) == 0:
                 continue  # the empty file input of a form sent without a file
-            name = _upload_name(filename)
-            stem, dot, ext = name.rpartition(".")
-            target, n = os.path.join(home, name), 1
-            while os.path.exists(target):
-                n += 1
-                target = os.path.join(home, f"{stem} ({n}).{ext}" if dot else f"{name} ({n})")
-            os.replace(tmp, target)
+            target = place_upload(tmp, home, _upload_name(filename))
             uploads.touch(target)
             done.append(os.path.basename(target))
     finally:

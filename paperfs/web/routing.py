@@ -21,6 +21,7 @@ session cookie, which stands for a login on every URL, WebDAV's too) and
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from typing import Any, Callable, Iterable
@@ -28,7 +29,8 @@ from typing import Any, Callable, Iterable
 from wsgidav.dav_error import DAVError
 
 from paperfs.errors import SearchBackendError
-from paperfs.web import csrf, forms, pages, static
+from paperfs.sharing.store import share_store
+from paperfs.web import csrf, forms, pages, shares, static
 from paperfs.web.http import BadRequest, Request, StartResponse, redirect, respond, url_of
 from paperfs.web.sessions import COOKIE, Sessions
 from paperfs.web.templates import render
@@ -64,6 +66,8 @@ ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
     ("POST", re.compile(r"/_/retry"), forms.retry),
     ("POST", re.compile(r"/_/saved"), forms.save_search),
     ("POST", re.compile(r"/_/logout"), forms.logout),
+    ("GET", re.compile(r"/_/shares"), shares.listing),
+    ("POST", re.compile(r"/_/shares/(?P<link_id>[0-9a-f]{10})/revoke"), shares.revoke),
 ]
 
 
@@ -81,6 +85,19 @@ def wants_page(environ: dict) -> bool:
     return not _DAV_AGENTS.search(environ.get("HTTP_USER_AGENT", ""))
 
 
+#: Sec-Fetch-Site values of a request another site's page made
+_OTHER_SITES = ("cross-site", "same-site")
+#: a path of this site: a slash, then neither a slash nor a backslash (browsers read
+#: a backslash as a slash: two make a protocol-relative URL, another host), and only
+#: printable ASCII (browsers drop tabs and line breaks; a Location header is ASCII)
+_LOCAL_PATH = re.compile(r"/(?![/\\])[\x21-\x5b\x5d-\x7e]*")
+
+
+def local_target(target: str) -> str:
+    """Where to go after the login: ``target`` if it is a path of this site, else "/"."""
+    return target if _LOCAL_PATH.fullmatch(target) else "/"
+
+
 def _secure(environ: dict) -> bool:
     return environ.get("wsgi.url_scheme") == "https"
 
@@ -95,6 +112,7 @@ class WebSite:
         self.bind = bind
         self.sessions = sessions or Sessions()
         self.thumbnails = Thumbnails(services.root)
+        self.shares = share_store(services.config)  # the user's links (paperfs/web/shares.py)
 
     # ------------------------------------------------------------ the two pieces
 
@@ -120,7 +138,7 @@ class WebSite:
                 return self.login(environ, start_response)
             if "HTTP_AUTHORIZATION" not in environ:
                 session = self.sessions.get(Request(environ).cookie(COOKIE))
-                user = session and self.services.users.user(session.user)
+                user = session and self._current_user(session.user, session.credential)
                 if session is not None and user is not None:
                     environ[csrf.SESSION_KEY] = session.token
                     environ["paperfs.user"] = user
@@ -140,12 +158,17 @@ class WebSite:
 
     def login(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         req = Request(environ)
-        target = req.args.get("next") or "/"
-        if not target.startswith("/") or target.startswith("//"):
-            target = "/"  # never a redirect to another site
+        target = local_target(req.args.get("next", ""))
         if req.method != "POST":
             return respond(start_response, "200 OK",
                            render("login.html", next=target, error=None, user=None))
+        if not req.same_origin() or environ.get("HTTP_SEC_FETCH_SITE") in _OTHER_SITES:
+            # login CSRF: another site's form would log the victim into the attacker's
+            # account (and his uploads would go there); browsers send Origin on a POST
+            return respond(start_response, "403 Forbidden",
+                           render("login.html", next=target, user=None,
+                                  error="This login form was sent from another site: "
+                                        "log in from this server's own page."))
         address = environ.get("REMOTE_ADDR", "?")
         wait = self.throttle.blocked_for(address)
         if wait:
@@ -165,9 +188,24 @@ class WebSite:
                            render("login.html", next=target, user=None,
                                   error="Wrong user name or password."))
         self.throttle.succeeded(address)
-        session = self.sessions.start(user.name)
+        session = self.sessions.start(user.name, self._credential(user.name) or "")
         return redirect(start_response, target,
                         [self.sessions.cookie(session, _secure(environ))])
+
+    def _credential(self, name: str) -> str | None:
+        """A fingerprint of the user's stored password hash (None: no such user, or
+        one who cannot log in): a new password ends the sessions of the old one."""
+        account = self.services.users.table().accounts.get(name)
+        if account is None or not account.password:
+            return None
+        return hashlib.sha256(account.password.encode("utf-8")).hexdigest()
+
+    def _current_user(self, name: str, credential: str) -> Any:
+        """The session's user as users.yml says now, or None when the user was removed
+        or his password changed since the login."""
+        if self._credential(name) != credential:
+            return None
+        return self.services.users.user(name)
 
     def logout(self, environ: dict) -> tuple[str, str]:
         self.sessions.end(environ.get(csrf.SESSION_KEY))
@@ -228,7 +266,9 @@ class WebSite:
     def common(self, req: Request) -> dict[str, Any]:
         """What every page's frame shows: the user, the token of its forms."""
         return {"user": req.environ.get("paperfs.user"), "csrf": csrf.token(req.environ),
-                "q": req.args.get("q", "")}
+                "q": req.args.get("q", ""),
+                # the share buttons offer what /_share accepts (dav.share_max_days)
+                "share_max_days": max(1, int(self.services.config.dav.share_max_days))}
 
 
 def _reason(code: int) -> str:

@@ -6,7 +6,9 @@ belongs to and until when. It is ``HttpOnly`` (no script reads it),
 session ends at logout, after ``IDLE_SECONDS`` without a request, or
 ``MAX_SECONDS`` after the login, whichever comes first; sessions live in the
 server's memory, so a restart logs everyone out. The user is looked up on every
-request: a removed user's session stops working at once.
+request: a removed user's session stops working at once, and so does every session
+of a user whose password changed since (``credential``: a fingerprint of the stored
+password hash at login).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ class Session:
     user: str
     started: float
     seen: float
+    #: the user's stored password at login, fingerprinted (routing.py compares it)
+    credential: str = ""
 
 
 class Sessions:
@@ -41,9 +45,9 @@ class Sessions:
         self._lock = threading.Lock()
         self._sessions: dict[str, Session] = {}
 
-    def start(self, user: str) -> Session:
+    def start(self, user: str, credential: str = "") -> Session:
         now = self.clock()
-        session = Session(secrets.token_urlsafe(32), user, now, now)
+        session = Session(secrets.token_urlsafe(32), user, now, now, credential)
         with self._lock:
             if len(self._sessions) >= MAX_SESSIONS:
                 self._drop_expired(now)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 from typing import Any, Iterator
 
 import jinja2
@@ -30,6 +32,15 @@ def field_text(value: Any) -> str:
     return str(value)
 
 
+def form_stamp(doc: Any) -> str:
+    """A fingerprint of what the metadata form shows of a document: sent with the
+    form and compared when it is saved, so a form opened before someone else's change
+    (a user, a workflow, a hand edit) cannot silently undo it."""
+    shown = [doc.title, doc.created.isoformat(), list(doc.tags), doc.correspondent,
+             doc.document_type, sorted((k, field_text(v)) for k, v in doc.custom_fields.items())]
+    return hashlib.sha256(json.dumps(shown).encode("utf-8")).hexdigest()[:32]
+
+
 @functools.lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("paperfs.web", "templates"),
@@ -37,6 +48,7 @@ def environment() -> jinja2.Environment:
                              undefined=jinja2.StrictUndefined)
     env.filters["snippet"] = snippet
     env.filters["field_text"] = field_text
+    env.filters["form_stamp"] = form_stamp
     return env
 
 

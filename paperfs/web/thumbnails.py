@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 
 #: the thumbnail's width in pixels (shown at half: sharp on high-density screens)
 WIDTH = 240
+#: a page far taller than wide (a receipt roll, or a PDF made to exhaust memory) is
+#: rendered at most this high, narrower then: the render's memory stays bounded
+MAX_HEIGHT = 4 * WIDTH
 QUALITY = 60
 
 _RENDER = threading.Lock()
@@ -41,7 +44,8 @@ def render(pdf: Path, target: Path) -> None:
         try:
             page = document[0]
             try:
-                scale = WIDTH / max(page.get_width(), 1.0)
+                scale = min(WIDTH / max(page.get_width(), 1.0),
+                            MAX_HEIGHT / max(page.get_height(), 1.0))
                 image = page.render(scale=scale).to_pil()
             finally:
                 page.close()
