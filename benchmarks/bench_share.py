@@ -103,7 +103,7 @@ def main(argv: list[str]) -> int:
     result: dict[str, object] = {"docs": args.docs, "links": args.links}
     with tempfile.TemporaryDirectory() as tmp, \
             running(Path(tmp), docs, extra="  throttle_failures: 1000000\n") as dav:
-        store = share_store(dav.config)
+        store = share_store(dav.root, dav.config)
         _fill_links(store, args.links - 2)
         unknown = secrets.token_urlsafe(32)
         store.links()

@@ -45,7 +45,7 @@ def browser():
 
 def test_a_shared_document_shows_inline_in_chromium(tmp_path, browser):
     with running(tmp_path, docs) as dav:
-        token = share_store(dav.config).create("document", "1", "alice",
+        token = share_store(dav.root, dav.config).create("document", "1", "alice",
                                                dt.timedelta(days=1))[1]
         browser.get(f"{dav.url}s/{token}")
         pdf_url = f"{dav.url}s/{token}/document.pdf"

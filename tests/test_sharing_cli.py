@@ -41,7 +41,7 @@ def test_create_list_revoke(root):
     assert out.exit_code == 0, out.output
     url = out.stdout.strip()
     assert url.startswith("https://paper.example.org/s/") and len(url.rsplit("/", 1)[1]) == 43
-    link = share_store(_config(root)).find(url.rsplit("/", 1)[1])
+    link = share_store(root, _config(root)).find(url.rsplit("/", 1)[1])
     assert (link.kind, link.target, link.creator) == ("document", "1", "alice")
     assert f"paperfs share revoke {link.id}" in out.stderr
 
@@ -79,7 +79,7 @@ def test_refusals_name_the_fix(root, args, code, message):
     out = share(root, "create", *args, "--expires", "1d")
     assert out.exit_code == code, out.output
     assert message in out.stderr
-    assert share_store(_config(root)).links() == []
+    assert share_store(root, _config(root)).links() == []
 
 
 def test_expiry_is_required_and_bounded(root):

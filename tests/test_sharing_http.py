@@ -49,7 +49,7 @@ def dav(tmp_path_factory):
 
 def link(dav: Dav, kind: str, target: str, creator: str = "alice",
          expires: dt.timedelta = dt.timedelta(days=1)) -> str:
-    return share_store(dav.config).create(kind, target, creator, expires)[1]
+    return share_store(dav.root, dav.config).create(kind, target, creator, expires)[1]
 
 
 def get(dav: Dav, path: str, method: str = "GET", headers: dict | None = None):
@@ -165,7 +165,7 @@ def test_a_deleted_document_and_a_creator_losing_access_show_nothing(dav: Dav):
 
 
 def test_revoked_and_expired_links_end(dav: Dav):
-    store = share_store(dav.config)
+    store = share_store(dav.root, dav.config)
     token = link(dav, "document", "1")
     assert get(dav, f"/s/{token}/document.pdf").status == 200
     store.revoke(token)
@@ -216,7 +216,7 @@ def test_tokens_never_reach_the_log_or_the_file(dav: Dav, caplog):
     caplog.set_level(logging.DEBUG)
     token = link(dav, "document", "1")
     assert get(dav, f"/s/{token}/document.pdf").status == 200
-    share_store(dav.config).revoke(token)
+    share_store(dav.root, dav.config).revoke(token)
     assert get(dav, f"/s/{token}").status == 410
     assert caplog.records and token not in caplog.text
     assert token not in (dav.root.root / "shares.json").read_text()
@@ -260,7 +260,7 @@ def test_the_creation_endpoint(dav: Dav):
     assert url.netloc == f"127.0.0.1:{dav.port}" and url.path.startswith("/s/")
     assert get(dav, f"{url.path}/document.pdf").body == tiny_pdf(1)
     assert any(s.id == answer["id"] and s.creator == "alice"
-               for s in share_store(dav.config).links())
+               for s in share_store(dav.root, dav.config).links())
 
     # a document alice may not view, or that does not exist: the same 403
     for target in ("2", "999"):

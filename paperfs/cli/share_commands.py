@@ -19,7 +19,7 @@ from paperfs.errors import NotFoundError, UsageError
 def _store(runtime: Any) -> Any:
     from paperfs.sharing.store import share_store
 
-    return share_store(runtime.config)
+    return share_store(runtime.root, runtime.config)
 
 
 def _creator(runtime: Any, name: str | None) -> Any:

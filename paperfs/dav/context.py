@@ -20,6 +20,7 @@ from paperfs.index.model import User
 from paperfs.search.saved import SavedSearches
 from paperfs.archive.trash import Trash
 from paperfs.access.users import UserStore, users_path
+from paperfs.sharing.store import share_store
 
 if TYPE_CHECKING:
     from paperfs.index.factory import Readers
@@ -140,6 +141,8 @@ class Services:
         self.folders = FolderRegistry(self.root.state / "dav-folders.yml")
         #: labels.yml: its labels are folders under /tags etc.; superusers edit it at /labels.yml
         self.labels = runtime.labels
+        #: share links (paperfs/sharing/): one store per server, for /s/, /_share and the page
+        self.shares = share_store(self.root, config)
         self.editor = Editor(self.writer)
         inbox = self.root.root / config.inbox.folders[0]
         self.uploads = Uploads(inbox, config.inbox.ignore, config.dav.inbox_idle_seconds)

@@ -50,7 +50,6 @@ from paperfs.errors import ConfigError, SearchBackendError
 from paperfs.index.model import User
 from paperfs.sharing.create import ShareCreation
 from paperfs.sharing.public import SharedLinks
-from paperfs.sharing.store import share_store
 from paperfs.web.routing import WebSite
 
 if TYPE_CHECKING:
@@ -166,7 +165,7 @@ class DavServer:
                             dav.throttle_block_seconds)
         app: Callable = StreamingPropfind(self.dav_app, self.dav_app, self.provider)
         app = Guard(app, max_xml_bytes=dav.max_xml_bytes)
-        shares = share_store(self.config)  # share links: paperfs/sharing/
+        shares = self.services.shares  # share links: paperfs/sharing/
         app = ShareCreation(app, self.services, shares, dav.public_url)  # /_share: logged in
         # the web page for browsers (paperfs/web/routing.py): login and sessions in
         # front of the Authenticator, the page (and /_share) or WebDAV behind it

@@ -261,9 +261,6 @@ def public_base(config: Any) -> str:
     return f"{scheme}://{host}:{dav.port}"
 
 
-def share_store(config: Any, **kwargs: Any) -> ShareStore:
-    """The store of a configuration's data root."""
-    from paperfs.archive.layout import DataRoot
-
-    root = DataRoot(Path(config.data_root))
+def share_store(root: Any, config: Any, **kwargs: Any) -> ShareStore:
+    """The store of a data root (a DataRoot) with its configuration's limits."""
     return ShareStore(root.root, root.state, max_days=config.dav.share_max_days, **kwargs)

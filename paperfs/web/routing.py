@@ -29,7 +29,6 @@ from typing import Any, Callable, Iterable
 from wsgidav.dav_error import DAVError
 
 from paperfs.errors import SearchBackendError
-from paperfs.sharing.store import share_store
 from paperfs.web import csrf, forms, pages, shares, static
 from paperfs.web.http import BadRequest, Request, StartResponse, redirect, respond, url_of
 from paperfs.web.sessions import COOKIE, Sessions
@@ -112,7 +111,7 @@ class WebSite:
         self.bind = bind
         self.sessions = sessions or Sessions()
         self.thumbnails = Thumbnails(services.root)
-        self.shares = share_store(services.config)  # the user's links (paperfs/web/shares.py)
+        self.shares = services.shares  # the user's links (paperfs/web/shares.py)
 
     # ------------------------------------------------------------ the two pieces
 
