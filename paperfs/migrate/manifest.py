@@ -191,6 +191,16 @@ def _load_json(path: Path, folder: Path) -> Any:
                           f"column {exc.colno}: {exc.msg}{cut}; export again") from None
 
 
+def _inside(folder: Path, name: str) -> bool:
+    """A file name of the manifest stays in the export (no ../, no absolute path, no link
+    out): the importer copies what it names into the archive."""
+    try:
+        (folder / name).resolve().relative_to(folder.resolve())
+    except ValueError:
+        return False
+    return not Path(name).is_absolute()
+
+
 def _add(export: Export, path: Path, folder: Path) -> None:
     name = path.relative_to(folder).as_posix()
     data = _load_json(path, folder)
@@ -211,5 +221,10 @@ def _add(export: Export, path: Path, folder: Path) -> None:
                 raise ExportError(f"{name}: document {record.get('pk')} names no file "
                                   f"({FILE_NAME}); an export made with --data-only cannot be "
                                   "imported")
+            for key in (FILE_NAME, ARCHIVE_NAME):
+                if record.get(key) and not _inside(folder, str(record[key])):
+                    raise ExportError(f"{name}: document {record.get('pk')}: {key} "
+                                      f"{record[key]!r} points outside the export; "
+                                      "this manifest was not written by document_exporter")
             export.where[record["pk"]] = name
         export.records.setdefault(model, []).append(record)

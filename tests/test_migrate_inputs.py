@@ -1,0 +1,61 @@
+"""import-paperless on exports no document_exporter wrote: file names that lead out of
+the export, and a second export of the same instance."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+from click.testing import CliRunner
+
+from paperfs.cli import cli
+from tests.helpers import init_root
+from tests.paperless_exports import make_export
+
+
+def _refused(root, export) -> str:
+    result = CliRunner().invoke(cli, ["--root", str(root.root), "import-paperless",
+                                      str(export)])
+    assert result.exit_code != 0, result.output
+    return result.output + str(result.exception)
+
+
+def test_file_names_that_lead_out_of_the_export_are_refused(tmp_path):
+    """A manifest naming ../secret.pdf (or an absolute path) would copy a file from
+    outside the export into the archive: refused, naming the record, nothing written."""
+    outside = tmp_path / "secret.pdf"
+    outside.write_bytes(b"%PDF-1.4 not for the archive")
+    for number, name in enumerate(("../secret.pdf", str(outside))):
+        export = make_export(tmp_path / f"export{number}", 3)
+        manifest = json.loads((export / "manifest.json").read_text())
+        doc = next(r for r in manifest if r["model"] == "documents.document")
+        doc["__exported_file_name__"] = name
+        (export / "manifest.json").write_text(json.dumps(manifest))
+        root = init_root(tmp_path / f"root{number}")
+        message = _refused(root, export)
+        assert f"document {doc['pk']}: __exported_file_name__" in message, message
+        assert "points outside the export" in message
+        assert not any(root.archive.rglob("*")) and not root.labels_file.exists()
+
+
+def test_a_link_out_of_the_export_is_refused(tmp_path):
+    export = make_export(tmp_path / "export", 3)
+    manifest = json.loads((export / "manifest.json").read_text())
+    doc = next(r for r in manifest if r["model"] == "documents.document"
+               and r.get("__exported_archive_name__"))
+    archive = export / doc["__exported_archive_name__"]
+    (tmp_path / "elsewhere.pdf").write_bytes(archive.read_bytes())
+    archive.unlink()
+    archive.symlink_to(tmp_path / "elsewhere.pdf")
+    message = _refused(init_root(tmp_path), export)
+    assert "__exported_archive_name__" in message and "points outside the export" in message
+
+
+def test_a_zip_member_that_leads_out_is_refused(tmp_path):
+    bad = tmp_path / "bad.zip"
+    with zipfile.ZipFile(bad, "w") as archive:
+        archive.writestr("manifest.json", "[]")
+        archive.writestr("../escaped.pdf", b"%PDF-1.4")
+    message = _refused(init_root(tmp_path), bad)
+    assert "member '../escaped.pdf' points outside the export" in message
+    assert not (tmp_path / "data" / ".paperfs" / "escaped.pdf").exists()
