@@ -59,3 +59,22 @@ def test_a_zip_member_that_leads_out_is_refused(tmp_path):
     message = _refused(init_root(tmp_path), bad)
     assert "member '../escaped.pdf' points outside the export" in message
     assert not (tmp_path / "data" / ".paperfs" / "escaped.pdf").exists()
+
+
+def test_a_later_split_export_of_the_same_instance(tmp_path):
+    """With --split-manifest the documents are in their own manifests: a later export of
+    the same paperless has the same manifest.json, so the same rerun state; its new
+    documents get ids of their own, the ones imported before are not imported twice."""
+    from tests.test_migrate import check_clean, run, state
+
+    first = make_export(tmp_path / "first", 2, split=True, docs=3)
+    later = make_export(tmp_path / "later", 2, split=True, docs=5)
+    assert (first / "manifest.json").read_bytes() == (later / "manifest.json").read_bytes()
+    root = init_root(tmp_path)
+    run(root, "import-paperless", first)
+    out = run(root, "import-paperless", later)
+    assert "imported 2 documents" in out and "3 were imported by an earlier run" in out
+    docs = state(root)
+    assert sorted(docs) == [1, 2, 3, 4, 5]
+    assert [docs[i].title for i in range(1, 6)] == [f"Document {i}" for i in range(1, 6)]
+    check_clean(root)

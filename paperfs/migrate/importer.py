@@ -143,11 +143,19 @@ def _ids(archive: "Archive", state: Path, plan: Plan) -> dict[int, int]:
     """paperless pk → paperfs id, decided once (a rerun reads it back). An empty
     archive keeps paperless' ids (links and habits stay), else new ids follow on."""
     known = _known_ids(state)
-    if known:
-        return known
     table = state / "ids.json"
     root = archive.root
     pks = [doc.pk for doc in plan.documents]
+    if known:
+        # another export of the same instance can share the key (a split export's
+        # manifest.json holds no documents): its new documents get new ids
+        new = [pk for pk in pks if pk not in known]
+        if new:
+            first = archive.next_id()
+            known.update({pk: first + n for n, pk in enumerate(new)})
+            atomic_write_text(root.id_counter, f"{first + len(new)}\n")
+            atomic_write_text(table, json.dumps({str(k): v for k, v in known.items()}))
+        return known
     empty = archive.index.max_id() == 0 and not any(Trash(root).entries()) \
         and not root.id_counter.exists()
     if empty and pks:
