@@ -78,3 +78,26 @@ def test_a_later_split_export_of_the_same_instance(tmp_path):
     assert sorted(docs) == [1, 2, 3, 4, 5]
     assert [docs[i].title for i in range(1, 6)] == [f"Document {i}" for i in range(1, 6)]
     check_clean(root)
+
+
+def test_a_saved_view_paperfs_cannot_search_is_listed_by_the_dry_run(tmp_path):
+    """A full-text rule is taken as a query as it is; one that does not parse is named
+    by --dry-run (and by the import, which writes the others)."""
+    from tests.test_migrate import run
+
+    export = make_export(tmp_path / "export", 3)
+    manifest = json.loads((export / "manifest.json").read_text())
+    manifest += [{"model": "documents.savedview", "pk": 9, "fields": {
+                     "owner": None, "name": "Broken", "sort_field": "created",
+                     "sort_reverse": True}},
+                 {"model": "documents.savedviewfilterrule", "pk": 9, "fields": {
+                     "saved_view": 9, "rule_type": 20, "value": "tax AND ("}}]
+    (export / "manifest.json").write_text(json.dumps(manifest))
+    root = init_root(tmp_path)
+    dry = run(root, "import-paperless", export, "--dry-run")
+    assert "saved view 'Broken': not a valid search" in dry
+    assert "saved searches: 1" in dry  # Taxes only
+    out = run(root, "import-paperless", export)
+    assert "saved view 'Broken': not a valid search" in out
+    saved = (root.root / "saved.yml").read_text()
+    assert "Taxes" in saved and "Broken" not in saved

@@ -22,7 +22,7 @@ from paperfs.classify.labels import LabelsError, parse_labels
 from paperfs.errors import UsageError
 from paperfs.migrate.manifest import ExportError
 from paperfs.migrate.mapping import Plan
-from paperfs.search.saved import SavedSearches
+from paperfs.search.saved import SavedSearches, check_query, check_saved_name
 
 
 def _round_trip() -> Any:
@@ -100,6 +100,7 @@ def prepare(root: DataRoot, plan: Plan) -> Merge:
                               f"a {have.type} in {root.fields_file.name}; rename one, then "
                               "import again")
     _prepare_workflows(root, plan, merge)
+    _check_saved(plan, declared.types())
     for name in [*plan.users, *plan.groups]:
         try:
             check_name(name)
@@ -107,6 +108,20 @@ def prepare(root: DataRoot, plan: Plan) -> Merge:
             raise ExportError(f"paperless user or group {exc}; rename it in paperless "
                               "and export again") from None
     return merge
+
+
+def _check_saved(plan: Plan, custom: dict[str, str]) -> None:
+    """A saved view whose name or query paperfs cannot take is listed, not carried
+    over, before anything is written (so that --dry-run names it too)."""
+    valid = []
+    for name, query, owner in plan.saved:
+        try:
+            check_saved_name(name)
+            check_query(query, custom)
+            valid.append((name, query, owner))
+        except UsageError as exc:
+            plan.left_out.append(f"saved view {name!r}: {exc}; not carried over")
+    plan.saved = valid
 
 
 def _prepare_workflows(root: DataRoot, plan: Plan, merge: Merge) -> None:
