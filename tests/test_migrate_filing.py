@@ -54,3 +54,21 @@ def test_a_journal_cut_while_it_was_written(tmp_path):
     assert "imported 1 documents" in out and not journal.exists()
     assert sorted(state(root)) == [1, 2, 3]
     check_clean(root)
+
+
+def test_a_name_that_differs_only_in_case_is_taken(tmp_path):
+    """The archive has '… document 1' (renamed by hand, indexed): an imported 'Document 1'
+    of the same folder gets the writer's collision suffix, not a file beside it that
+    differs only in case (one file for Windows and macOS clients)."""
+    root = init_root(tmp_path)
+    run(root, "import-paperless", make_export(tmp_path / "first", 2, docs=1))
+    sidecar = next(root.archive.rglob("*Document 1.yml"))
+    for suffix in (".yml", ".pdf"):
+        sidecar.with_suffix(suffix).rename(sidecar.with_name(
+            sidecar.stem.replace("Document", "document") + suffix))
+    run(root, "reindex")
+    out = run(root, "import-paperless", make_export(tmp_path / "second", 2, docs=1))
+    assert "imported 1 documents" in out
+    names = [p.name.casefold() for p in sidecar.parent.iterdir()]
+    assert len(names) == len(set(names)) == 4, names
+    check_clean(root)
