@@ -101,3 +101,17 @@ def test_a_saved_view_paperfs_cannot_search_is_listed_by_the_dry_run(tmp_path):
     assert "saved view 'Broken': not a valid search" in out
     saved = (root.root / "saved.yml").read_text()
     assert "Taxes" in saved and "Broken" not in saved
+
+
+def test_users_the_archive_has_are_not_said_to_be_created(tmp_path):
+    """A second import names no user as created without a password when users.yml
+    has them already (with the passwords they were given)."""
+    from tests.test_migrate import run
+
+    root = init_root(tmp_path)
+    first = run(root, "import-paperless", make_export(tmp_path / "first", 2, docs=1))
+    assert "users were created without passwords (alice, bob)" in first
+    later = make_export(tmp_path / "later", 2, docs=2)
+    dry = run(root, "import-paperless", "--dry-run", later)
+    out = run(root, "import-paperless", later)
+    assert "without passwords" not in dry and "without passwords" not in out, out

@@ -52,6 +52,8 @@ class Summary:
     added: dict[str, int] = field(default_factory=dict)
     kept: list[str] = field(default_factory=list)
     retrained: bool = False
+    #: the users this import creates (without passwords); those users.yml has are kept
+    new_users: list[str] = field(default_factory=list)
     #: the mail accounts and rules merged (None: the export has none)
     mail: "mail_files.MailMerge | None" = None
 
@@ -82,7 +84,7 @@ def run_import(runtime: "Runtime", source: Path, *, dry_run: bool = False,
                                     Path(converted))
         _check_values(plan, merge.fields_text)
         summary = Summary(plan, dry_run, kept=merge.kept + (mail.kept if mail else []),
-                          mail=mail)
+                          mail=mail, new_users=user_files.new_users(runtime.root, plan))
         if dry_run:
             return summary
         state = scratch / _key(export.folder)
