@@ -115,3 +115,29 @@ def test_users_the_archive_has_are_not_said_to_be_created(tmp_path):
     dry = run(root, "import-paperless", "--dry-run", later)
     out = run(root, "import-paperless", later)
     assert "without passwords" not in dry and "without passwords" not in out, out
+
+
+def test_what_a_killed_zip_import_unpacked_is_removed_by_the_next(tmp_path):
+    """A kill -9 leaves the unpacked export (as large as the export) under
+    .paperfs/migrate/; the next run removes it, but not the folder of a run still going
+    (it holds the folder's flock)."""
+    import fcntl
+    import os
+
+    from tests.test_migrate import run
+
+    root = init_root(tmp_path)
+    scratch = root.root / ".paperfs" / "migrate"
+    stale, busy = scratch / "paperless-export-killed", scratch / "paperless-export-running"
+    for folder in (stale, busy):
+        (folder / "originals").mkdir(parents=True)
+        (folder / "originals" / "big.pdf").write_bytes(b"%PDF-1.4")
+    fd = os.open(busy.with_name(busy.name + ".lock"), os.O_CREAT | os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        run(root, "import-paperless", "--dry-run",
+            make_export(tmp_path / "export", 3, as_zip=True))
+        assert not stale.exists() and (busy / "originals" / "big.pdf").exists()
+        assert sorted(p.name for p in scratch.iterdir()) == [busy.name, busy.name + ".lock"]
+    finally:
+        os.close(fd)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
-import tempfile
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ from paperfs.archive.versions import Version as PaperfsVersion, version_file, wi
 from paperfs.migrate import checks, mail_files, user_files
 from paperfs.migrate.filing import BulkFiler, Prepared
 from paperfs.migrate.manifest import ExportError, opened
+from paperfs.migrate.scratch import scratch_folder
 from paperfs.migrate.mapping import Mapper, Plan, PlannedDoc
 
 if TYPE_CHECKING:
@@ -78,10 +78,9 @@ def run_import(runtime: "Runtime", source: Path, *, dry_run: bool = False,
         pages = {r["pk"]: r["fields"].get("page_count") for r in export.of("documents.document")
                  if r["fields"].get("page_count")}
         tick = progress("checking files", len(plan.documents)) if progress else None
-        converted = stack.enter_context(tempfile.TemporaryDirectory(prefix="converted-",
-                                                                     dir=scratch))
+        converted = stack.enter_context(scratch_folder(scratch, "converted-"))
         checked = checks.check_plan(plan, pages, (lambda: tick(1)) if tick else None,
-                                    Path(converted))
+                                    converted)
         _check_values(plan, merge.fields_text)
         summary = Summary(plan, dry_run, kept=merge.kept + (mail.kept if mail else []),
                           mail=mail, new_users=user_files.new_users(runtime.root, plan))

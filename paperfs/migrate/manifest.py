@@ -25,10 +25,13 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from paperfs.errors import UsageError
+from paperfs.migrate.scratch import scratch_folder
 
 FILE_NAME = "__exported_file_name__"
 ARCHIVE_NAME = "__exported_archive_name__"
 THUMBNAIL_NAME = "__exported_thumbnail_name__"
+#: the folders a zip is unpacked into under .paperfs/migrate/ (migrate/scratch.py)
+UNPACKED = "paperless-export-"
 #: paperless' matching_algorithm 0–6 → paperfs' algorithms (classify/matching.py)
 ALGORITHMS = {0: "none", 1: "any", 2: "all", 3: "exact", 4: "regex", 5: "fuzzy", 6: "auto"}
 
@@ -106,9 +109,9 @@ def opened(path: Path, scratch: Path | None = None) -> Iterator[Export]:
                           "zip) that paperless-ngx's document_exporter wrote")
     if not zipfile.is_zipfile(path):
         raise ExportError(f"{path}: neither a folder nor a zip file")
-    if scratch is not None:
-        scratch.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="paperless-export-", dir=scratch) as tmp:
+    unpacked = (scratch_folder(scratch, UNPACKED) if scratch is not None
+                else tempfile.TemporaryDirectory(prefix=UNPACKED))
+    with unpacked as tmp:
         try:
             with zipfile.ZipFile(path) as archive:
                 _check_members(path, archive)
