@@ -7,7 +7,7 @@ import json
 
 from tests.helpers import init_root
 from tests.paperless_exports import make_export
-from tests.test_migrate import run, state
+from tests.test_migrate import FIXTURES, run, state
 
 
 def test_export_names_where_paperless_puts_each_file(tmp_path):
@@ -46,3 +46,17 @@ def test_a_grant_to_a_group_users_yml_does_not_list(tmp_path):
     second = init_root(tmp_path / "two")
     run(second, "import-paperless", tmp_path / "out")
     assert state(second)[2].permissions.view.groups == ("neighbours",)
+
+
+def test_a_mail_rule_older_than_paperless_can_store(tmp_path):
+    """mail.yml takes max_age_days up to 36,500; paperless' maximum_age is a
+    PositiveSmallIntegerField (at most 32,767 in PostgreSQL): exported as that."""
+    root = init_root(tmp_path)
+    run(root, "import-paperless", FIXTURES / "3.0-split-p")
+    rules = root.root / "mail.yml"
+    rules.write_text(rules.read_text().replace("max_age_days: 30", "max_age_days: 36500", 1))
+    run(root, "export", tmp_path / "out")
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    ages = {r["fields"]["name"]: r["fields"]["maximum_age"] for r in manifest
+            if r["model"] == "paperless_mail.mailrule"}
+    assert ages["Invoices"] == 32767 and max(ages.values()) == 32767, ages
