@@ -72,3 +72,23 @@ def test_a_name_that_differs_only_in_case_is_taken(tmp_path):
     names = [p.name.casefold() for p in sidecar.parent.iterdir()]
     assert len(names) == len(set(names)) == 4, names
     check_clean(root)
+
+
+def test_check_reports_a_damaged_sidecar_in_the_trash(tmp_path):
+    """check counts trashed documents' originals as referenced (the import puts paperless'
+    trash there): a trash sidecar it cannot read is a problem it reports, naming the
+    file, not the end of the check."""
+    from click.testing import CliRunner
+
+    from paperfs.archive.trash import Trash
+    from paperfs.cli import cli
+
+    root = init_root(tmp_path)
+    run(root, "import-paperless", make_export(tmp_path / "export", 3))
+    entry = Trash(root).get(3)
+    entry.sidecar.write_text("id: [unclosed\n")
+    result = CliRunner().invoke(cli, ["--root", str(root.root), "check"])
+    assert result.exit_code == 1 and "in the trash: " in result.output, \
+        result.output
+    assert f"trash/{entry.sidecar.parent.name}/{entry.sidecar.name}" in result.output
+    assert "1 error(s) left" in result.output
