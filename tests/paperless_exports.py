@@ -22,6 +22,9 @@ from typing import Any
 from tests.samples import make_text_pdf
 
 VERSIONS = {"1": "1.17.4", "2": "2.20.13", "3": "3.0.5"}
+#: a 1×1 WebP: every export without --no-thumbnail has one per document (never imported)
+THUMBNAIL = bytes.fromhex("524946461a000000574542505650384c0d0000002f0000001007101111888"
+                          "8fe0700")
 
 
 def _sum(data: bytes, major: int) -> str:
@@ -206,10 +209,25 @@ def make_export(folder: Path, major: int = 3, *, split: bool = False, prefix: bo
                                       "triggers": [3], "actions": [3]})
     per_doc: dict[int, list[dict]] = {}
 
-    def doc_file(pk: int, name: str, data: bytes) -> str:
-        rel = f"originals/{name}" if prefix and not name.endswith("-archive.pdf") else name
-        if prefix and name.endswith("-archive.pdf"):
-            rel = f"archive/{name}"
+    exported: set[str] = set()
+    bases: dict[int, str] = {}
+
+    def public_name(pk: int, f: dict) -> str:
+        """document_exporter's base name: Document.get_public_filename ("<created>
+        <correspondent> <title>", "/" → "-"), "_01" … when an earlier one took it."""
+        base = " ".join(part for part in (f["created"][:10],
+                                          "ACME GmbH" if f["correspondent"] == 1 else "",
+                                          f["title"]) if part).replace("/", "-")
+        name, counter = base, 0
+        while name in exported:
+            counter += 1
+            name = f"{base}_{counter:02}"
+        exported.add(name)
+        bases[pk] = name
+        return name
+
+    def doc_file(pk: int, name: str, data: bytes, kind: str = "originals") -> str:
+        rel = f"{kind}/{name}" if prefix else name  # -p: originals/, archive/, thumbnails/
         (folder / rel).parent.mkdir(parents=True, exist_ok=True)
         (folder / rel).write_bytes(data)
         return rel
@@ -232,14 +250,17 @@ def make_export(folder: Path, major: int = 3, *, split: bool = False, prefix: bo
         if major >= 3:
             f.update({"root_document": None, "version_index": None, "version_label": None})
         f.update(fields)
+        name = public_name(pk, f)
         record = {"model": "documents.document", "pk": pk, "fields": f,
-                  "__exported_file_name__": doc_file(pk, f"{pk:07d}-{title}.pdf", original)}
+                  "__exported_file_name__": doc_file(pk, f"{name}.pdf", original),
+                  "__exported_thumbnail_name__": doc_file(pk, f"{name}-thumbnail.webp",
+                                                          THUMBNAIL, "thumbnails")}
         if archive:
             data = unique_pdf(base, 100_000 + n, folder.name)
             f["archive_checksum"] = _sum(data, major)
             f["archive_filename"] = f"{pk:07d}.pdf"
-            record["__exported_archive_name__"] = doc_file(pk, f"{pk:07d}-{title}-archive.pdf",
-                                                           data)
+            record["__exported_archive_name__"] = doc_file(pk, f"{name}-archive.pdf", data,
+                                                           "archive")
         per_doc[pk] = [record]
         return record
 
@@ -263,7 +284,7 @@ def make_export(folder: Path, major: int = 3, *, split: bool = False, prefix: bo
             record = document(6, "Shopping list", 6, archive=False, mime_type="text/plain",
                               original_filename="list.txt", checksum=_sum(text, major))
             (folder / record["__exported_file_name__"]).unlink()
-            record["__exported_file_name__"] = doc_file(6, "0000006-Shopping list.txt", text)
+            record["__exported_file_name__"] = doc_file(6, f"{bases[6]}.txt", text)
             documents.append(record)
         per_doc[1].append({"model": "documents.note", "pk": 1, "fields": {
             "note": "paid on 2023-05-10", "created": "2023-05-10T12:00:00Z", "document": 1,
@@ -277,7 +298,7 @@ def make_export(folder: Path, major: int = 3, *, split: bool = False, prefix: bo
                                               "deleted_at": None}})
     if split:
         for pk, content in per_doc.items():
-            name = f"{pk:07d}-manifest.json"
+            name = f"{bases[pk]}-manifest.json"
             target = folder / ("json/" + name if prefix else name)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(json.dumps(content, indent=2))

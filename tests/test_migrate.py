@@ -99,10 +99,10 @@ def test_import_each_version(tmp_path, major, split, prefix, as_zip):
 def test_broken_exports_import_nothing(tmp_path):
     cases = {}
     export = make_export(tmp_path / "missing", 3)
-    next(export.glob("0000002-*.pdf")).unlink()
+    next(export.glob("* Letter.pdf")).unlink()
     cases["missing"] = (export, "document 2: its original")
     export = make_export(tmp_path / "mismatch", 2)
-    victim = next(export.glob("0000001-*-archive.pdf"))
+    victim = next(export.glob("*Invoice 4711-archive.pdf"))
     victim.write_bytes(victim.read_bytes() + b"x")
     cases["mismatch"] = (export, "does not match the export's MD5 checksum")
     export = make_export(tmp_path / "unknown", 3)

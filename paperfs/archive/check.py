@@ -207,8 +207,13 @@ class Checker:
                             "is filed as a new document; or move it back beside its sidecar",
                             fixable=True))
         # A trashed document keeps its original until the trash expires.
-        referenced.update(read_sidecar(e.sidecar).original.path
-                          for e in Trash(self.root).entries())
+        for entry in Trash(self.root).entries():
+            try:
+                referenced.add(read_sidecar(entry.sidecar).original.path)
+            except SidecarError as exc:  # reported with the rest, not the end of the check
+                add(Problem("invalid-sidecar", self.rel(entry.sidecar), f"in the trash: {exc}",
+                            "repair it from a backup (until then its original counts as "
+                            "an orphan)"))
         self._check_originals(report, referenced)
         self._check_versions(report, set(by_id))
         self._check_index(report, docs, invalid)

@@ -54,9 +54,9 @@ def _print_summary(summary: Any) -> None:
         click.echo("not carried over:")
         for line in [*plan.left_out, *summary.skipped]:
             click.echo(f"  - {line}")
-    if plan.users:
+    if summary.new_users:
         made = "would be created" if summary.dry_run else "were created"
-        click.echo(f"users {made} without passwords ({', '.join(sorted(plan.users))}): "
+        click.echo(f"users {made} without passwords ({', '.join(summary.new_users)}): "
                    "set one with 'paperfs user passwd NAME' before they log in")
     _print_mail(summary)
     if summary.retrained:

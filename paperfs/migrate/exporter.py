@@ -145,11 +145,11 @@ def _write(runtime: "Runtime", target: Path,
                      *(n.author for n in doc.notes)):
             if name and name not in user_pks:
                 user_pks[name] = len(user_pks) + 1
-    for name in sorted(mail.owners() - set(user_pks)):
-        user_pks[name] = len(user_pks) + 1
         for name in (*doc.permissions.view.groups, *doc.permissions.change.groups):
             if name not in group_pks:
                 group_pks[name] = len(group_pks) + 1
+    for name in sorted(mail.owners() - set(user_pks)):
+        user_pks[name] = len(user_pks) + 1
     for name, pk in group_pks.items():
         records.add("auth.group", pk, {"name": name, "permissions": []})
     for name, pk in user_pks.items():
@@ -213,6 +213,10 @@ def _write(runtime: "Runtime", target: Path,
         record = _document_record(doc, records, user_pks, deleted_at)
         record["fields"]["archive_checksum"] = kept[0].sha256
         record["fields"]["page_count"] = kept[0].pages
+        # the importer copies the files to these names with its signals off: without
+        # archive_filename it has nowhere to put the archive file and stops
+        record["fields"].update(filename=Path(original_name).name,
+                                archive_filename=f"{base}.pdf")
         documents.append({**record, FILE_NAME: original_name, ARCHIVE_NAME: archive_name})
         for index, version in enumerate(kept[1:], 1):
             vpdf = pdf if index == len(kept) - 1 else version_file(root, doc.id, version.version)
@@ -225,7 +229,8 @@ def _write(runtime: "Runtime", target: Path,
                 "version_label": version.operation, "checksum": version.sha256,
                 "archive_checksum": version.sha256, "page_count": version.pages,
                 "original_filename": f"{Path(doc.original.filename).stem}-v{version.version}.pdf",
-                "mime_type": "application/pdf"})
+                "mime_type": "application/pdf", "filename": f"{next_version_pk:07d}.pdf",
+                "archive_filename": f"{next_version_pk:07d}.pdf"})
             next_version_pk += 1
             documents.append({**vrecord, FILE_NAME: name, ARCHIVE_NAME: name})
         for action, grants in (("view", doc.permissions.view), ("change", doc.permissions.change)):

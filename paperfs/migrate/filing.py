@@ -66,6 +66,7 @@ class BulkFiler:
         self.archive = archive
         self.journal = journal  # batch.json
         self._taken: set[str] = set()
+        self._listed: dict[str, set[str]] = {}
 
     # ------------------------------------------------------------ paths
 
@@ -75,7 +76,23 @@ class BulkFiler:
             return False
         if self.archive.index.ref_by_path(rel) is not None:
             return False
-        return not any(self.archive.root.archive.joinpath(rel + s).exists() for s in (PDF, YML))
+        # names that differ only in case collide on Windows/macOS clients, as
+        # Archive.choose_path knows; a folder is listed once per batch, not per document
+        folder, _, name = rel.rpartition("/")
+        return name.casefold() not in self._names_in(folder)
+
+    def _names_in(self, folder: str) -> set[str]:
+        """The casefolded names of the PDFs and sidecars in archive/<folder>."""
+        names = self._listed.get(folder)
+        if names is None:
+            try:
+                entries = os.listdir(self.archive.root.archive / folder)
+            except FileNotFoundError:
+                entries = []
+            names = {entry[:-4].casefold() for entry in entries
+                     if entry[-4:].lower() in (PDF, YML)}
+            self._listed[folder] = names
+        return names
 
     def choose_path(self, doc: Document) -> str:
         """Its template path, or the writer's choice when that is taken (checked against
@@ -95,6 +112,7 @@ class BulkFiler:
 
     def file_batch(self, batch: list[Prepared]) -> list[tuple[Document, str]]:
         self._taken.clear()
+        self._listed.clear()
         placed = []
         for item in batch:
             rel = self.choose_path(item.doc)

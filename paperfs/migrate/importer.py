@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
-import tempfile
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ from paperfs.archive.versions import Version as PaperfsVersion, version_file, wi
 from paperfs.migrate import checks, mail_files, user_files
 from paperfs.migrate.filing import BulkFiler, Prepared
 from paperfs.migrate.manifest import ExportError, opened
+from paperfs.migrate.scratch import scratch_folder
 from paperfs.migrate.mapping import Mapper, Plan, PlannedDoc
 
 if TYPE_CHECKING:
@@ -52,6 +52,8 @@ class Summary:
     added: dict[str, int] = field(default_factory=dict)
     kept: list[str] = field(default_factory=list)
     retrained: bool = False
+    #: the users this import creates (without passwords); those users.yml has are kept
+    new_users: list[str] = field(default_factory=list)
     #: the mail accounts and rules merged (None: the export has none)
     mail: "mail_files.MailMerge | None" = None
 
@@ -76,13 +78,12 @@ def run_import(runtime: "Runtime", source: Path, *, dry_run: bool = False,
         pages = {r["pk"]: r["fields"].get("page_count") for r in export.of("documents.document")
                  if r["fields"].get("page_count")}
         tick = progress("checking files", len(plan.documents)) if progress else None
-        converted = stack.enter_context(tempfile.TemporaryDirectory(prefix="converted-",
-                                                                     dir=scratch))
+        converted = stack.enter_context(scratch_folder(scratch, "converted-"))
         checked = checks.check_plan(plan, pages, (lambda: tick(1)) if tick else None,
-                                    Path(converted))
+                                    converted)
         _check_values(plan, merge.fields_text)
         summary = Summary(plan, dry_run, kept=merge.kept + (mail.kept if mail else []),
-                          mail=mail)
+                          mail=mail, new_users=user_files.new_users(runtime.root, plan))
         if dry_run:
             return summary
         state = scratch / _key(export.folder)
@@ -143,11 +144,19 @@ def _ids(archive: "Archive", state: Path, plan: Plan) -> dict[int, int]:
     """paperless pk → paperfs id, decided once (a rerun reads it back). An empty
     archive keeps paperless' ids (links and habits stay), else new ids follow on."""
     known = _known_ids(state)
-    if known:
-        return known
     table = state / "ids.json"
     root = archive.root
     pks = [doc.pk for doc in plan.documents]
+    if known:
+        # another export of the same instance can share the key (a split export's
+        # manifest.json holds no documents): its new documents get new ids
+        new = [pk for pk in pks if pk not in known]
+        if new:
+            first = archive.next_id()
+            known.update({pk: first + n for n, pk in enumerate(new)})
+            atomic_write_text(root.id_counter, f"{first + len(new)}\n")
+            atomic_write_text(table, json.dumps({str(k): v for k, v in known.items()}))
+        return known
     empty = archive.index.max_id() == 0 and not any(Trash(root).entries()) \
         and not root.id_counter.exists()
     if empty and pks:

@@ -26,6 +26,9 @@ TO_ACTION = {name: number for number, name in ACTIONS.items()}
 TO_TITLE = {"subject": 1, "filename": 2}
 TO_CORRESPONDENT = {name: number for number, name in CORRESPONDENT_FROM.items()}
 assert set(TO_TITLE.values()) <= set(TITLE_FROM)
+#: maximum_age is a PositiveSmallIntegerField: PostgreSQL stops the import above this
+#: (mail.yml allows 36,500 days; both mean "about forever")
+MAX_AGE = 32767
 
 
 @dataclass
@@ -95,7 +98,7 @@ def add_records(records: Any, mail: MailExport, user_pks: dict[str, int]) -> Non
             "filter_subject": rule.subject or None, "filter_body": rule.body or None,
             "filter_attachment_filename_include": ",".join(rule.include) or None,
             "filter_attachment_filename_exclude": ",".join(rule.exclude) or None,
-            "maximum_age": rule.max_age_days, "attachment_type": 2 if rule.inline else 1,
+            "maximum_age": min(rule.max_age_days, MAX_AGE), "attachment_type": 2 if rule.inline else 1,
             "consumption_scope": TO_CONSUME[rule.consume], "pdf_layout": 0,
             "action": action, "action_parameter": rule.move_to or rule.keyword or None,
             "assign_title_from": TO_TITLE[rule.title_from],

@@ -25,10 +25,13 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from paperfs.errors import UsageError
+from paperfs.migrate.scratch import scratch_folder
 
 FILE_NAME = "__exported_file_name__"
 ARCHIVE_NAME = "__exported_archive_name__"
 THUMBNAIL_NAME = "__exported_thumbnail_name__"
+#: the folders a zip is unpacked into under .paperfs/migrate/ (migrate/scratch.py)
+UNPACKED = "paperless-export-"
 #: paperless' matching_algorithm 0–6 → paperfs' algorithms (classify/matching.py)
 ALGORITHMS = {0: "none", 1: "any", 2: "all", 3: "exact", 4: "regex", 5: "fuzzy", 6: "auto"}
 
@@ -106,9 +109,9 @@ def opened(path: Path, scratch: Path | None = None) -> Iterator[Export]:
                           "zip) that paperless-ngx's document_exporter wrote")
     if not zipfile.is_zipfile(path):
         raise ExportError(f"{path}: neither a folder nor a zip file")
-    if scratch is not None:
-        scratch.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="paperless-export-", dir=scratch) as tmp:
+    unpacked = (scratch_folder(scratch, UNPACKED) if scratch is not None
+                else tempfile.TemporaryDirectory(prefix=UNPACKED))
+    with unpacked as tmp:
         try:
             with zipfile.ZipFile(path) as archive:
                 _check_members(path, archive)
@@ -191,6 +194,16 @@ def _load_json(path: Path, folder: Path) -> Any:
                           f"column {exc.colno}: {exc.msg}{cut}; export again") from None
 
 
+def _inside(folder: Path, name: str) -> bool:
+    """A file name of the manifest stays in the export (no ../, no absolute path, no link
+    out): the importer copies what it names into the archive."""
+    try:
+        (folder / name).resolve().relative_to(folder.resolve())
+    except ValueError:
+        return False
+    return not Path(name).is_absolute()
+
+
 def _add(export: Export, path: Path, folder: Path) -> None:
     name = path.relative_to(folder).as_posix()
     data = _load_json(path, folder)
@@ -211,5 +224,10 @@ def _add(export: Export, path: Path, folder: Path) -> None:
                 raise ExportError(f"{name}: document {record.get('pk')} names no file "
                                   f"({FILE_NAME}); an export made with --data-only cannot be "
                                   "imported")
+            for key in (FILE_NAME, ARCHIVE_NAME):
+                if record.get(key) and not _inside(folder, str(record[key])):
+                    raise ExportError(f"{name}: document {record.get('pk')}: {key} "
+                                      f"{record[key]!r} points outside the export; "
+                                      "this manifest was not written by document_exporter")
             export.where[record["pk"]] = name
         export.records.setdefault(model, []).append(record)

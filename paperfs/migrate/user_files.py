@@ -22,7 +22,7 @@ from paperfs.classify.labels import LabelsError, parse_labels
 from paperfs.errors import UsageError
 from paperfs.migrate.manifest import ExportError
 from paperfs.migrate.mapping import Plan
-from paperfs.search.saved import SavedSearches
+from paperfs.search.saved import SavedSearches, check_query, check_saved_name
 
 
 def _round_trip() -> Any:
@@ -100,6 +100,7 @@ def prepare(root: DataRoot, plan: Plan) -> Merge:
                               f"a {have.type} in {root.fields_file.name}; rename one, then "
                               "import again")
     _prepare_workflows(root, plan, merge)
+    _check_saved(plan, declared.types())
     for name in [*plan.users, *plan.groups]:
         try:
             check_name(name)
@@ -107,6 +108,20 @@ def prepare(root: DataRoot, plan: Plan) -> Merge:
             raise ExportError(f"paperless user or group {exc}; rename it in paperless "
                               "and export again") from None
     return merge
+
+
+def _check_saved(plan: Plan, custom: dict[str, str]) -> None:
+    """A saved view whose name or query paperfs cannot take is listed, not carried
+    over, before anything is written (so that --dry-run names it too)."""
+    valid = []
+    for name, query, owner in plan.saved:
+        try:
+            check_saved_name(name)
+            check_query(query, custom)
+            valid.append((name, query, owner))
+        except UsageError as exc:
+            plan.left_out.append(f"saved view {name!r}: {exc}; not carried over")
+    plan.saved = valid
 
 
 def _prepare_workflows(root: DataRoot, plan: Plan, merge: Merge) -> None:
@@ -138,6 +153,12 @@ def _round_trip_text(data: dict[str, Any]) -> str:
     return out.getvalue()
 
 
+def new_users(root: DataRoot, plan: Plan) -> list[str]:
+    """The plan's users that users.yml does not have yet, sorted."""
+    have = load_users(root.root / "users.yml").accounts
+    return sorted(name for name in plan.users if name not in have)
+
+
 def write(root: DataRoot, plan: Plan, merge: Merge) -> dict[str, int]:
     """Write the merged files; returns how many users, groups, saved searches were added."""
     if merge.added["labels"]:
@@ -149,15 +170,15 @@ def write(root: DataRoot, plan: Plan, merge: Merge) -> dict[str, int]:
     users_file = root.root / "users.yml"
     table = load_users(users_file)
     accounts, groups = dict(table.accounts), dict(table.groups)
-    new_users = [name for name in plan.users if name not in accounts]
-    for name in new_users:  # without a password: cannot log in until one is set
+    created = [name for name in plan.users if name not in accounts]
+    for name in created:  # without a password: cannot log in until one is set
         accounts[name] = Account(name=name, password="", superuser=plan.users[name])
     new_groups = 0
     for group, members in plan.groups.items():
         if group not in groups:
             new_groups += 1
         groups[group] = tuple(sorted({*groups.get(group, ()), *members}))
-    if new_users or new_groups or groups != dict(table.groups):
+    if created or new_groups or groups != dict(table.groups):
         save_users(users_file, UserTable(accounts, groups))
     saved = SavedSearches(root.root, custom=lambda: parse_fields(
         merge.fields_text, "fields.yml").types())
@@ -172,7 +193,7 @@ def write(root: DataRoot, plan: Plan, merge: Merge) -> dict[str, int]:
             added_saved += 1
         except UsageError as exc:
             plan.left_out.append(f"saved view {name!r}: {exc}")
-    return {"users": len(new_users), "groups": new_groups, "saved searches": added_saved,
+    return {"users": len(created), "groups": new_groups, "saved searches": added_saved,
             "labels": merge.added["labels"], "fields": merge.added["fields"],
             "workflows": merge.added["workflows"]}
 
