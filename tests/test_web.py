@@ -577,3 +577,17 @@ def test_saving_one_field_leaves_the_others_exactly_as_they_were(tmp_path) -> No
         r = alice.post("/_/doc/9", {**fields, "tags": "paid, new", "document_type": "letter",
                                     "stamp": ""})
         assert r.status == 303 and server.sidecar(9).tags == ("paid", "new")  # changed: as typed
+
+
+def test_files_served_over_webdav_cannot_script_the_page(dav) -> None:
+    """A browser with the page's session also opens WebDAV addresses: anything but
+    a PDF (an .html someone put in a folder, a folder listing) comes sandboxed."""
+    alice = logged_in(dav, "alice")
+    listing = alice.get("/by-id/", headers={"Accept": HTML})
+    assert listing.status == 200 and b"<html" in listing.body.lower()
+    assert listing.headers["content-security-policy"] == "sandbox"
+    assert listing.headers["x-content-type-options"] == "nosniff"
+    pdf = alice.get("/by-id/2.pdf")
+    assert pdf.status == 200 and pdf.body.startswith(b"%PDF")
+    assert "content-security-policy" not in pdf.headers  # the PDF viewer needs no sandbox
+    assert pdf.headers["x-content-type-options"] == "nosniff"

@@ -22,6 +22,23 @@ SECURITY_HEADERS = [
 
 StartResponse = Callable[..., Any]
 
+#: what a file served over WebDAV may show: PDFs as they are (a sandbox would stop
+#: the browser's PDF viewer), anything else (an .html or .svg someone put in an
+#: inbox) without scripts and as an origin of its own, away from the page's session
+_FILE_SANDBOX = ("Content-Security-Policy", "sandbox")
+
+
+def sandboxed(start_response: StartResponse) -> StartResponse:
+    """``start_response`` for an answer with the user's bytes in it (a WebDAV GET)."""
+    def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        kind = next((v for k, v in headers if k.lower() == "content-type"), "")
+        extra = [("X-Content-Type-Options", "nosniff")]
+        if not kind.lower().startswith("application/pdf"):
+            extra.append(_FILE_SANDBOX)
+        return start_response(status, [*headers, *extra], exc_info)
+
+    return start
+
 
 class BadRequest(Exception):
     """A request the page cannot take; the message says what to do (400)."""

@@ -30,7 +30,8 @@ from wsgidav.dav_error import DAVError
 
 from paperfs.errors import SearchBackendError
 from paperfs.web import csrf, forms, pages, shares, static
-from paperfs.web.http import BadRequest, Request, StartResponse, redirect, respond, url_of
+from paperfs.web.http import (BadRequest, Request, StartResponse, redirect, respond, sandboxed,
+                              url_of)
 from paperfs.web.sessions import COOKIE, Sessions
 from paperfs.web.templates import render
 from paperfs.web.thumbnails import Thumbnails
@@ -120,6 +121,8 @@ class WebSite:
         def app(environ: dict, start_response: StartResponse) -> Iterable[bytes]:
             if wants_page(environ):
                 return self.answer(environ, start_response)
+            if environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+                start_response = sandboxed(start_response)
             return dav(environ, start_response)
 
         return app
