@@ -54,6 +54,17 @@ def password_of(account: MailAccount, environ: Mapping[str, str] | None = None) 
     return value
 
 
+def tls_context(account: MailAccount) -> ssl.SSLContext:
+    """Certificate and host name checked (imaplib alone checks neither): the system's CAs,
+    or the account's ca_file for a private CA or a self-signed server."""
+    cafile = str(account.ca_file) if account.ca_file else None
+    try:
+        return ssl.create_default_context(cafile=cafile)
+    except (OSError, ssl.SSLError) as exc:
+        raise MailAccountError(f"mail account {account.name}: cannot read its ca_file "
+                               f"{account.ca_file}: {exc.__class__.__name__}: {exc}") from None
+
+
 def connect(account: MailAccount, environ: Mapping[str, str] | None = None) -> "BaseMailBox":
     """A logged-in mailbox; MailAccountError says in one line why not."""
     from imap_tools import MailBox, MailBoxStartTls, MailBoxUnencrypted
@@ -62,16 +73,28 @@ def connect(account: MailAccount, environ: Mapping[str, str] | None = None) -> "
     where = f"{account.host}:{port_of(account)}"
     try:
         if account.security == "tls":
-            box = MailBox(account.host, port_of(account), timeout=account.timeout_seconds)
+            box = MailBox(account.host, port_of(account), timeout=account.timeout_seconds,
+                          ssl_context=tls_context(account))
         elif account.security == "starttls":
             box = MailBoxStartTls(account.host, port_of(account),
-                                  timeout=account.timeout_seconds)
+                                  timeout=account.timeout_seconds,
+                                  ssl_context=tls_context(account))
         else:
             box = MailBoxUnencrypted(account.host, port_of(account),
                                      timeout=account.timeout_seconds)
-    except (OSError, ssl.SSLError, socket.timeout) as exc:
+    except ssl.SSLCertVerificationError as exc:
+        raise MailAccountError(f"mail account {account.name}: the certificate of {where} is "
+                               f"not trusted ({exc.verify_message}); nothing was sent. For a "
+                               "private CA or a self-signed server, name its certificate "
+                               "with ca_file") from None
+    except socket.timeout:
+        raise MailAccountError(f"mail account {account.name}: {where} did not answer within "
+                               f"{account.timeout_seconds:g} s (timeout_seconds)") from None
+    except (OSError, ssl.SSLError) as exc:
         raise MailAccountError(f"mail account {account.name}: cannot reach {where}: "
                                f"{exc.strerror or exc}") from None
+    except MailAccountError:
+        raise
     except Exception as exc:  # noqa: BLE001 - imaplib's own errors (a bad greeting, STARTTLS)
         raise MailAccountError(f"mail account {account.name}: {where} answered "
                                f"unexpectedly: {exc}") from None

@@ -1,0 +1,88 @@
+"""The account's security modes against a real dovecot serving TLS with a self-signed
+certificate made by the test (tests/dovecot_server.py, tls=True), and a server that
+accepts the connection and never answers.
+
+The certificate is checked: without ``ca_file`` naming it, a self-signed server is
+refused before the password is sent (a man in the middle would otherwise get it).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+
+from paperfs.mail.accounts import MailAccountError, connect
+from tests.dovecot_server import DovecotServer
+from tests.mail_support import Parts, mail_root
+
+
+@pytest.fixture(scope="module")
+def tls_dovecot():
+    with DovecotServer(tls=True) as server:
+        yield server
+
+
+def account_of(tmp_path, server: DovecotServer, security: str, port: int, ca: bool):
+    root = mail_root(tmp_path, server, "work: []\n")
+    config = root.root / "paperfs.yml"
+    text = config.read_text().replace("security: none", f"security: {security}")
+    text = text.replace(f"port: {server.port}", f"port: {port}")
+    if ca:
+        text += f"      ca_file: {server.certificate}\n"
+    config.write_text(text)
+    return Parts(root).account
+
+
+@pytest.mark.parametrize("security", ["tls", "starttls"])
+def test_tls_and_starttls_log_in_with_the_servers_certificate(tmp_path, tls_dovecot,
+                                                              security):
+    port = tls_dovecot.tls_port if security == "tls" else tls_dovecot.port
+    box = connect(account_of(tmp_path, tls_dovecot, security, port, ca=True))
+    try:
+        assert [f.name for f in box.folder.list()] == ["INBOX"]
+        sock = box.client.sock
+        assert sock.version() in ("TLSv1.2", "TLSv1.3"), sock
+    finally:
+        box.logout()
+
+
+@pytest.mark.parametrize("security", ["tls", "starttls"])
+def test_an_untrusted_certificate_is_refused_before_the_login(tmp_path, tls_dovecot,
+                                                             security):
+    port = tls_dovecot.tls_port if security == "tls" else tls_dovecot.port
+    account = account_of(tmp_path, tls_dovecot, security, port, ca=False)
+    logins = tls_dovecot.log().count("Login: user=<alice>")
+    with pytest.raises(MailAccountError) as error:
+        connect(account)
+    text = str(error.value)
+    assert text.startswith(f"mail account work: the certificate of 127.0.0.1:{port} is not "
+                           "trusted"), text
+    assert "ca_file" in text and "\n" not in text
+    assert tls_dovecot.log().count("Login: user=<alice>") == logins  # no login was tried
+
+
+def test_a_server_that_never_answers_times_out_with_one_line(tmp_path):
+    """A server that accepts the connection and never greets: the login gives up after
+    the account's timeout_seconds instead of holding the account's thread for ever."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    threading.Thread(target=lambda: held.append(listener.accept()[0]), daemon=True).start()
+    try:
+        server = DovecotServer.__new__(DovecotServer)  # only its port is used
+        server.port = listener.getsockname()[1]
+        root = mail_root(tmp_path, server, "work: []\n")
+        config = root.root / "paperfs.yml"
+        config.write_text(config.read_text() + "      timeout_seconds: 1\n")
+        started = time.monotonic()
+        with pytest.raises(MailAccountError) as error:
+            connect(Parts(root).account)
+        assert time.monotonic() - started < 5
+        assert str(error.value) == (f"mail account work: 127.0.0.1:{server.port} did not "
+                                    "answer within 1 s (timeout_seconds)"), error.value
+    finally:
+        listener.close()
+        for conn in held:
+            conn.close()
