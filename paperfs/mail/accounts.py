@@ -44,7 +44,8 @@ def password_of(account: MailAccount, environ: Mapping[str, str] | None = None) 
         return value
     assert account.password_file is not None
     try:
-        value = account.password_file.read_text(encoding="utf-8").rstrip("\r\n")
+        lines = account.password_file.read_text(encoding="utf-8").splitlines()
+        value = lines[0] if lines else ""  # its first line: what docs/configuration.md says
     except (OSError, UnicodeDecodeError) as exc:
         raise MailAccountError(f"mail account {account.name}: cannot read its password_file "
                                f"{account.password_file}: {exc.__class__.__name__}") from None
