@@ -197,16 +197,19 @@ def test_dry_run_changes_nothing(tmp_path, dovecot):
     root = mail_root(tmp_path, dovecot, """
 work:
   - {name: invoices, subject: Invoice, include: ["*.pdf"], action: delete}
+  - {name: mail-only, subject: Invoice, consume: mail, action: delete}
 """)
     parts = Parts(root)
     before = flags(dovecot)
     box = connect(parts.account)
     try:
-        [result] = preview(box, parts.account, parts.rules(), parts.records)
+        result, mail_only = preview(box, parts.account, parts.rules(), parts.records)
     finally:
         box.logout()
     assert (result.matched, result.already) == (1, 0)
     assert [(m.subject, m.attachments) for m in result.mails] == [("Invoice 1", ["invoice.pdf"])]
+    # consume: mail takes the mail as a document and none of its attachments
+    assert [(m.subject, m.attachments) for m in mail_only.mails] == [("Invoice 1", [])]
     assert flags(dovecot) == before  # not even \Seen
     assert list(parts.records) == [] and not list(parts.handoff.ready())
 
