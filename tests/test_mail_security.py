@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from paperfs.archive.layout import DataRoot
 from paperfs.mail.accounts import MailAccountError, connect
 from tests.dovecot_server import DovecotServer
 from tests.mail_support import Parts, mail_root
@@ -86,3 +87,14 @@ def test_a_server_that_never_answers_times_out_with_one_line(tmp_path):
         listener.close()
         for conn in held:
             conn.close()
+
+
+def test_a_ca_file_that_cannot_be_read_is_named(tmp_path, tls_dovecot):
+    account_of(tmp_path, tls_dovecot, "tls", tls_dovecot.tls_port, ca=False)
+    missing = tmp_path / "no-such-ca.pem"
+    config = tmp_path / "data" / "paperfs.yml"
+    config.write_text(config.read_text() + f"      ca_file: {missing}\n")
+    with pytest.raises(MailAccountError) as error:
+        connect(Parts(DataRoot(config.parent)).account)
+    assert str(error.value).startswith(f"mail account work: cannot read its ca_file {missing}: "
+                                       "FileNotFoundError"), error.value
