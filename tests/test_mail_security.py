@@ -98,3 +98,56 @@ def test_a_ca_file_that_cannot_be_read_is_named(tmp_path, tls_dovecot):
         connect(Parts(DataRoot(config.parent)).account)
     assert str(error.value).startswith(f"mail account work: cannot read its ca_file {missing}: "
                                        "FileNotFoundError"), error.value
+
+
+def test_a_password_beyond_ascii_logs_in(tmp_path):
+    """imaplib's LOGIN takes ASCII only (a password with an umlaut failed with "'ascii'
+    codec can't encode"); such a password goes by AUTHENTICATE PLAIN in UTF-8."""
+    password = "Geheimnis-äöü-€"
+    with DovecotServer(users={"alice": password}) as server:
+        box = connect(account_of_password(tmp_path, server, password))
+        try:
+            assert [f.name for f in box.folder.list()] == ["INBOX"]
+        finally:
+            box.logout()
+        wrong = account_of_password(tmp_path / "wrong", server, "Geheimnis-äöü-$")
+        with pytest.raises(MailAccountError, match="refused: wrong user or password") as error:
+            connect(wrong)
+        assert "Geheimnis" not in str(error.value)
+
+
+def account_of_password(tmp_path, server: DovecotServer, password: str):
+    tmp_path.mkdir(exist_ok=True)
+    return Parts(mail_root(tmp_path, server, "work: []\n", password=password)).account
+
+
+def test_a_server_that_echoes_the_login_command_never_shows_the_password(tmp_path):
+    """Some servers quote the failed command back (with the password as imaplib quoted
+    it: backslashes and quotes escaped); the error has neither form of it."""
+    password = 'pa"ss\\word'
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn, conn.makefile("rb") as lines:
+            conn.sendall(b"* OK fake IMAP ready\r\n")
+            for line in lines:
+                tag, command = line.rstrip().split(b" ", 2)[:2]
+                if command.upper() == b"CAPABILITY":
+                    conn.sendall(b"* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n" + tag + b" OK done\r\n")
+                else:
+                    conn.sendall(tag + b" NO cannot do " + line.rstrip() + b"\r\n")
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        server = DovecotServer.__new__(DovecotServer)  # only its port is used
+        server.port = listener.getsockname()[1]
+        account = Parts(mail_root(tmp_path, server, "work: []\n", password=password)).account
+        with pytest.raises(MailAccountError) as error:
+            connect(account)
+        text = str(error.value)
+        assert text.startswith("mail account work: login as alice at 127.0.0.1:"), text
+        assert "LOGIN" in text and "ss" not in text.split("LOGIN", 1)[1].replace("alice", ""), \
+            text
+    finally:
+        listener.close()

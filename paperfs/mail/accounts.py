@@ -100,16 +100,30 @@ def connect(account: MailAccount, environ: Mapping[str, str] | None = None) -> "
         raise MailAccountError(f"mail account {account.name}: {where} answered "
                                f"unexpectedly: {exc}") from None
     try:
-        box.login(account.user, password)
+        if (account.user + password).isascii():
+            box.login(account.user, password)
+        else:  # LOGIN is ASCII only (imaplib); AUTHENTICATE PLAIN carries UTF-8
+            box.login_utf8(account.user, password)
     except Exception as exc:  # noqa: BLE001 - MailboxLoginError, imaplib.error, a lost socket
         try:
             box.client.shutdown()
         except Exception:  # noqa: BLE001 - it is being dropped anyway
             pass
-        reason = _server_reason(exc).replace(password, "***")
+        reason = _redacted(_server_reason(exc), password)
         raise MailAccountError(f"mail account {account.name}: login as {account.user} at "
                                f"{where} refused: {reason}") from None
     return box
+
+
+def _redacted(text: str, password: str) -> str:
+    """*text* without the password in any form a server's echo of the LOGIN command takes
+    in it: as sent (imaplib quotes it: backslash and quote escaped), and inside the
+    repr of the bytes imap-tools prints."""
+    quoted = password.replace("\\", "\\\\").replace('"', '\\"')
+    forms = {password, quoted, *(repr(form.encode())[2:-1] for form in (password, quoted))}
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, "***")
+    return text
 
 
 def _server_reason(exc: Exception) -> str:
