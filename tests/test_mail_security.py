@@ -26,6 +26,13 @@ def tls_dovecot():
         yield server
 
 
+def at_port(port: int) -> DovecotServer:
+    """A server of the tests' own at *port*, for mail_root (only its port is used)."""
+    server = DovecotServer.__new__(DovecotServer)
+    server.port = port
+    return server
+
+
 def account_of(tmp_path, server: DovecotServer, security: str, port: int, ca: bool):
     root = mail_root(tmp_path, server, "work: []\n")
     config = root.root / "paperfs.yml"
@@ -72,8 +79,7 @@ def test_a_server_that_never_answers_times_out_with_one_line(tmp_path):
     held: list[socket.socket] = []
     threading.Thread(target=lambda: held.append(listener.accept()[0]), daemon=True).start()
     try:
-        server = DovecotServer.__new__(DovecotServer)  # only its port is used
-        server.port = listener.getsockname()[1]
+        server = at_port(listener.getsockname()[1])
         root = mail_root(tmp_path, server, "work: []\n")
         config = root.root / "paperfs.yml"
         config.write_text(config.read_text() + "      timeout_seconds: 1\n")
@@ -140,8 +146,7 @@ def test_a_server_that_echoes_the_login_command_never_shows_the_password(tmp_pat
 
     threading.Thread(target=serve, daemon=True).start()
     try:
-        server = DovecotServer.__new__(DovecotServer)  # only its port is used
-        server.port = listener.getsockname()[1]
+        server = at_port(listener.getsockname()[1])
         account = Parts(mail_root(tmp_path, server, "work: []\n", password=password)).account
         with pytest.raises(MailAccountError) as error:
             connect(account)

@@ -131,6 +131,24 @@ def _soffice_processes(marker: str, program: str = "soffice") -> list[int]:
     return sorted(pids)
 
 
+def _gone(pid: int) -> bool:
+    """The process has ended (or is a zombie its parent has not reaped yet)."""
+    stat = Path(f"/proc/{pid}/stat")
+    try:
+        return stat.read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def _still_running(pids: list[int], seconds: float = 5.0) -> list[int]:
+    """Those of *pids* still running after a few seconds (a killed process takes a
+    moment to exit on a busy machine)."""
+    deadline = time.monotonic() + seconds
+    while not all(_gone(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return [pid for pid in pids if not _gone(pid)]
+
+
 def test_a_timeout_kills_the_converters_whole_process_group(tmp_path, monkeypatch):
     # A converter that hangs for good, with a helper process of its own (as soffice's
     # oosplash starts soffice.bin): both must be gone after the timeout.
@@ -143,9 +161,7 @@ def test_a_timeout_kills_the_converters_whole_process_group(tmp_path, monkeypatc
     src.write_bytes(b"whatever")
     with pytest.raises(DocumentTimeoutError, match="document.odt: LibreOffice did not convert"):
         libreoffice.to_pdf(src, tmp_path / "out", timeout=0.5)
-    helper = int((tmp_path / "helper.pid").read_text())
-    assert not Path(f"/proc/{helper}").exists() or \
-        (Path(f"/proc/{helper}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z")
+    assert _still_running([int((tmp_path / "helper.pid").read_text())]) == []
 
 
 def test_the_daemon_files_office_documents_dropped_into_the_inbox(tmp_path, corpus):
@@ -175,14 +191,6 @@ def test_an_office_upload_is_taken_only_when_whole(tmp_path, corpus):
     assert looks_complete(cut, cut.stat().st_size)
 
 
-def _gone(pid: int) -> bool:
-    stat = Path(f"/proc/{pid}/stat")
-    try:
-        return stat.read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
-
-
 def test_a_worker_killed_at_its_timeout_takes_its_converter_with_it(tmp_path, corpus):
     """consume.timeout_seconds kills the worker while LibreOffice converts (its own
     timeout is far away): the converter and its helper go too, not left running for ever
@@ -205,10 +213,7 @@ def test_a_worker_killed_at_its_timeout_takes_its_converter_with_it(tmp_path, co
         daemon.wait_for(lambda: "sample.odt" in failed_state(root), 60, "the worker's timeout")
         assert failed_state(root)["sample.odt"]["reason"] == "timeout"
         pids = [int((tmp_path / name).read_text()) for name in ("soffice.pid", "helper.pid")]
-        deadline = time.monotonic() + 5
-        while not all(_gone(pid) for pid in pids) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert [pid for pid in pids if not _gone(pid)] == []
+        assert _still_running(pids) == []
     finally:
         assert daemon.stop() == 0
         for name in ("soffice.pid", "helper.pid"):
