@@ -261,6 +261,8 @@ class MailAccount:
     #: refused with a clear error: a password belongs in password_file or password_env
     password: str = ""
     timeout_seconds: float = 30.0
+    #: tls/starttls: the CA (or the server's own certificate) to trust instead of the system's
+    ca_file: Path | None = None
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ runtime=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-fra tes
          libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-liberation2
          libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui)
 testing=(litmus rclone cadaver davfs2 openjdk-17-jdk-headless maven redis-server iproute2
-         dovecot-imapd chromium chromium-driver)
+         dovecot-imapd chromium chromium-driver openssl)
 
 wanted=("${runtime[@]}")
 [[ "${1:-}" == "--test" ]] && wanted+=("${testing[@]}")

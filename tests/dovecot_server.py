@@ -1,6 +1,8 @@
 """A real dovecot IMAP server for the tests: 127.0.0.1, a free port, everything under a temp dir.
 
-Plain login on loopback (``ssl = no``), maildir under the temp dir, users in a
+Plain login on loopback (``ssl = no``; with ``tls=True`` a self-signed
+certificate for 127.0.0.1 made by openssl, STARTTLS on the IMAP port and
+implicit TLS on ``tls_port``), maildir under the temp dir, users in a
 passwd-file, its log in a file, its base and state dirs in the temp dir. It
 runs as root with the Debian package's users for its internal and login
 processes; mail is accessed as ``nobody``. ``DovecotServer`` is a context
@@ -74,7 +76,7 @@ state_dir = {dir}/state
 instance_name = paperfs-test-{port}
 log_path = {dir}/dovecot.log
 info_log_path = {dir}/dovecot.log
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 default_internal_user = dovecot
@@ -97,7 +99,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
   }}
 }}
 service anvil {{
@@ -113,10 +116,13 @@ namespace inbox {{
 class DovecotServer:
     """One dovecot process with its own configuration under a temp dir."""
 
-    def __init__(self, users: dict[str, str] | None = None) -> None:
+    def __init__(self, users: dict[str, str] | None = None, tls: bool = False) -> None:
         self.binary = require_dovecot()
         self.host = "127.0.0.1"
         self.port = free_port()
+        #: implicit TLS (imaps), with tls=True; 0: no such listener
+        self.tls_port = free_port() if tls else 0
+        self.tls = tls
         self.users = users or {USER: PASSWORD}
         self.dir = Path(tempfile.mkdtemp(prefix="paperfs-dovecot-"))
         self.dir.chmod(0o755)  # the mail user reaches its maildir through it
@@ -128,6 +134,27 @@ class DovecotServer:
     def config_file(self) -> Path:
         return self.dir / "dovecot.conf"
 
+    @property
+    def certificate(self) -> Path:
+        """The server's self-signed certificate (PEM), with tls=True: a client's CA file."""
+        return self.dir / "cert.pem"
+
+    def _ssl_settings(self) -> str:
+        if not self.tls:
+            return "ssl = no"
+        openssl = shutil.which("openssl")
+        if openssl is None:
+            message = "OPENSSL NOT AVAILABLE: the TLS tests make their certificate with it"
+            if _in_ci():
+                pytest.fail(message, pytrace=False)
+            pytest.skip(message)
+        key = self.dir / "key.pem"
+        subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-keyout", str(key), "-out", str(self.certificate)],
+                       check=True, capture_output=True)
+        return f"ssl = yes\nssl_cert = <{self.certificate}\nssl_key = <{key}"
+
     def start(self) -> "DovecotServer":
         for sub in ("run", "state", "mail"):
             (self.dir / sub).mkdir(exist_ok=True)
@@ -135,7 +162,8 @@ class DovecotServer:
         (self.dir / "users").write_text(
             "".join(f"{user}:{{PLAIN}}{password}\n" for user, password in self.users.items()))
         self.config_file.write_text(_CONFIG.format(dir=self.dir, port=self.port,
-                                                   uid=self.uid, gid=self.gid))
+                                                   tls_port=self.tls_port, uid=self.uid,
+                                                   gid=self.gid, ssl=self._ssl_settings()))
         self.process = subprocess.Popen(
             [self.binary, "-F", "-c", str(self.config_file)],
             stdout=subprocess.DEVNULL, stderr=open(self.dir / "stderr.log", "wb"),

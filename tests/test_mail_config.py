@@ -53,6 +53,8 @@ def test_password_sources(tmp_path):
         password_of(account)
     (tmp_path / "pw").write_text("s3cret\n")
     assert password_of(account) == "s3cret"
+    (tmp_path / "pw").write_text("s3cret\r\nwritten by hand: a note after it\n")
+    assert password_of(account) == "s3cret"  # its first line, as documented
     by_env = config(tmp_path, ACCOUNT + "      password_env: IMAP_PW\n").mail.accounts[0]
     assert password_of(by_env, {"IMAP_PW": "x"}) == "x"
     with pytest.raises(MailAccountError, match="IMAP_PW .password_env. is not set"):

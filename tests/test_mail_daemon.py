@@ -203,3 +203,37 @@ def test_split_deployment_only_the_active_scheduler_takes_mail(tmp_path, dovecot
     finally:
         for scheduler in schedulers:
             scheduler.kill()
+
+
+def test_the_daemon_stops_at_once_with_idle_and_a_hung_server(tmp_path, dovecot):
+    """One account waits with IDLE, two others are stuck on servers that accepted the
+    connection and never answer (timeout_seconds: 60): the working account is not held
+    up, and SIGTERM stops `paperfs run` within seconds, not after the timeouts."""
+    import socket
+    import threading
+
+    listeners = [socket.create_server(("127.0.0.1", 0)) for _ in range(2)]
+    held: list[socket.socket] = []
+    for listener in listeners:
+        threading.Thread(target=lambda l=listener: held.append(l.accept()[0]),
+                         daemon=True).start()
+    stuck = "".join(
+        f"    - {{name: stuck{i}, host: 127.0.0.1, port: {l.getsockname()[1]}, "
+        f"security: none, user: alice, password_file: {tmp_path / 'imap-password'}, "
+        "timeout_seconds: 60}\n" for i, l in enumerate(listeners))
+    root = mail_root(tmp_path, dovecot, "work:\n  - {name: all}\n", more_accounts=stuck)
+    daemon = Daemon(root, tmp_path / "daemon.log").start()
+    try:
+        daemon.wait_for(lambda: (daemon.status().get("mail") or {}).get("accounts", {})
+                        .get("work", {}).get("idle"), 30, "the account to wait with IDLE")
+        daemon.wait_for(lambda: len(held) == 2, 10, "both stuck connections")
+        accounts = daemon.status()["mail"]["accounts"]
+        assert [accounts[f"stuck{i}"]["state"] for i in range(2)] == ["starting"] * 2
+        started = time.monotonic()
+        assert daemon.stop() == 0
+        assert time.monotonic() - started < 8, daemon.log()[-2000:]
+    finally:
+        if daemon.proc.poll() is None:
+            daemon.kill()
+        for sock in [*listeners, *held]:
+            sock.close()

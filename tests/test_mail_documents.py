@@ -365,3 +365,33 @@ def test_invalid_mail_settings_fail_the_mail_with_the_reason(root, tmp_path):
     assert "consume must be one of attachments, mail, both" in failed["message"]
     assert "include must be a list of file-name patterns" in failed["message"]
     assert archive_state(root) == {}
+
+
+def test_consume_attachments_keeps_the_mail_when_an_attachment_cannot_be_consumed(root,
+                                                                                tmp_path):
+    """consume: attachments, and a part is a ZIP or too large: the mail document is filed
+    after all (its .eml original holds the part; a rule's delete would otherwise lose
+    it), naming the reason. A part the rule's patterns leave out does not count."""
+    pdf = pdf_bytes(tmp_path, "Invoice 12")
+    zip_only = write_mail(tmp_path / "zip.eml", make_mail("Scans", attachments=[
+        ("scans.zip", b"PK\x03\x04" + bytes(200), "application/zip")]))
+    big = write_mail(tmp_path / "big.eml", make_mail("Big", attachments=[
+        ("huge.pdf", bytes(2 * 1024 * 1024), "application/pdf"),
+        ("invoice.pdf", pdf, "application/pdf")]))
+    left_out = write_mail(tmp_path / "left.eml", make_mail("Left", attachments=[
+        ("notes.txt", b"n\n", "text/plain"), ("invoice-2.pdf", pdf_bytes(tmp_path, "I 2"),
+                                              "application/pdf")]))
+    (root.root / "paperfs.yml").write_text((root.root / "paperfs.yml").read_text()
+                                           + "ocr:\n  mail_attachment_max_mb: 1\n")
+    for eml in (zip_only, big, left_out):
+        consume(root, eml, mail={"consume": "attachments", "exclude": ["*.txt"],
+                                 "record": eml.stem})
+    mails, parts = by_role(archive_state(root))
+    assert sorted(m.title for m in mails) == ["Big", "Scans"]
+    skipped = {m.title: [s["name"] for s in m.extra["mail"]["skipped"]] for m in mails}
+    assert skipped == {"Scans": ["scans.zip"], "Big": ["huge.pdf"]}
+    assert sorted(p.original.filename for p in parts) == ["invoice-2.pdf", "invoice.pdf"]
+    [big_mail] = [m for m in mails if m.title == "Big"]
+    [invoice] = [p for p in parts if p.original.filename == "invoice.pdf"]
+    assert big_mail.extra["mail"]["attachments"] == [invoice.id]
+    assert not failed_state(root)

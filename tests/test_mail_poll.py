@@ -197,16 +197,19 @@ def test_dry_run_changes_nothing(tmp_path, dovecot):
     root = mail_root(tmp_path, dovecot, """
 work:
   - {name: invoices, subject: Invoice, include: ["*.pdf"], action: delete}
+  - {name: mail-only, subject: Invoice, consume: mail, action: delete}
 """)
     parts = Parts(root)
     before = flags(dovecot)
     box = connect(parts.account)
     try:
-        [result] = preview(box, parts.account, parts.rules(), parts.records)
+        result, mail_only = preview(box, parts.account, parts.rules(), parts.records)
     finally:
         box.logout()
     assert (result.matched, result.already) == (1, 0)
     assert [(m.subject, m.attachments) for m in result.mails] == [("Invoice 1", ["invoice.pdf"])]
+    # consume: mail takes the mail as a document and none of its attachments
+    assert [(m.subject, m.attachments) for m in mail_only.mails] == [("Invoice 1", [])]
     assert flags(dovecot) == before  # not even \Seen
     assert list(parts.records) == [] and not list(parts.handoff.ready())
 
@@ -273,3 +276,20 @@ def test_non_ascii_filters_search_in_utf8(tmp_path, dovecot):
     # the files are named by the decoded subject
     assert sorted(item["name"] for item in handed(parts).values()) == \
         ["Rechnung für März.eml", "Überweisung.eml"]
+
+
+def test_a_subject_in_raw_8_bit_names_its_file_readably(tmp_path, dovecot):
+    """Subjects not in UTF-8 nor RFC 2047 (raw Windows-1252 bytes, and raw UTF-8): the
+    hand-off's file name (the original's name, failed/'s) is the subject as the mail
+    document's title reads it, not replacement characters."""
+    def raw_mail(subject: bytes, number: int) -> bytes:
+        return (b"From: billing@acme.example\r\nTo: alice@example.org\r\nSubject: " + subject
+                + f"\r\nMessage-ID: <{number}@test.example>\r\n\r\nbody\r\n".encode())
+
+    dovecot.append([raw_mail("Rechnung für März".encode("cp1252"), 1),
+                    raw_mail("Grüße".encode("utf-8"), 2)])
+    root = mail_root(tmp_path, dovecot, "work:\n  - {name: a, action: none}\n")
+    parts = Parts(root)
+    poll(parts)
+    assert sorted(item.eml.name for item in parts.handoff.ready()) == \
+        ["Grüße.eml", "Rechnung für März.eml"]

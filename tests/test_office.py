@@ -94,7 +94,9 @@ def test_a_converter_killed_midway_fails_its_document(tmp_path, corpus):
     thread = threading.Thread(target=convert)
     thread.start()
     deadline = time.monotonic() + 30
-    while not (found := _soffice_processes(str(out))) and time.monotonic() < deadline:
+    # the converter itself, soffice.bin (not its guard, nor oosplash)
+    while not (found := _soffice_processes(str(out), "soffice.bin")) \
+            and time.monotonic() < deadline:
         time.sleep(0.01)
     assert found, "soffice never started"
     os.kill(found[0], signal.SIGKILL)
@@ -112,8 +114,9 @@ def test_the_timeout_message_names_the_setting(tmp_path, corpus):
         libreoffice.to_pdf(corpus / "office/pngx-sample.docx", tmp_path, timeout=0.05)
 
 
-def _soffice_processes(marker: str) -> list[int]:
-    """Our soffice processes (their command line names *marker*), oldest first."""
+def _soffice_processes(marker: str, program: str = "soffice") -> list[int]:
+    """Our soffice processes (their command line names *marker* and *program*), oldest
+    first."""
     pids = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -123,9 +126,27 @@ def _soffice_processes(marker: str) -> list[int]:
             state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
-        if marker in cmdline and "soffice" in cmdline and state != "Z":
+        if marker in cmdline and program in cmdline and state != "Z":
             pids.append(int(entry.name))
     return sorted(pids)
+
+
+def _gone(pid: int) -> bool:
+    """The process has ended (or is a zombie its parent has not reaped yet)."""
+    stat = Path(f"/proc/{pid}/stat")
+    try:
+        return stat.read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def _still_running(pids: list[int], seconds: float = 5.0) -> list[int]:
+    """Those of *pids* still running after a few seconds (a killed process takes a
+    moment to exit on a busy machine)."""
+    deadline = time.monotonic() + seconds
+    while not all(_gone(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return [pid for pid in pids if not _gone(pid)]
 
 
 def test_a_timeout_kills_the_converters_whole_process_group(tmp_path, monkeypatch):
@@ -140,9 +161,7 @@ def test_a_timeout_kills_the_converters_whole_process_group(tmp_path, monkeypatc
     src.write_bytes(b"whatever")
     with pytest.raises(DocumentTimeoutError, match="document.odt: LibreOffice did not convert"):
         libreoffice.to_pdf(src, tmp_path / "out", timeout=0.5)
-    helper = int((tmp_path / "helper.pid").read_text())
-    assert not Path(f"/proc/{helper}").exists() or \
-        (Path(f"/proc/{helper}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z")
+    assert _still_running([int((tmp_path / "helper.pid").read_text())]) == []
 
 
 def test_the_daemon_files_office_documents_dropped_into_the_inbox(tmp_path, corpus):
@@ -170,3 +189,36 @@ def test_an_office_upload_is_taken_only_when_whole(tmp_path, corpus):
     assert not looks_complete(cut, cut.stat().st_size)
     cut.write_bytes(whole)
     assert looks_complete(cut, cut.stat().st_size)
+
+
+def test_a_worker_killed_at_its_timeout_takes_its_converter_with_it(tmp_path, corpus):
+    """consume.timeout_seconds kills the worker while LibreOffice converts (its own
+    timeout is far away): the converter and its helper go too, not left running for ever
+    in their own session."""
+    from tests.daemon import Daemon
+
+    fake = tmp_path / "bin" / "soffice"
+    fake.parent.mkdir()
+    fake.write_text(f"#!/bin/sh\necho $$ > {tmp_path}/soffice.pid\nsleep 300 &\n"
+                    f"echo $! > {tmp_path}/helper.pid\nwait\n")
+    fake.chmod(0o755)
+    root = init_root(tmp_path, "ocr:\n  office_timeout_seconds: 300\n")
+    config = root.root / "paperfs.yml"
+    config.write_text(config.read_text().replace("timeout_seconds: 120", "timeout_seconds: 3"))
+    daemon = Daemon(root, tmp_path / "daemon.log")
+    daemon.env["PATH"] = f"{fake.parent}:{os.environ['PATH']}"
+    daemon.start()
+    try:
+        shutil.copyfile(corpus / "office/pngx-sample.odt", root.inbox / "sample.odt")
+        daemon.wait_for(lambda: "sample.odt" in failed_state(root), 60, "the worker's timeout")
+        assert failed_state(root)["sample.odt"]["reason"] == "timeout"
+        pids = [int((tmp_path / name).read_text()) for name in ("soffice.pid", "helper.pid")]
+        assert _still_running(pids) == []
+    finally:
+        assert daemon.stop() == 0
+        for name in ("soffice.pid", "helper.pid"):
+            if (tmp_path / name).exists():
+                try:
+                    os.kill(int((tmp_path / name).read_text()), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass

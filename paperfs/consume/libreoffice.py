@@ -6,7 +6,10 @@ other or fail. The profile is made on the first conversion and kept warm
 for the process's later ones. One conversion at a time per process (a lock):
 soffice cannot serve two on one profile. soffice runs in a session of its
 own, so a timeout kills the whole process group (oosplash, soffice.bin and
-any helper), not just the shell wrapper; only that document fails.
+any helper), not just the shell wrapper; only that document fails. A small
+guard leads that group and kills it when the worker dies (the pool kills a
+worker at consume.timeout_seconds, the kernel when the daemon dies): a
+session of its own would otherwise outlive the worker, converting or hung.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -52,6 +56,23 @@ def _remove_stale_profiles(folder: Path) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
+#: the converter's group leader: runs the command in its group, and kills the group when
+#: the worker that started it dies (PR_SET_PDEATHSIG; checked once set, for a worker that
+#: died first); ends as the command ended (its status, or its signal)
+_GUARD = """
+import ctypes, os, signal, subprocess, sys
+signal.signal(signal.SIGTERM, lambda *_: os.killpg(0, signal.SIGKILL))
+ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)
+if os.getppid() != int(sys.argv[1]):
+    os.killpg(0, signal.SIGKILL)
+code = subprocess.call(sys.argv[2:])
+if code < 0:
+    signal.signal(-code, signal.SIG_DFL)
+    os.kill(os.getpid(), -code)
+sys.exit(code)
+"""
+
+
 def soffice() -> str:
     found = shutil.which("soffice") or shutil.which("libreoffice")
     if found is None:
@@ -70,8 +91,9 @@ def to_pdf(src: Path, out_dir: Path, *, timeout: float, name: str | None = None)
     command = [soffice(), f"-env:UserInstallation={profile_dir().as_uri()}", "--headless",
                "--norestore", "--nolockcheck", "--nodefault", "--convert-to", "pdf",
                "--outdir", str(out_dir), str(src)]
+    guarded = [sys.executable, "-I", "-c", _GUARD, str(os.getpid()), *command]
     with _one_at_a_time:
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        process = subprocess.Popen(guarded, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT, start_new_session=True)
         try:
             output, _ = process.communicate(timeout=timeout)

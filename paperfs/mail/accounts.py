@@ -44,7 +44,8 @@ def password_of(account: MailAccount, environ: Mapping[str, str] | None = None) 
         return value
     assert account.password_file is not None
     try:
-        value = account.password_file.read_text(encoding="utf-8").rstrip("\r\n")
+        lines = account.password_file.read_text(encoding="utf-8").splitlines()
+        value = lines[0] if lines else ""  # its first line: what docs/configuration.md says
     except (OSError, UnicodeDecodeError) as exc:
         raise MailAccountError(f"mail account {account.name}: cannot read its password_file "
                                f"{account.password_file}: {exc.__class__.__name__}") from None
@@ -52,6 +53,17 @@ def password_of(account: MailAccount, environ: Mapping[str, str] | None = None) 
         raise MailAccountError(f"mail account {account.name}: its password_file "
                                f"{account.password_file} is empty")
     return value
+
+
+def tls_context(account: MailAccount) -> ssl.SSLContext:
+    """Certificate and host name checked (imaplib alone checks neither): the system's CAs,
+    or the account's ca_file for a private CA or a self-signed server."""
+    cafile = str(account.ca_file) if account.ca_file else None
+    try:
+        return ssl.create_default_context(cafile=cafile)
+    except (OSError, ssl.SSLError) as exc:
+        raise MailAccountError(f"mail account {account.name}: cannot read its ca_file "
+                               f"{account.ca_file}: {exc.__class__.__name__}: {exc}") from None
 
 
 def connect(account: MailAccount, environ: Mapping[str, str] | None = None) -> "BaseMailBox":
@@ -62,30 +74,56 @@ def connect(account: MailAccount, environ: Mapping[str, str] | None = None) -> "
     where = f"{account.host}:{port_of(account)}"
     try:
         if account.security == "tls":
-            box = MailBox(account.host, port_of(account), timeout=account.timeout_seconds)
+            box = MailBox(account.host, port_of(account), timeout=account.timeout_seconds,
+                          ssl_context=tls_context(account))
         elif account.security == "starttls":
             box = MailBoxStartTls(account.host, port_of(account),
-                                  timeout=account.timeout_seconds)
+                                  timeout=account.timeout_seconds,
+                                  ssl_context=tls_context(account))
         else:
             box = MailBoxUnencrypted(account.host, port_of(account),
                                      timeout=account.timeout_seconds)
-    except (OSError, ssl.SSLError, socket.timeout) as exc:
+    except ssl.SSLCertVerificationError as exc:
+        raise MailAccountError(f"mail account {account.name}: the certificate of {where} is "
+                               f"not trusted ({exc.verify_message}); nothing was sent. For a "
+                               "private CA or a self-signed server, name its certificate "
+                               "with ca_file") from None
+    except socket.timeout:
+        raise MailAccountError(f"mail account {account.name}: {where} did not answer within "
+                               f"{account.timeout_seconds:g} s (timeout_seconds)") from None
+    except (OSError, ssl.SSLError) as exc:
         raise MailAccountError(f"mail account {account.name}: cannot reach {where}: "
                                f"{exc.strerror or exc}") from None
+    except MailAccountError:
+        raise
     except Exception as exc:  # noqa: BLE001 - imaplib's own errors (a bad greeting, STARTTLS)
         raise MailAccountError(f"mail account {account.name}: {where} answered "
                                f"unexpectedly: {exc}") from None
     try:
-        box.login(account.user, password)
+        if (account.user + password).isascii():
+            box.login(account.user, password)
+        else:  # LOGIN is ASCII only (imaplib); AUTHENTICATE PLAIN carries UTF-8
+            box.login_utf8(account.user, password)
     except Exception as exc:  # noqa: BLE001 - MailboxLoginError, imaplib.error, a lost socket
         try:
             box.client.shutdown()
         except Exception:  # noqa: BLE001 - it is being dropped anyway
             pass
-        reason = _server_reason(exc).replace(password, "***")
+        reason = _redacted(_server_reason(exc), password)
         raise MailAccountError(f"mail account {account.name}: login as {account.user} at "
                                f"{where} refused: {reason}") from None
     return box
+
+
+def _redacted(text: str, password: str) -> str:
+    """*text* without the password in any form a server's echo of the LOGIN command takes
+    in it: as sent (imaplib quotes it: backslash and quote escaped), and inside the
+    repr of the bytes imap-tools prints."""
+    quoted = password.replace("\\", "\\\\").replace('"', '\\"')
+    forms = {password, quoted, *(repr(form.encode())[2:-1] for form in (password, quoted))}
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, "***")
+    return text
 
 
 def _server_reason(exc: Exception) -> str:

@@ -7,14 +7,17 @@ over.
 
 from __future__ import annotations
 
-import fnmatch
+import email.policy
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable
 
 from paperfs.config import MailAccount
 from paperfs.mail.poll import folder_names, missing_folder, uidvalidity_of
 from paperfs.mail.records import MailRecords
+from paperfs.errors import BrokenFileError
 from paperfs.mail.rules import MailRule
+from paperfs.mail_documents.message import parse
+from paperfs.mail_documents.settings import MailSettings
 
 if TYPE_CHECKING:
     from imap_tools.mailbox import BaseMailBox
@@ -39,11 +42,14 @@ class RulePreview:
     mails: list[WouldTake] = field(default_factory=list)
 
 
-def attachment_taken(name: str, rule: MailRule) -> bool:
-    lowered = name.lower()
-    if rule.include and not any(fnmatch.fnmatchcase(lowered, g.lower()) for g in rule.include):
-        return False
-    return not any(fnmatch.fnmatchcase(lowered, g.lower()) for g in rule.exclude)
+def attachments_taken(raw: bytes, rule: MailRule) -> list[str]:
+    """The attachments the mail stage would try for *rule* (consume, inline, the globs)."""
+    settings = MailSettings.of(rule.settings("", "")["mail"], "preview")
+    try:
+        mail = parse(raw, "preview")
+    except BrokenFileError:
+        return []
+    return [part.filename for part in mail.parts if settings.offers(part.filename, part.inline)]
 
 
 def preview(box: "BaseMailBox", account: MailAccount, rules: Iterable[MailRule],
@@ -69,9 +75,8 @@ def preview(box: "BaseMailBox", account: MailAccount, rules: Iterable[MailRule],
                 result.mails.append(WouldTake(
                     uid=message.uid or "", sender=message.from_, subject=message.subject,
                     date=message.date_str,
-                    attachments=[a.filename for a in message.attachments
-                                 if (rule.inline or a.content_disposition != "inline")
-                                 and attachment_taken(a.filename, rule)]))
+                    attachments=attachments_taken(
+                        message.obj.as_bytes(policy=email.policy.compat32), rule)))
         if rule.stop:
             stopped.setdefault(rule.folder, set()).update(matched)
     return out

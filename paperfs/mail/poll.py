@@ -18,7 +18,6 @@ recreated: a new UIDVALIDITY) is recorded as ``seen`` and not consumed again.
 
 from __future__ import annotations
 
-import email.header
 import email.parser
 import email.policy
 import hashlib
@@ -32,6 +31,7 @@ from paperfs.mail.filed import id_watermark
 from paperfs.mail.handoff import Handoff, eml_name
 from paperfs.mail.records import MailRecord, MailRecords, record_key
 from paperfs.mail.rules import MailRule
+from paperfs.mail_documents.message import header
 
 if TYPE_CHECKING:
     from imap_tools.mailbox import BaseMailBox
@@ -83,21 +83,11 @@ def fetch_raw(box: "BaseMailBox", uid: str) -> bytes | None:
 
 
 def headers_of(raw: bytes) -> tuple[str, str, str]:
-    """(Message-ID, From, Subject) of a raw message; a broken header reads as ''."""
-    parser = email.parser.BytesHeaderParser(policy=email.policy.compat32)
-    headers = parser.parsebytes(raw)
-
-    def text(name: str) -> str:
-        value = headers.get(name)
-        if value is None:
-            return ""
-        try:
-            parts = email.header.decode_header(str(value))
-            return str(email.header.make_header(parts))
-        except (ValueError, LookupError, UnicodeError):
-            return str(value)
-
-    return text("Message-ID").strip(), text("From"), text("Subject")
+    """(Message-ID, From, Subject) of a raw message, decoded as the mail document's header
+    block decodes them (RFC 2047, raw 8-bit bytes too); a broken header reads as ''."""
+    headers = email.parser.BytesHeaderParser(policy=email.policy.default).parsebytes(raw)
+    return header(headers, "message-id").strip(), header(headers, "from"), \
+        header(headers, "subject")
 
 
 class AccountPoller:

@@ -43,6 +43,10 @@ HANDOVER_SECONDS = 1.0
 RECONNECT_SECONDS = 60.0
 #: IMAP IDLE is renewed well within RFC 2177's 29 minutes
 IDLE_MAX_SECONDS = 25 * 60.0
+#: at a stop, how long all the accounts together get to end their poll or IDLE; a thread
+#: still waiting for a silent server then ends with the process (its mail is safe: a poll
+#: cut anywhere is finished by the next start, as after a crash)
+STOP_GRACE_SECONDS = 5.0
 
 
 class AccountThread:
@@ -174,9 +178,13 @@ class MailService:
     def stop(self) -> None:
         self.stopping.set()
         self.wake_all()
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
         for account in self.accounts:
             if account.thread.is_alive():
-                account.thread.join(10)
+                account.thread.join(max(0.0, deadline - time.monotonic()))
+            if account.thread.is_alive():
+                log.warning("mail account %s: its server has not answered; not waited for "
+                            "at the stop", account.account.name)
 
 
 def _close(box: "BaseMailBox | None") -> None:

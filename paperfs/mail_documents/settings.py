@@ -45,6 +45,13 @@ class MailSettings:
             return False
         return not any(fnmatch.fnmatchcase(name, g.lower()) for g in self.exclude)
 
+    def offers(self, filename: str, inline: bool) -> bool:
+        """Whether an attachment is tried as a document of its own (its size and bytes
+        are looked at next), as the mail stage (stages/mail.py _choose) decides it; for
+        the dry run."""
+        return (self.inline or not inline) and self.attachment_documents \
+            and self.wants(filename)
+
     @classmethod
     def of(cls, data: Mapping[str, Any] | None, name: str) -> "MailSettings":
         """The settings of the job of the mail *name*; a value no rule could have

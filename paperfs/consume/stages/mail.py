@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAIL_PDF = "mail.pdf"
+#: the note of a part the rule chose not to take (the only skip that needs no keeper)
+LEFT_OUT = "not consumed: left out by the rule's file-name patterns"
 
 
 def run(item: WorkItem) -> WorkItem | tuple[WorkItem, ...]:
@@ -54,7 +56,11 @@ def run(item: WorkItem) -> WorkItem | tuple[WorkItem, ...]:
     key = "mail"
     taken, listed, skipped = _choose(item, mail, settings, key)
     attachments = [_forwarded(part_item) for part_item in taken]
-    wanted = settings.mail_document or bool(attachments)
+    # an attachment that could not be consumed (too large, a ZIP…) is kept in the mail's
+    # .eml: the mail document is filed even with consume: attachments
+    unconsumed = settings.attachment_documents and any(
+        entry["reason"] != LEFT_OUT for entry in skipped)
+    wanted = settings.mail_document or bool(attachments) or unconsumed
     if not wanted:
         log.info("job %s: %s: no consumable part (consume: %s); nothing to file",
                  item.task.job_id, item.filename, settings.consume)
@@ -62,7 +68,8 @@ def run(item: WorkItem) -> WorkItem | tuple[WorkItem, ...]:
     link = {"role": "mail", "key": key, "record": settings.record,
             "message_id": mail.message_id, "skipped": skipped,
             # consume: attachments — filed only if an attachment fails later (links.settle)
-            "fallback": not settings.mail_document}
+            # or one could not be consumed
+            "fallback": not (settings.mail_document or unconsumed)}
     document = mail_document(item.but(data=None), mail, listed).but(mail=link)
     return (document, *attachments)
 
@@ -96,7 +103,7 @@ def _choose(item: WorkItem, mail: mail_message.Mail, settings: MailSettings, key
         if not settings.attachment_documents:
             pass
         elif not settings.wants(part.filename):
-            note = "not consumed: left out by the rule's file-name patterns"
+            note = LEFT_OUT
         elif part.decoded_size > limit * 1024 * 1024:
             note = (f"not consumed: {part.decoded_size / 1024 / 1024:.1f} MB is more than "
                     f"ocr.mail_attachment_max_mb ({limit:g} MB); it stays in the mail's .eml")
