@@ -87,6 +87,8 @@ class SqliteFacets(SqliteConnection):
             if codes is not None and codes.version != version:
                 codes = self._codes = None
             ids = self._match_ids(c, user)
+            if codes is None and ids is not None:
+                codes = self._codes = self._load_codes(version, shared_only=True)
             if codes is None:
                 # Stale codes: reloading them (about 0.6 s at 100,000 documents) pays
                 # off only for large match sets; "everything" has cheap SQL (indexes).
@@ -102,16 +104,19 @@ class SqliteFacets(SqliteConnection):
             if began and db.in_transaction:
                 db.execute("COMMIT")
 
-    def _load_codes(self, version: tuple[int, int]) -> "FacetCodes":
+    def _load_codes(self, version: tuple[int, int], *,
+                    shared_only: bool = False) -> "FacetCodes | None":
         """This connection's facet codes: those of the index's generation that
-        another connection of the process loaded already, else loaded here (and
-        shared)."""
+        another connection of the process loaded already, else (unless
+        ``shared_only``) loaded here and shared."""
         value = generation(self.db)
         if value is None:
-            return FacetCodes.load(self.db, version)
-        shared = SharedFacets.of(self.path).codes(
-            value, lambda: FacetCodes.load(self.db, version))
-        return shared.stamped(version)
+            return None if shared_only else FacetCodes.load(self.db, version)
+        shared = SharedFacets.of(self.path)
+        if shared_only:
+            known = shared.current(value)
+            return known.stamped(version) if known is not None else None
+        return shared.codes(value, lambda: FacetCodes.load(self.db, version)).stamped(version)
 
     def _match_ids(self, c: Compiled, user: User) -> list[int] | None:
         """The ids of the matches the user may view (None: every document)."""
@@ -195,6 +200,12 @@ class SharedFacets:
         with self._lock:
             self._codes = None
             self._results = ("", {})
+
+    def current(self, value: str) -> FacetCodes | None:
+        """The codes of generation ``value`` if some connection loaded them."""
+        with self._lock:
+            known = self._codes
+        return known[1] if known is not None and known[0] == value else None
 
     def codes(self, value: str, load: Callable[[], FacetCodes]) -> FacetCodes:
         """The codes of generation ``value``, loaded by ``load`` (in the caller's
