@@ -60,7 +60,8 @@ def generation(db: sqlite3.Connection) -> str | None:
 
 
 def ids_of(text: str | None) -> list[int]:
-    """``group_concat(id)`` ("3,17,42") -> [3, 17, 42], parsed in C."""
+    """``group_concat(id)`` ("3,17,42") -> [3, 17, 42] (json.loads parses in C:
+    faster than fetching one row per id, or than split() and int())."""
     return json.loads("[" + text + "]") if text else []
 
 
