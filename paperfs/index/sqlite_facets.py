@@ -123,15 +123,18 @@ class SqliteFacets(SqliteConnection):
         if source == "documents d" and where == "1":
             return None
         if c.match is not None and not c.has_where:
-            ids = ids_of(self.db.execute(
-                "SELECT group_concat(rowid) FROM fts WHERE fts MATCH ?",
-                (c.match,)).fetchone()[0])
-            if user.superuser:
-                return ids
-            # The user's visible documents of this generation, without a join per match.
-            seen = SharedVisibility.of(self.path).for_user(self.db, user)
-            if seen is not None and (not ids or max(ids) < seen[0]):
-                return list(compress(ids, map(seen[1].__getitem__, ids)))
+            # Not a superuser: the documents he may view in this generation, kept
+            # from the full-text ids without a join per match (none: the join).
+            seen = (None if user.superuser
+                    else SharedVisibility.of(self.path).for_user(self.db, user))
+            if user.superuser or seen is not None:
+                ids = ids_of(self.db.execute(
+                    "SELECT group_concat(rowid) FROM fts WHERE fts MATCH ?",
+                    (c.match,)).fetchone()[0])
+                if seen is None:
+                    return ids
+                if not ids or max(ids) < seen[0]:
+                    return list(compress(ids, map(seen[1].__getitem__, ids)))
         sql = f"SELECT group_concat(d.id) FROM {source} WHERE {where}"
         return ids_of(self.db.execute(sql, params).fetchone()[0])
 
