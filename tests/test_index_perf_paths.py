@@ -14,7 +14,7 @@ import pytest
 from paperfs.index.base import IndexEntry, parse_query
 from paperfs.index.model import LOCAL_ADMIN
 from paperfs.index.sqlite import SqliteIndex
-from paperfs.index.sqlite_facets import FacetCodes
+from paperfs.index.sqlite_facets import FacetCodes, SharedFacets
 from paperfs.archive.layout import DataRoot
 from paperfs.search.match import fold
 from paperfs.archive.reindex import rebuild_into
@@ -74,11 +74,13 @@ def test_facets_without_bitsets(perf_corpus: Corpus, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(FacetCodes, "BITSETS_MAX_BYTES", 0)
     monkeypatch.setattr("paperfs.index.sqlite_facets.FACET_CODES_FROM", 0)
     index._codes = None
+    SharedFacets.of(index.path).forget()  # the process's connections share the codes
     for query in QUERIES[:5]:
         assert _same(index.facets(query, user=LOCAL_ADMIN, now=NOW),
                      _reference(index, query, LOCAL_ADMIN))
     assert index._codes is not None and index._codes.bitsets is None
     index._codes = None
+    SharedFacets.of(index.path).forget()
 
 
 def test_facet_codes_follow_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -23,7 +23,7 @@ import os
 from pathlib import Path
 
 from paperfs.errors import DataRootError, NotFoundError
-from paperfs.index import sqlite_champions
+from paperfs.index import sqlite_champions, sqlite_visibility
 from paperfs.index.sqlite_champions import ChampionLists
 from paperfs.index.sqlite_query import TOP, Compiled, Compiler
 from paperfs.index.sqlite_split import RangeSplit
@@ -215,6 +215,8 @@ class SqliteConnection:
             for statement in sqlite_champions.SCHEMA.split(";"):
                 if statement.strip():
                     self.db.execute(statement)
+            if not self._bulk:  # a file built aside gains them when its writer reopens it
+                sqlite_visibility.install(self.db)
         if self._reader:
             self.db.execute("PRAGMA query_only=1")  # a reader never writes
 

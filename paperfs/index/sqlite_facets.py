@@ -5,20 +5,26 @@ loaded when first needed and again after the index changed), with one
 bitset per value for large match sets; small match sets while the codes are
 stale are counted in SQL. Results are cached per (query, user) until the
 index changes (a WebDAV folder listing asks for the facets of everything).
+With the index's generation (paperfs/index/sqlite_visibility.py) the codes
+and the cached results are shared by every connection of the process
+(``SharedFacets``: the web page's server threads), and a user's matches are
+the full-text ids kept by the user's visibility bitset, not a join per match.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
-import json
-from collections import Counter, deque
-from itertools import chain, repeat
-from typing import Iterable
+import threading
+from collections import Counter
+from itertools import chain, compress
+from typing import Callable, Iterable
 
 from paperfs.index.base import parse_query
 from paperfs.index.model import Facets, User
 from paperfs.index.sqlite_connection import SqliteConnection
 from paperfs.index.sqlite_query import Compiled, matches_sql
+from paperfs.index.sqlite_visibility import SharedVisibility, bits_of, generation, ids_of
 from paperfs.index.sqlitelib import sqlite3
 from paperfs.search.tree import Node
 
@@ -40,15 +46,28 @@ class SqliteFacets(SqliteConnection):
         if self.facet_cache_size <= 0:
             return self._facets(c, user)
         key = (c.match, c.where, c.params, user)
-        version = self._version()
-        cached = self._facet_cache.get(key)
-        if cached is not None and cached[0] == version:
-            return cached[1]
-        result = self._facets(c, user)
-        if len(self._facet_cache) >= self.facet_cache_size:
-            self._facet_cache.pop(next(iter(self._facet_cache)))
-        self._facet_cache[key] = (version, result)
-        return result
+        db = self.db
+        began = not db.in_transaction
+        if began:
+            db.execute("BEGIN")  # the generation and the counts of one snapshot
+        try:
+            value = generation(db)
+            if value is not None:
+                # Every connection of the process shares these (server threads).
+                return SharedFacets.of(self.path).result(
+                    value, key, lambda: self._facets(c, user), self.facet_cache_size)
+            version = self._version()
+            cached = self._facet_cache.get(key)
+            if cached is not None and cached[0] == version:
+                return cached[1]
+            result = self._facets(c, user)
+            if len(self._facet_cache) >= self.facet_cache_size:
+                self._facet_cache.pop(next(iter(self._facet_cache)))
+            self._facet_cache[key] = (version, result)
+            return result
+        finally:
+            if began and db.in_transaction:
+                db.execute("COMMIT")
 
     def _facets(self, c: Compiled, user: User) -> Facets:
         """Facet counts from the per-document facet codes held in memory (loaded
@@ -67,12 +86,14 @@ class SqliteFacets(SqliteConnection):
             if codes is not None and codes.version != version:
                 codes = self._codes = None
             ids = self._match_ids(c, user)
+            if codes is None and ids is not None:
+                codes = self._codes = self._load_codes(version, shared_only=True)
             if codes is None:
                 # Stale codes: reloading them (about 0.6 s at 100,000 documents) pays
                 # off only for large match sets; "everything" has cheap SQL (indexes).
                 if ids is None or len(ids) < FACET_CODES_FROM:
                     return self._facets_sql(c, user)
-                codes = self._codes = FacetCodes.load(db, version)
+                codes = self._codes = self._load_codes(version)
             try:
                 return codes.count(ids)
             except IndexError:  # an id the codes do not know: cannot happen in one snapshot
@@ -82,17 +103,40 @@ class SqliteFacets(SqliteConnection):
             if began and db.in_transaction:
                 db.execute("COMMIT")
 
+    def _load_codes(self, version: tuple[int, int], *,
+                    shared_only: bool = False) -> "FacetCodes | None":
+        """This connection's facet codes: those of the index's generation that
+        another connection of the process loaded already, else (unless
+        ``shared_only``) loaded here and shared."""
+        value = generation(self.db)
+        if value is None:
+            return None if shared_only else FacetCodes.load(self.db, version)
+        shared = SharedFacets.of(self.path)
+        if shared_only:
+            known = shared.current(value)
+            return known.stamped(version) if known is not None else None
+        return shared.codes(value, lambda: FacetCodes.load(self.db, version)).stamped(version)
+
     def _match_ids(self, c: Compiled, user: User) -> list[int] | None:
         """The ids of the matches the user may view (None: every document)."""
         source, where, params = matches_sql(c, user)
         if source == "documents d" and where == "1":
             return None
-        if c.match is not None and not c.has_where and user.superuser:
-            sql = "SELECT group_concat(rowid) FROM fts WHERE fts MATCH ?"
-            params = (c.match,)
-        else:
-            sql = f"SELECT group_concat(d.id) FROM {source} WHERE {where}"
-        return _ids_from_list(self.db.execute(sql, params).fetchone()[0])
+        if c.match is not None and not c.has_where:
+            # Not a superuser: the documents he may view in this generation, kept
+            # from the full-text ids without a join per match (none: the join).
+            seen = (None if user.superuser
+                    else SharedVisibility.of(self.path).for_user(self.db, user))
+            if user.superuser or seen is not None:
+                ids = ids_of(self.db.execute(
+                    "SELECT group_concat(rowid) FROM fts WHERE fts MATCH ?",
+                    (c.match,)).fetchone()[0])
+                if seen is None:
+                    return ids
+                if not ids or max(ids) < seen[0]:
+                    return list(compress(ids, map(seen[1].__getitem__, ids)))
+        sql = f"SELECT group_concat(d.id) FROM {source} WHERE {where}"
+        return ids_of(self.db.execute(sql, params).fetchone()[0])
 
     def _facets_sql(self, c: Compiled, user: User) -> Facets:
         """Facet counts in SQL alone (small match sets while the codes are stale)."""
@@ -134,14 +178,63 @@ class SqliteFacets(SqliteConnection):
 
 
 
-def _ids_from_list(text: str | None) -> list[int]:
-    """``group_concat(id)`` ("3,17,42") -> [3, 17, 42] (json.loads parses in C:
-    faster than fetching one row per id, or than split() and int())."""
-    return json.loads("[" + text + "]") if text else []
+class SharedFacets:
+    """What every connection of a process to one index file shares, for the
+    index's current generation (paperfs/index/sqlite_visibility.py): the facet
+    codes (loaded once, not once per server thread) and the facet counts by
+    (query, user). Replaced, not changed, when the generation moves."""
 
+    _registry: dict[str, "SharedFacets"] = {}
+    _registry_lock = threading.Lock()
 
-def _repeat_int(pattern: bytes, size: int) -> int:
-    return int.from_bytes(pattern * (size // len(pattern)), "little")
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loading = threading.Lock()  # one load at a time; the others wait for it
+        self._codes: tuple[str, FacetCodes] | None = None
+        self._results: tuple[str, dict[tuple, Facets]] = ("", {})
+
+    @classmethod
+    def of(cls, path: object) -> "SharedFacets":
+        with cls._registry_lock:
+            return cls._registry.setdefault(str(path), cls())
+
+    def forget(self) -> None:
+        with self._lock:
+            self._codes = None
+            self._results = ("", {})
+
+    def current(self, value: str) -> FacetCodes | None:
+        """The codes of generation ``value`` if some connection loaded them."""
+        with self._lock:
+            known = self._codes
+        return known[1] if known is not None and known[0] == value else None
+
+    def codes(self, value: str, load: Callable[[], FacetCodes]) -> FacetCodes:
+        """The codes of generation ``value``, loaded by ``load`` (in the caller's
+        snapshot of that generation) when no connection has yet."""
+        with self._loading:
+            known = self._codes
+            if known is not None and known[0] == value:
+                return known[1]
+            codes = load()
+            with self._lock:
+                self._codes = (value, codes)
+            return codes
+
+    def result(self, value: str, key: tuple, count: Callable[[], Facets], size: int) -> Facets:
+        with self._lock:
+            generation_of, results = self._results
+            if generation_of == value and key in results:
+                return results[key]
+        counted = count()
+        with self._lock:
+            if self._results[0] != value:
+                self._results = (value, {})
+            results = self._results[1]
+            if len(results) >= size:
+                results.pop(next(iter(results)))
+            results[key] = counted
+        return counted
 
 
 class FacetCodes:
@@ -209,26 +302,13 @@ class FacetCodes:
     # ------------------------------------------------------------ bitsets
 
     def _bits(self, ids: Iterable[int]) -> int:
-        """The set of ``ids`` as a bitset: a byte per document set in C
-        (``map(bytearray.__setitem__)``), then squeezed eight to one with
-        big-integer shifts and masks."""
-        size = self.mask_bytes
-        mask = bytearray(size)
-        deque(map(mask.__setitem__, ids, repeat(1)), 0)
-        x = int.from_bytes(mask, "little")  # bit 8i for document i
-        m1, m2, m3 = self._squeeze
-        x = (x | (x >> 7)) & m1    # 2 bits in every 16
-        x = (x | (x >> 14)) & m2   # 4 bits in every 32
-        x = (x | (x >> 28)) & m3   # 8 bits in every 64
-        return int.from_bytes(x.to_bytes(size, "little")[::8], "little")
+        return bits_of(ids, self.mask_bytes)
 
     def _build_bitsets(self) -> None:
         size = self.mask_bytes
         values = len(self.tag_names) + sum(len(set(column)) for column in zip(*self.combos))
         if values * size // 8 > self.BITSETS_MAX_BYTES:
             return
-        self._squeeze = (_repeat_int(b"\x03\x00", size), _repeat_int(b"\x0f\x00\x00\x00", size),
-                         _repeat_int(b"\xff" + b"\x00" * 7, size))
         groups: list[dict[str, list[int]]] = [{}, {}, {}, {}]  # corr, type, year, tag
         combos = self.combos
         everyone: list[int] = []
@@ -254,6 +334,13 @@ class FacetCodes:
             bitsets.extend((kind, value, self._bits(ids)) for value, ids in group.items())
         self.bitsets = bitsets
         self._all = self._bits(everyone)
+
+    def stamped(self, version: tuple[int, int]) -> "FacetCodes":
+        """The same codes (their lists and bitsets shared, never changed) under a
+        connection's own version."""
+        twin = copy.copy(self)
+        twin.version = version
+        return twin
 
     # ------------------------------------------------------------ counting
 

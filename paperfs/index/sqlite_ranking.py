@@ -25,6 +25,7 @@ from paperfs.index.model import (FALLBACK_SNIPPET_CHARS, MARK_END, MARK_START, H
 from paperfs.index.sqlite_connection import SqliteConnection
 from paperfs.index.sqlite_query import (BM25, Compiled, fts_string, matches_sql,
                                         permission_sql)
+from paperfs.index.sqlite_visibility import SharedVisibility
 from paperfs.search.match import fold
 from paperfs.search.tree import And, Node, Not, NumberRange, Or, Term
 
@@ -75,13 +76,22 @@ class SqliteRanking(SqliteConnection):
         """For champion lists: which of some ids ``user`` may view, and how many
         matches of ``c`` they may view."""
         perm, perm_params = permission_sql(user)
+        shared = SharedVisibility.of(self.path)
 
         def visible(ids: list[int]) -> set[int]:
+            # The user's bitset of this generation (sqlite_visibility.py), else SQL.
+            seen = shared.for_user(self.db, user)
+            if seen is not None and all(i < seen[0] for i in ids):
+                flags = seen[1]
+                return {i for i in ids if flags[i]}
             return {r[0] for r in self.db.execute(
                 "SELECT d.id FROM documents d WHERE d.id IN (SELECT value FROM json_each(?))"
                 f" AND {perm}", (json.dumps(ids),) + perm_params)}
 
         def count_visible() -> int:
+            counted = shared.matches_visible(self.db, user, c.match)
+            if counted is not None:
+                return counted
             # A join per match: the cost of such a search, so split when a core is idle.
             source, where, params = matches_sql(c, user)
             split = self._splitter()
