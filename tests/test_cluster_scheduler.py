@@ -143,7 +143,7 @@ def test_a_hung_redis_stops_the_active_scheduler_within_the_lease(cluster):
 @pytest.mark.slow
 def test_kill_the_active_scheduler_during_a_batch(cluster, tmp_path):
     root, _redis, start = cluster
-    count = 12
+    count = 40  # 12 were filed between two looks on a quiet machine (CI)
     sources = [make_text_pdf(tmp_path / f"letter-{i:02d}.pdf", [f"Letter number {i}",
                                                                 "Invoice 03.04.2024"])
                for i in range(count)]
