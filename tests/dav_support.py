@@ -13,7 +13,7 @@ import time
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 from xml.etree import ElementTree
 
 import yaml
@@ -286,15 +286,20 @@ def running(tmp_path: Path, docs: Any = None, *, extra: str = "", writer: bool =
 
 
 @contextlib.contextmanager
-def daemon_serving(tmp_path: Path, extra: str = "") -> Iterator[tuple[Any, Dav]]:
+def daemon_serving(tmp_path: Path, extra: str = "", *,
+                   prepare: Callable[[DataRoot], None] | None = None
+                   ) -> Iterator[tuple[Any, Dav]]:
     """The whole daemon (``paperfs run``: consumer, its scheduled jobs, WebDAV) in a
-    thread of this process, serial (no worker processes), with the test users."""
+    thread of this process, serial (no worker processes), with the test users;
+    ``prepare(root)`` runs before it starts (files it reads at start)."""
     import threading
 
     from paperfs.daemon.service import Daemon
 
     root, config = init_root(tmp_path, extra)
     add_users(root)
+    if prepare is not None:
+        prepare(root)
     service = Daemon(Runtime(config), serial=True)
     ready = threading.Event()
     loop = threading.Thread(target=service.run, daemon=True,

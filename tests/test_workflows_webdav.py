@@ -4,12 +4,9 @@ change over WebDAV triggers document_updated (once: a workflow's own change does
 from __future__ import annotations
 
 import json
-import threading
 import time
 
-from paperfs.daemon.service import Daemon
-from paperfs.runtime import Runtime
-from tests.dav_support import Dav, add_users, init_root
+from tests.dav_support import daemon_serving
 from tests.samples import make_text_pdf
 
 WORKFLOWS = """\
@@ -38,17 +35,12 @@ def _wait(predicate, what: str, timeout: float = 60) -> None:
 
 
 def test_upload_source_and_an_edit_over_webdav(tmp_path):
-    root, config = init_root(tmp_path, "  inbox_idle_seconds: 0.3\n")
-    add_users(root)
-    (root.root / "workflows.yml").write_text(WORKFLOWS)
-    daemon = Daemon(Runtime(config), serial=True)
-    ready = threading.Event()
-    loop = threading.Thread(target=daemon.run, daemon=True,
-                            kwargs={"notify": lambda s: s == "READY=1" and ready.set()})
-    loop.start()
-    assert ready.wait(60), "the daemon did not get ready"
-    dav = Dav(root, config, daemon.dav)
-    try:
+    def workflows(root) -> None:
+        (root.root / "workflows.yml").write_text(WORKFLOWS)
+
+    with daemon_serving(tmp_path, "  inbox_idle_seconds: 0.3\n",
+                        prepare=workflows) as (daemon, dav):
+        root = dav.root
         pdf = make_text_pdf(tmp_path / "scan.pdf", ["Quokka receipt", "Date: 15.03.2023"])
         assert dav.request("PUT", "/inbox/Quokka.pdf", body=pdf.read_bytes()).status == 201
         _wait(lambda: daemon.consumer.results, "the upload to be filed")
@@ -61,9 +53,6 @@ def test_upload_source_and_an_edit_over_webdav(tmp_path):
         assert dav.move(f"/search/quokka/{name}", f"/tags/paid/{name}").status in (201, 204)
         _wait(lambda: "filed-as-paid" in dav.sidecar(result.doc.id).tags, "document_updated")
         assert dav.sidecar(result.doc.id).tags == ("uploaded", "paid", "filed-as-paid")
-    finally:
-        daemon.stop()
-        loop.join(30)
     runs = [json.loads(line) for line in root.workflow_log.read_text().splitlines()]
     assert [(r["workflow"], r["trigger"]) for r in runs] == [
         ("Uploads", "document_added"), ("Paid", "document_updated")]
